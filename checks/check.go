@@ -1,0 +1,90 @@
+// Package checks holds mailcheck's audits: one file per check, each an
+// implementation of Check listed once in the ordered Registry, run
+// concurrently by Run under the audit's deadline.
+//
+// To add a check: write checks/<name>.go with a type implementing Check
+// (its Meta lists every finding ID it can emit), add it to Registry in
+// registry.go, and add tests serving zone files from testdata/.
+package checks
+
+import (
+	"context"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mailcheck/mailcheck/internal/resolve"
+)
+
+// Meta describes a check.
+type Meta struct {
+	Name     string // short name used by --checks: "mx"
+	Title    string // "MX records"
+	Weight   int    // share of the score
+	Findings []Spec // every finding ID the check can emit
+}
+
+// Check is one audit of a domain.
+type Check interface {
+	Meta() Meta
+	// Run audits env.Domain and returns its findings. It must honour ctx's
+	// deadline, must not panic on hostile input, and reports what it could
+	// not evaluate as Error findings.
+	Run(ctx context.Context, env *Env) Result
+}
+
+// Result is what a check returns: its findings and, optionally,
+// structured data for the JSON report (the SPF include tree, DNSBL answers).
+type Result struct {
+	Findings []Finding
+	Data     any
+}
+
+// Dialer opens network connections; tests inject one that maps host:port
+// to a loopback listener.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Options are the user's settings that checks read. Fields belong to the
+// checks named in their comments.
+type Options struct {
+	AllowPrivate    bool          // mx, ptr: private/loopback MX addresses are not flagged
+	IPs             []netip.Addr  // spf, dnsbl: the addresses the domain sends from (--ip)
+	DKIMSelectors   []string      // dkim: selectors to probe besides the built-in list
+	DNSBLZones      []string      // dnsbl: replaces the default list set (--dnsbl)
+	DNSBLFile       string        // dnsbl: zones and code tables from a file (--dnsbl-file)
+	SubmissionHosts []string      // smtp: hosts to probe on 587/465 (--submission-host)
+	RelayTestRcpt   string        // smtp: recipient outside the domain for the relay test
+	CAFile          string        // tls: extra trust roots (--ca-file)
+	ProbeTimeout    time.Duration // smtp, tls: per-connection timeout; 0 means 10s
+	Offline         bool          // no network at all: network probes report errors
+}
+
+// Env is everything a check may use. Checks reach DNS only through
+// Resolver and the network only through Dialer.
+type Env struct {
+	Domain   resolve.Name
+	Resolver resolve.Resolver
+	Dialer   Dialer
+	RootCAs  *x509.CertPool // nil: the system roots
+	Options  Options
+	Now      func() time.Time
+	Log      *slog.Logger
+	// Trace, when non-nil, receives protocol transcripts (SMTP lines) for
+	// --trace. It is safe for concurrent use.
+	Trace io.Writer
+
+	mxOnce sync.Once
+	mx     *MXSet
+}
+
+// NewEnv returns an Env with defaults for the optional fields.
+func NewEnv(domain resolve.Name, r resolve.Resolver) *Env {
+	return &Env{Domain: domain, Resolver: r, Dialer: &net.Dialer{}, Now: time.Now,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
