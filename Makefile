@@ -1,0 +1,31 @@
+GO ?= go
+BIN ?= bin/mailcheck
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DEMO_ZONES = --zone testdata/zones/example.org.zone \
+	--zone testdata/zones/2.0.192.in-addr.arpa.zone \
+	--zone testdata/zones/100.51.198.in-addr.arpa.zone \
+	--zone testdata/zones/5.2.0.0.8.b.d.0.1.0.0.2.ip6.arpa.zone
+
+.PHONY: build test lint demo bench fuzz docs
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/mailcheck
+
+# The test command of README.md and .ci/run.
+test:
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Audit the bundled example zone, offline.
+demo: build
+	./$(BIN) --offline $(DEMO_ZONES) example.org; echo "exit code: $$?"
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Regenerate the finding catalogue.
+docs: build
+	./$(BIN) findings --format markdown > docs/findings.md
