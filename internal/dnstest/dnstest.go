@@ -36,12 +36,12 @@ const (
 type Server struct {
 	Addr  string // "127.0.0.1:PORT", for UDP and TCP
 	Zones *resolve.Zones
-	// Delay is how long Slow names wait before answering.
-	Delay time.Duration
 
 	udp, tcp *dns.Server
 
 	mu        sync.Mutex
+	delay     time.Duration // how long Slow names wait before answering
+	ad        bool          // set the AD bit on answers
 	counts    map[string]int // "name TYPE proto"
 	behaviors map[string]Behavior
 	total     int
@@ -77,7 +77,7 @@ func StartZones(t testing.TB, zones ...*resolve.Zone) *Server {
 	t.Helper()
 	s := &Server{
 		Zones:     &resolve.Zones{List: zones},
-		Delay:     3 * time.Second,
+		delay:     3 * time.Second,
 		counts:    map[string]int{},
 		behaviors: map[string]Behavior{},
 	}
@@ -113,6 +113,21 @@ func (s *Server) Set(name string, b Behavior) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.behaviors[dns.CanonicalName(name)] = b
+}
+
+// SetDelay sets how long Slow names wait before answering (default 3s).
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// SetAD makes the server set the Authenticated Data bit on answers, as a
+// validating resolver would.
+func (s *Server) SetAD(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ad = on
 }
 
 // Count returns how many times the question reached the server (any
@@ -170,6 +185,7 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	s.counts[name+" "+dns.TypeToString[q.Qtype]+" "+proto]++
 	s.total++
 	b := s.behaviors[name]
+	delay, ad := s.delay, s.ad
 	s.mu.Unlock()
 
 	m := new(dns.Msg)
@@ -193,7 +209,7 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 			return
 		}
 	case Slow:
-		time.Sleep(s.Delay)
+		time.Sleep(delay)
 	}
 	z := s.Zones.Find(name)
 	if z == nil {
@@ -203,6 +219,7 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	m.Rcode, m.Answer = z.Exchange(name, q.Qtype)
+	m.AuthenticatedData = ad
 	// Records are shared with the zone: copy before the names are
 	// rewritten to the question's case by WriteMsg's compression.
 	for i, rr := range m.Answer {
