@@ -29,7 +29,7 @@ const (
 	ServFail          // answer SERVFAIL
 	Refused           // answer REFUSED
 	Truncate          // over UDP, answer with TC set and no records
-	Slow              // answer after Server.Delay
+	Slow              // answer after the delay set by SetDelay
 )
 
 // Server is a running test DNS server.
