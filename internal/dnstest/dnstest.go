@@ -40,8 +40,8 @@ type Server struct {
 	udp, tcp *dns.Server
 
 	mu        sync.Mutex
-	delay     time.Duration // how long Slow names wait before answering
-	ad        bool          // set the AD bit on answers
+	delay     time.Duration  // how long Slow names wait before answering
+	ad        bool           // set the AD bit on answers
 	counts    map[string]int // "name TYPE proto"
 	behaviors map[string]Behavior
 	total     int

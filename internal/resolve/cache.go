@@ -57,7 +57,7 @@ func (c *Cache) Query(ctx context.Context, name string, qtype uint16) (*Answer, 
 			c.mu.Unlock()
 			c.misses.Add(1)
 			e.ans, e.err = c.next.Query(ctx, k.name, qtype)
-			if e.err != nil && ctx.Err() != nil {
+			if e.err != nil && expired(ctx) {
 				// Our deadline, not the server's answer: do not keep it.
 				c.mu.Lock()
 				delete(c.entries, k)
@@ -73,7 +73,7 @@ func (c *Cache) Query(ctx context.Context, name string, qtype uint16) (*Answer, 
 		case <-ctx.Done():
 			return nil, &QueryError{Name: k.name, Qtype: qtype, Kind: ErrTimeout, Detail: "audit deadline reached"}
 		}
-		if e.err != nil && ctx.Err() == nil {
+		if e.err != nil && !expired(ctx) {
 			// The leader may have given up on its own deadline; if the entry
 			// was dropped, ask again.
 			c.mu.Lock()

@@ -157,7 +157,7 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answ
 	var last error
 	for round := 0; round <= retries; round++ {
 		for _, srv := range c.Servers {
-			if ctx.Err() != nil {
+			if expired(ctx) {
 				return nil, &QueryError{Name: name, Qtype: qtype, Server: srv, Kind: ErrTimeout, Detail: "audit deadline reached"}
 			}
 			resp, err := c.attempt(ctx, m, srv, "udp", timeout)
@@ -198,7 +198,7 @@ func (c *Client) attempt(ctx context.Context, m *dns.Msg, srv, proto string, tim
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 			kind = ErrTimeout
 			err = fmt.Errorf("no answer within %s", timeout)
-			if ctx.Err() != nil {
+			if expired(ctx) {
 				err = errors.New("audit deadline reached")
 			}
 		}
@@ -256,4 +256,14 @@ func ansOfName(rrs []dns.RR, name string, qtype uint16) []dns.RR {
 		}
 	}
 	return out
+}
+
+// expired reports whether ctx is done or its deadline has passed (a
+// socket deadline taken from ctx can fire before ctx's own timer does).
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
