@@ -42,26 +42,38 @@ func WriteText(w io.Writer, r *Report, opt TextOptions) error {
 			score = fmt.Sprintf("%d/100", s)
 		}
 		fmt.Fprintf(w, "%s  %s  %s\n", p.bold(c.Title+" ["+c.Name+"]"), p.sev(c.Status, strings.ToUpper(string(c.Status))), p.dim(score))
+		idw, rfcw := len("finding"), len("rfc")
+		for _, f := range c.Findings {
+			idw, rfcw = max(idw, len(f.ID)), max(rfcw, len(f.RFC))
+		}
+		// Borders and padding of a 4-column table take 13 columns.
+		detailw := max(opt.Width-13-len("status")-idw-rfcw, 30)
 		t := tablewriter.NewTable(w,
 			tablewriter.WithHeader([]string{"status", "finding", "detail", "rfc"}),
 			tablewriter.WithHeaderAutoFormat(tw.Off),
-			tablewriter.WithRowAutoWrap(tw.WrapNormal),
-			tablewriter.WithMaxWidth(opt.Width),
+			tablewriter.WithRowAutoWrap(tw.WrapNone),
 			tablewriter.WithTrimSpace(tw.Off),
 		)
 		for _, f := range c.Findings {
-			detail := f.Message
+			lines := wrap(f.Message, detailw, "")
 			if f.Fix != "" {
-				detail += "\n" + p.fix("fix: ") + f.Fix
+				for i, l := range wrap("fix: "+f.Fix, detailw, "     ") {
+					if i == 0 {
+						l = p.fix("fix:") + strings.TrimPrefix(l, "fix:")
+					}
+					lines = append(lines, l)
+				}
 			}
 			for i, rec := range f.Records {
 				if i == opt.MaxRecords {
-					detail += "\n" + p.dim(fmt.Sprintf("  … %d more in the JSON report", len(f.Records)-i))
+					lines = append(lines, p.dim(fmt.Sprintf("  … %d more in the JSON report", len(f.Records)-i)))
 					break
 				}
-				detail += "\n" + p.dim("  "+rec)
+				for _, l := range wrap("  "+rec, detailw, "    ") {
+					lines = append(lines, p.dim(l))
+				}
 			}
-			if err := t.Append([]string{p.sev(f.Severity, string(f.Severity)), f.ID, detail, f.RFC}); err != nil {
+			if err := t.Append([]string{p.sev(f.Severity, string(f.Severity)), f.ID, strings.Join(lines, "\n"), f.RFC}); err != nil {
 				return err
 			}
 		}
@@ -78,6 +90,46 @@ func WriteText(w io.Writer, r *Report, opt TextOptions) error {
 	}
 	_, err := fmt.Fprintln(w)
 	return err
+}
+
+// wrap breaks s into lines of at most width runes at spaces (a longer word
+// is cut). Each paragraph keeps its leading spaces on its first line;
+// continuation lines start with indent.
+func wrap(s string, width int, indent string) []string {
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		lead := para[:len(para)-len(strings.TrimLeft(para, " "))]
+		line, prefix := "", lead
+		flush := func() {
+			out = append(out, line)
+			line, prefix = "", indent
+		}
+		for _, word := range strings.Fields(para) {
+			for room := width - len(prefix); len([]rune(word)) > room && room > 0; room = width - len(prefix) {
+				if line != "" {
+					flush()
+					continue
+				}
+				r := []rune(word)
+				line = prefix + string(r[:room])
+				word = string(r[room:])
+				flush()
+			}
+			switch {
+			case line == "":
+				line = prefix + word
+			case len([]rune(line))+1+len([]rune(word)) > width:
+				flush()
+				line = prefix + word
+			default:
+				line += " " + word
+			}
+		}
+		if line != "" || len(out) == 0 {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 type palette struct{ on bool }

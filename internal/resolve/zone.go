@@ -61,7 +61,8 @@ func ParseZone(r io.Reader, file, origin string) (*Zone, error) {
 	if err := zp.Err(); err != nil {
 		// miekg/dns reports `dns: <what>: "<token>" at line: N:C`; keep it,
 		// prefixed with the file so a user can find it.
-		return nil, fmt.Errorf("%w %s: %s", ErrZoneFile, file, strings.TrimPrefix(err.Error(), "dns: "))
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), file+": "), "dns: ")
+		return nil, fmt.Errorf("%w %s: %s", ErrZoneFile, file, msg)
 	}
 	if len(z.names) == 0 {
 		return nil, fmt.Errorf("%w %s: no records", ErrZoneFile, file)
