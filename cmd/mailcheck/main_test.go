@@ -203,7 +203,10 @@ func TestTraceAndColour(t *testing.T) {
 		{"not a terminal", func(*app) {}, nil, false},
 		{"terminal", tty, nil, true},
 		{"terminal --no-color", tty, []string{"--no-color"}, false},
-		{"terminal NO_COLOR", func(a *app) { tty(a); a.getenv = func(k string) string { return map[string]string{"NO_COLOR": "1"}[k] } }, nil, false},
+		{"terminal NO_COLOR", func(a *app) {
+			tty(a)
+			a.getenv = func(k string) string { return map[string]string{"NO_COLOR": "1"}[k] }
+		}, nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
