@@ -198,12 +198,20 @@ func (s *state) query(name string, qtype uint16) (*resolve.Answer, error) {
 	if err := s.ctx.Err(); err != nil {
 		return nil, &resolve.QueryError{Name: name, Qtype: qtype, Kind: resolve.ErrTimeout, Detail: err.Error()}
 	}
-	a, err := s.c.Resolver.Query(s.ctx, dns.Fqdn(name), qtype)
+	var a *resolve.Answer
+	var err error
+	if queryable(strings.TrimSuffix(name, ".")) {
+		a, err = s.c.Resolver.Query(s.ctx, dns.Fqdn(name), qtype)
+	} else {
+		a = &resolve.Answer{Name: name, Qtype: qtype, Rcode: dns.RcodeNameError, Server: "not a valid DNS name"}
+	}
 	if s.cur >= 0 {
 		var ans string
 		switch {
 		case err != nil:
 			ans = "error: " + err.Error()
+		case a.NXDomain() && a.Server == "not a valid DNS name":
+			ans = "not a valid DNS name: treated as NXDOMAIN"
 		case a.NXDomain():
 			ans = "NXDOMAIN"
 		case len(a.Of(qtype)) == 0:
@@ -401,11 +409,10 @@ func (s *state) target(t *Term, cur string) (string, *evalError) {
 	if err != nil {
 		return "", permErr("%v", err)
 	}
-	name = truncateName(name)
-	if !queryable(name) {
-		return "", permErr("the domain %q (from %q) is not a valid domain name", shorten(name, 100), t.Domain.Raw)
-	}
-	return strings.TrimSuffix(name, "."), nil
+	// A name no DNS question can carry (empty or over-long label) is
+	// treated as non-existent by query, as the suite prefers (RFC 7208
+	// leaves it undefined).
+	return truncateName(name), nil
 }
 
 // queryable reports whether name can be put in a DNS question: no empty
