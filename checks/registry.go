@@ -6,6 +6,7 @@ func Registry() []Check {
 	return []Check{
 		MX{},
 		PTR{},
+		DKIM{},
 	}
 }
 

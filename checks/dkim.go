@@ -1,0 +1,319 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mailcheck/mailcheck/internal/dkim"
+)
+
+// Finding IDs of the dkim check.
+var (
+	SpecDKIMOK              = Spec{ID: "dkim.ok", Severity: Pass, RFC: "RFC 6376 §3.6.1", Summary: "a usable DKIM key at a selector (key type and size)"}
+	SpecDKIMNoneFound       = Spec{ID: "dkim.none-found", Severity: Warn, RFC: "RFC 6376 §3.1", Summary: "no DKIM key under any probed selector (DNS cannot list selectors: pass yours with --dkim-selector)"}
+	SpecDKIMSyntax          = Spec{ID: "dkim.syntax", Severity: Fail, RFC: "RFC 6376 §3.6.1", Summary: "a key record is malformed, so verifiers discard it (warn: a defect verifiers tolerate)"}
+	SpecDKIMKeyInvalid      = Spec{ID: "dkim.key-invalid", Severity: Fail, RFC: "RFC 6376 §3.6.1", Summary: "p= does not decode to a public key of the record's type"}
+	SpecDKIMKeyWeak         = Spec{ID: "dkim.key-weak", Severity: Fail, RFC: "RFC 8301 §3.2", Summary: "an RSA key under 1024 bits: verifiers must not accept its signatures"}
+	SpecDKIMKeyShort        = Spec{ID: "dkim.key-short", Severity: Warn, RFC: "RFC 8301 §3.2", Summary: "an RSA key of 1024 to 2047 bits: signers should use 2048 bits"}
+	SpecDKIMKeyLarge        = Spec{ID: "dkim.key-large", Severity: Warn, RFC: "RFC 8301 §3.2", Summary: "an RSA key over 4096 bits: verifiers are only required to handle up to 4096"}
+	SpecDKIMTesting         = Spec{ID: "dkim.testing", Severity: Warn, RFC: "RFC 6376 §3.6.1", Summary: "t=y: the domain is testing DKIM, and verifiers treat its mail as unsigned"}
+	SpecDKIMRevoked         = Spec{ID: "dkim.revoked", Severity: Info, RFC: "RFC 6376 §3.6.1", Summary: "an empty p=: the key of this selector was revoked"}
+	SpecDKIMSHA1Only        = Spec{ID: "dkim.sha1-only", Severity: Fail, RFC: "RFC 8301 §3.1", Summary: "h= allows only sha1, which verifiers must not accept"}
+	SpecDKIMNotEmail        = Spec{ID: "dkim.not-email", Severity: Warn, RFC: "RFC 6376 §3.6.1", Summary: "s= excludes email: the key cannot verify mail signatures"}
+	SpecDKIMMultiple        = Spec{ID: "dkim.multiple", Severity: Fail, RFC: "RFC 6376 §3.6.2.2", Summary: "more than one TXT record at a selector: verification results are undefined"}
+	SpecDKIMWildcard        = Spec{ID: "dkim.wildcard", Severity: Warn, RFC: "RFC 4592", Summary: "a wildcard answers every selector name; its answer is never reported as a found key"}
+	SpecDKIMSelectorInvalid = Spec{ID: "dkim.selector-invalid", Severity: Error, RFC: "RFC 6376 §3.1", Summary: "a selector given with --dkim-selector is not a valid DNS name and was not probed"}
+	SpecDKIMTemperror       = Spec{ID: "dkim.temperror", Severity: Error, RFC: "RFC 6376 §6.1.2", Summary: "selector lookups failed (timeout, SERVFAIL): keys there could not be checked"}
+)
+
+// DKIM probes the domain's DKIM selectors (the built-in list of common ones
+// plus --dkim-selector) and judges each key record found: syntax, key type
+// and size (RFC 8301), testing mode, revocation, hash and service
+// restrictions. A wildcard under _domainkey is detected with a random
+// selector and never reported as a found key.
+type DKIM struct{}
+
+var _ Check = DKIM{}
+
+// Meta implements Check.
+func (DKIM) Meta() Meta {
+	return Meta{Name: "dkim", Title: "DKIM keys", Weight: 3, Findings: []Spec{
+		SpecDKIMOK, SpecDKIMNoneFound, SpecDKIMSyntax, SpecDKIMKeyInvalid, SpecDKIMKeyWeak, SpecDKIMKeyShort,
+		SpecDKIMKeyLarge, SpecDKIMTesting, SpecDKIMRevoked, SpecDKIMSHA1Only, SpecDKIMNotEmail, SpecDKIMMultiple,
+		SpecDKIMWildcard, SpecDKIMSelectorInvalid, SpecDKIMTemperror,
+	}}
+}
+
+// dkimData is the check's structured result.
+type dkimData struct {
+	Probed    []string          `json:"probed"`             // every selector asked, in order
+	Wildcard  *dkimSelectorData `json:"wildcard,omitempty"` // the random selector's answer, when it had one
+	Selectors []dkimSelectorData `json:"selectors"`          // selectors with records of their own, or whose lookup failed
+}
+
+type dkimSelectorData struct {
+	Selector string    `json:"selector"`
+	Name     string    `json:"name"`
+	Status   string    `json:"status"` // key, revoked, invalid, multiple, temperror
+	Chain    []string  `json:"chain,omitempty"`
+	Records  []string  `json:"records,omitempty"`
+	Key      *dkim.Key `json:"key,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Run implements Check.
+func (DKIM) Run(ctx context.Context, env *Env) Result {
+	d := env.Domain.ASCII
+	sels, bad := dkim.Selectors(env.Options.DKIMSelectors, true)
+	var fs []Finding
+	for _, err := range bad {
+		fs = append(fs, SpecDKIMSelectorInvalid.New("--dkim-selector: %v; it was not probed", err).
+			WithFix("give the selector exactly as it appears in the s= tag of a DKIM-Signature header"))
+	}
+	p := dkim.Probe(ctx, env.Resolver, d, sels, dkim.DefaultParallel)
+	data := dkimData{Probed: sels, Selectors: []dkimSelectorData{}}
+
+	wildcardMatches := 0
+	for _, l := range p.Lookups {
+		if l.Wildcard {
+			wildcardMatches++
+		}
+	}
+	if p.HasWildcard() {
+		fs = append(fs, wildcardFinding(d, &p.Random, wildcardMatches))
+		data.Wildcard = &dkimSelectorData{Selector: p.Random.Selector, Name: p.Random.Name, Status: "wildcard", Chain: p.Random.Chain(), Records: p.Random.TXT}
+	}
+
+	found := p.Found()
+	for _, l := range found {
+		sd := dkimSelectorData{Selector: l.Selector, Name: l.Name, Chain: l.Chain(), Records: l.TXT}
+		fs = append(fs, judgeSelector(env, l, &sd)...)
+		data.Selectors = append(data.Selectors, sd)
+	}
+
+	failed := p.Failed()
+	for _, l := range failed {
+		data.Selectors = append(data.Selectors, dkimSelectorData{Selector: l.Selector, Name: l.Name, Status: "temperror", Error: l.Err.Error()})
+	}
+	if len(failed) > 0 || p.Random.Err != nil {
+		fs = append(fs, dkimTemperror(d, p, found, failed))
+	}
+	if len(found) == 0 && len(failed) == 0 {
+		msg := fmt.Sprintf("no DKIM key found for %s under any of the %d selectors probed", d, len(sels))
+		if p.HasWildcard() {
+			msg += " (apart from the wildcard's answer)"
+		}
+		fs = append(fs, SpecDKIMNoneFound.New("%s. DNS cannot list a domain's selectors, so a key under a selector not in the list is not seen; if %s signs mail, pass its selector with --dkim-selector", msg, d).
+			WithFix("find the selector in the s= tag of the DKIM-Signature header of a message sent from %s and run: mailcheck --dkim-selector SELECTOR %s. If the domain does not sign yet, enable DKIM signing in the mail server or provider and publish its key: SELECTOR._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<base64 of the 2048-bit public key>\"", d, d, d))
+	}
+	return Result{Findings: fs, Data: data}
+}
+
+func wildcardFinding(d string, r *dkim.Lookup, matches int) Finding {
+	also := ""
+	if matches > 0 {
+		also = fmt.Sprintf("; %d probed selector(s) got the same answer and are not reported as keys", matches)
+	}
+	isKey := false
+	if len(r.TXT) == 1 {
+		if rec, err := dkim.Parse(r.TXT[0]); err == nil && !rec.Revoked() {
+			isKey = true
+		}
+	}
+	fix := fmt.Sprintf("remove the wildcard that covers *._domainkey.%s and publish each selector's key under its own name", d)
+	if isKey {
+		return SpecDKIMWildcard.New("a random selector (%s) gets a DKIM key from a wildcard under _domainkey.%s: every selector name answers with this key, so signatures naming any selector verify against it and the real selectors cannot be told apart%s", r.Selector, d, also).
+			WithRecords(r.Evidence()...).WithFix("%s", fix)
+	}
+	return SpecDKIMWildcard.As(Info, "a random selector (%s) gets a TXT record that is not a DKIM key from a wildcard under _domainkey.%s; no selector is reported for it%s", r.Selector, d, also).
+		WithRecords(r.Evidence()...).WithFix("%s", fix)
+}
+
+func dkimTemperror(d string, p *dkim.ProbeResult, found []*dkim.Lookup, failed []*dkim.Lookup) Finding {
+	var parts []string
+	for i, l := range failed {
+		if i == 8 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(failed)-8))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%v)", l.Selector, l.Err))
+	}
+	var msg string
+	switch {
+	case len(failed) == 0:
+		msg = fmt.Sprintf("the wildcard test (random selector %s) failed: %v; keys reported for %s may be a wildcard's answer", p.Random.Selector, p.Random.Err, d)
+	case len(found) == 0:
+		msg = fmt.Sprintf("no DKIM key found among the %d selectors of %s that answered, but %d lookup(s) failed, so a key may exist there and none could be ruled out: %s",
+			len(p.Lookups)-len(failed), d, len(failed), strings.Join(parts, "; "))
+	default:
+		msg = fmt.Sprintf("%d of %d selector lookups for %s failed; keys there could not be checked: %s", len(failed), len(p.Lookups), d, strings.Join(parts, "; "))
+	}
+	if len(failed) > 0 && p.Random.Err != nil {
+		msg += fmt.Sprintf("; the wildcard test failed too (%v)", p.Random.Err)
+	}
+	return SpecDKIMTemperror.New("%s", msg)
+}
+
+// judgeSelector turns one selector's records into findings.
+func judgeSelector(env *Env, l *dkim.Lookup, sd *dkimSelectorData) []Finding {
+	recs := l.Evidence()
+	via := ""
+	if chain := l.Chain(); len(chain) > 0 {
+		via = fmt.Sprintf(" (via CNAME to %s)", strings.Join(chain, " → "))
+	}
+	var fs []Finding
+	if len(l.TXT) > 1 {
+		sd.Status = "multiple"
+		fs = append(fs, SpecDKIMMultiple.New("selector %s has %d TXT records at %s%s; RFC 6376 leaves the result undefined and verifiers fail its signatures", l.Selector, len(l.TXT), l.Name, via).
+			WithRecords(recs...).
+			WithFix("keep exactly one key record at %s. and delete the others", l.Name))
+	}
+	for i, txt := range l.TXT {
+		label := fmt.Sprintf("selector %s", l.Selector)
+		if len(l.TXT) > 1 {
+			label = fmt.Sprintf("record %d of selector %s", i+1, l.Selector)
+		}
+		fs = append(fs, judgeRecord(env, l, label, via, txt, recs, sd)...)
+	}
+	return fs
+}
+
+func judgeRecord(env *Env, l *dkim.Lookup, label, via, txt string, recs []string, sd *dkimSelectorData) []Finding {
+	d := env.Domain.ASCII
+	publish := func(tags []dkim.Tag) string {
+		return fmt.Sprintf("%s. IN TXT \"%s\"", l.Name, dkim.FormatTags(tags))
+	}
+	setStatus := func(s string) {
+		if sd.Status == "" {
+			sd.Status = s
+		}
+	}
+	rec, err := dkim.Parse(txt)
+	if err != nil {
+		setStatus("invalid")
+		f := SpecDKIMSyntax.New("the key record of %s%s is unusable, verifiers discard it: %v", label, via, err).WithRecords(recs...)
+		if fix := syntaxFix(txt, err); fix != nil {
+			f = f.WithFix("publish %s", publish(fix))
+		} else {
+			f = f.WithFix("publish a well-formed record: %s. IN TXT \"v=DKIM1; k=rsa; p=<base64 public key>\"", l.Name)
+		}
+		return []Finding{f}
+	}
+	var fs []Finding
+	if len(rec.Warnings) > 0 {
+		fix := rec.Tags
+		if len(fix) > 0 && fix[0].Name != "v" && rec.Version != "" {
+			fix = append([]dkim.Tag{{Name: "v", Value: "DKIM1"}}, (&dkim.Record{Tags: fix}).With("v", "", true)...)
+		}
+		fix = (&dkim.Record{Tags: fix}).With("g", "", true)
+		fs = append(fs, SpecDKIMSyntax.As(Warn, "the key record of %s%s has defects verifiers tolerate: %s", label, via, strings.Join(rec.Warnings, "; ")).
+			WithRecords(recs...).WithFix("publish %s", publish(fix)))
+	}
+	key, kerr := rec.Key()
+	if errors.Is(kerr, dkim.ErrRevoked) {
+		setStatus("revoked")
+		return append(fs, SpecDKIMRevoked.New("%s has a revoked key (empty p=)%s: signatures naming it fail; this is right for a retired selector", label, via).WithRecords(recs...))
+	}
+	if kerr != nil {
+		setStatus("invalid")
+		f := SpecDKIMKeyInvalid.New("the p= of %s%s holds no usable %s key: %v", label, via, rec.KeyType, strings.TrimPrefix(kerr.Error(), "dkim: "))
+		if rec.KeyType == "ed25519" {
+			f = f.WithFix("publish the raw 32-octet Ed25519 public key: %s", publish(rec.With("p", "<base64 of the 32-octet key: openssl pkey -in key.pem -pubout -outform DER | tail -c 32 | base64>", false)))
+		} else {
+			f = f.WithFix("re-export the public key and publish it whole: %s", publish(rec.With("p", "<openssl rsa -in key.pem -pubout -outform DER | base64 -w0>", false)))
+		}
+		return append(fs, f.WithRecords(recs...))
+	}
+	setStatus("key")
+	sd.Key = key
+	usable := true
+	rotate := func(bits int) string {
+		if chain := l.Chain(); len(chain) > 0 {
+			return fmt.Sprintf("the key is published at %s, by the mail provider that %s's selector points to: rotate it to a %d-bit key in the provider's DKIM settings", chain[len(chain)-1], d, bits)
+		}
+		sel := "s" + env.Now().Format("200601")
+		return fmt.Sprintf("generate a %d-bit key (openssl genrsa -out %s.key %d), publish it under a new selector: %s._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<openssl rsa -in %s.key -pubout -outform DER | base64 -w0>\", switch the signer to selector %s, and once no mail signed with %s is in transit, revoke it with p=",
+			bits, sel, bits, sel, d, sel, sel, l.Selector)
+	}
+	if key.Type == "rsa" {
+		switch {
+		case key.Bits < 1024:
+			usable = false
+			fs = append(fs, SpecDKIMKeyWeak.New("%s has an RSA key of %d bits%s; RFC 8301 forbids verifiers to accept signatures from keys under 1024 bits, and such keys can be factored", label, key.Bits, via).
+				WithRecords(recs...).WithFix("%s", rotate(2048)))
+		case key.Bits < 2048:
+			fs = append(fs, SpecDKIMKeyShort.New("%s has an RSA key of %d bits%s; it still verifies, but RFC 8301 asks signers for 2048 bits and large receivers treat shorter keys as weak", label, key.Bits, via).
+				WithRecords(recs...).WithFix("%s", rotate(2048)))
+		case key.Bits > 4096:
+			fs = append(fs, SpecDKIMKeyLarge.New("%s has an RSA key of %d bits%s; verifiers are only required to handle keys up to 4096 bits (RFC 8301 §3.2), so some may fail its signatures", label, key.Bits, via).
+				WithRecords(recs...).WithFix("%s", rotate(2048)))
+		}
+	}
+	if rec.SHA1Only() {
+		usable = false
+		fs = append(fs, SpecDKIMSHA1Only.New("%s allows only sha1 (h=%s)%s: every signature must be rsa-sha1, which RFC 8301 forbids verifiers to accept", label, strings.Join(rec.HashAlgs, ":"), via).
+			WithRecords(recs...).WithFix("switch the signer to rsa-sha256 and publish %s", publish(rec.With("h", "sha256", false))))
+	}
+	if !rec.ForEmail() {
+		usable = false
+		fs = append(fs, SpecDKIMNotEmail.New("%s is restricted to service type(s) %s (s=)%s: it cannot verify mail signatures", label, strings.Join(rec.Services, ":"), via).
+			WithRecords(recs...).WithFix("if this selector signs mail, publish %s", publish(rec.With("s", "email", false))))
+	}
+	if rec.Testing() {
+		var rest []string
+		for _, f := range rec.Flags {
+			if f != "y" {
+				rest = append(rest, f)
+			}
+		}
+		fix := rec.With("t", strings.Join(rest, ":"), len(rest) == 0)
+		fs = append(fs, SpecDKIMTesting.New("%s is in testing mode (t=y)%s: verifiers must treat mail signed with it like unsigned mail, so DKIM gives the domain no protection", label, via).
+			WithRecords(recs...).WithFix("once signing works, publish %s", publish(fix)))
+	}
+	if usable {
+		extra := ""
+		if rec.Strict() {
+			extra = "; t=s: the i= domain must equal d="
+		}
+		form := key.Form
+		if key.Type == "rsa" {
+			form = key.Form + " form"
+		} else {
+			form = "raw 32-octet form"
+		}
+		fs = append([]Finding{SpecDKIMOK.New("selector %s: %s key (%s)%s%s", l.Selector, key, form, via, extra).
+			WithRecords(recs...).WithData(key)}, fs...)
+	}
+	return fs
+}
+
+// syntaxFix proposes the corrected tags for a record Parse rejected, or
+// nil when no mechanical fix exists.
+func syntaxFix(txt string, err error) []dkim.Tag {
+	var se *dkim.SyntaxError
+	if !errors.As(err, &se) {
+		return nil
+	}
+	tags, _, terr := dkim.ParseTags(txt)
+	if terr != nil {
+		return nil
+	}
+	r := &dkim.Record{Tags: tags}
+	switch se.Tag {
+	case "v":
+		rest := r.With("v", "", true)
+		return append([]dkim.Tag{{Name: "v", Value: "DKIM1"}}, rest...)
+	case "k":
+		for _, t := range tags {
+			if t.Name == "k" && strings.HasPrefix(t.Value, "ed25519") {
+				return r.With("k", "ed25519", false)
+			}
+		}
+		return r.With("k", "rsa", false)
+	case "h":
+		return r.With("h", "sha256", false)
+	}
+	return nil
+}
