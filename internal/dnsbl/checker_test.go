@@ -18,7 +18,9 @@ import (
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
-func zoneFile(name string) string { return filepath.Join("..", "..", "testdata", "zones", "dnsbl", name) }
+func zoneFile(name string) string {
+	return filepath.Join("..", "..", "testdata", "zones", "dnsbl", name)
+}
 
 func mustSpec(t *testing.T, spec string) *List {
 	t.Helper()
