@@ -254,3 +254,31 @@ func TestVersionAndCatalogue(t *testing.T) {
 		t.Errorf("completion bash exit %d", code)
 	}
 }
+
+// TestDeadline: a resolver slower than --deadline ends the audit on time,
+// with errors that name the deadline, not "missing" records.
+func TestDeadline(t *testing.T) {
+	srv := startMX(t)
+	srv.Set("ok.mx.test", dnstest.Slow)
+	srv.SetDelay(time.Second)
+	start := time.Now()
+	code, stdout, _ := cli(t, "--resolver", srv.Addr, "--timeout", "5s", "--deadline", "300ms", "--checks", "mx,ptr", "--format", "json", "ok.mx.test")
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("audit took %s with a 300ms deadline", el)
+	}
+	if code != exitUnevaluated {
+		t.Errorf("exit %d, want %d", code, exitUnevaluated)
+	}
+	var doc struct {
+		Checks []struct {
+			Findings []struct{ ID, Severity, Message string }
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	f := doc.Checks[0].Findings
+	if len(f) != 1 || f[0].ID != "mx.temperror" || f[0].Severity != "error" || !strings.Contains(f[0].Message, "audit deadline reached") {
+		t.Errorf("mx findings = %+v", f)
+	}
+}
