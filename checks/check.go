@@ -81,6 +81,7 @@ type Env struct {
 
 	mxOnce sync.Once
 	mx     *MXSet
+	probes sync.Map // smtp, tls: one SMTP session per target per audit (Env.probe in smtp.go)
 }
 
 // NewEnv returns an Env with defaults for the optional fields.

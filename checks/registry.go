@@ -6,7 +6,10 @@ func Registry() []Check {
 	return []Check{
 		MX{},
 		PTR{},
+		SPF{},
 		DKIM{},
+		SMTP{},
+		TLS{},
 	}
 }
 
