@@ -1,0 +1,198 @@
+package checks
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mailcheck/mailcheck/internal/smtpprobe"
+)
+
+// Finding IDs of the tls check.
+var (
+	SpecTLSOK              = Spec{ID: "tls.ok", Severity: Pass, RFC: "RFC 8996, RFC 6125", Summary: "TLS version, cipher and certificate (issuer, names, key, expiry) are sound"}
+	SpecTLSVersionOld      = Spec{ID: "tls.version-old", Severity: Fail, RFC: "RFC 8996", Summary: "the server negotiated TLS 1.1 or older"}
+	SpecTLSCipherWeak      = Spec{ID: "tls.cipher-weak", Severity: Warn, RFC: "RFC 9325 §4.1", Summary: "the negotiated cipher suite is insecure (RC4, 3DES, CBC with SHA-1 or RSA key exchange)"}
+	SpecTLSCertUntrusted   = Spec{ID: "tls.cert-untrusted", Severity: Warn, RFC: "RFC 5280 §6", Summary: "the certificate chain does not verify against the trusted roots (fail on 587/465; warn on 25, where TLS is opportunistic)"}
+	SpecTLSCertName        = Spec{ID: "tls.cert-name-mismatch", Severity: Warn, RFC: "RFC 6125 §6, RFC 7672", Summary: "the certificate is not valid for the host name (fail on 587/465; warn on 25)"}
+	SpecTLSCertExpired     = Spec{ID: "tls.cert-expired", Severity: Fail, RFC: "RFC 5280 §4.1.2.5", Summary: "the certificate has expired (or is not valid yet)"}
+	SpecTLSCertExpiring    = Spec{ID: "tls.cert-expiring", Severity: Warn, RFC: "RFC 5280 §4.1.2.5", Summary: "the certificate expires in less than 14 days"}
+	SpecTLSKeyWeak         = Spec{ID: "tls.key-weak", Severity: Warn, RFC: "RFC 9325 §4.3", Summary: "the certificate's key is too small (RSA under 2048 bits, ECDSA under 256)"}
+	SpecTLSHandshakeFailed = Spec{ID: "tls.handshake-failed", Severity: Fail, RFC: "RFC 3207 §4", Summary: "STARTTLS was offered (or 465 reached) but no TLS session could be set up"}
+	SpecTLSSkipped         = Spec{ID: "tls.skipped", Severity: Info, Summary: "a server offers no TLS to inspect (see smtp.no-starttls)"}
+	SpecTLSNotEvaluated    = Spec{ID: "tls.not-evaluated", Severity: Error, Summary: "no TLS session could be inspected: the servers were unreachable, timed out, or --offline"}
+)
+
+// ExpiringDays is how close to expiry a certificate is reported.
+const ExpiringDays = 14
+
+// TLS judges the TLS sessions of the smtp check's probes: version,
+// cipher, certificate chain, name, expiry and key.
+type TLS struct{}
+
+var _ Check = TLS{}
+
+// Meta implements Check.
+func (TLS) Meta() Meta {
+	return Meta{Name: "tls", Title: "TLS of the mail servers", Weight: 3, Findings: []Spec{
+		SpecTLSOK, SpecTLSVersionOld, SpecTLSCipherWeak, SpecTLSCertUntrusted, SpecTLSCertName, SpecTLSCertExpired,
+		SpecTLSCertExpiring, SpecTLSKeyWeak, SpecTLSHandshakeFailed, SpecTLSSkipped, SpecTLSNotEvaluated,
+	}}
+}
+
+// tlsItem is the check's structured result per session.
+type tlsItem struct {
+	Target string             `json:"target"`
+	TLS    *smtpprobe.TLSInfo `json:"tls,omitempty"`
+	Error  string             `json:"error,omitempty"`
+}
+
+// Run implements Check.
+func (TLS) Run(ctx context.Context, env *Env) Result {
+	if env.Options.Offline {
+		return Result{Findings: []Finding{SpecTLSNotEvaluated.New("--offline: no server was contacted, so no TLS session was inspected")}}
+	}
+	p := planSMTP(ctx, env)
+	targets := append(append([]smtpTarget{}, p.MX...), p.Submission...)
+	if len(targets) == 0 {
+		return Result{Findings: []Finding{SpecTLSSkipped.New("no server to probe for %s (see the smtp check)", env.Domain.ASCII)}}
+	}
+	results := probeAll(ctx, env, targets)
+	var fs []Finding
+	var items []tlsItem
+	unreached := 0
+	var why []string
+	for i, t := range targets {
+		r := results[i]
+		items = append(items, tlsItem{Target: t.String(), TLS: r.TLS, Error: r.TLSError})
+		switch {
+		case r.TLS != nil:
+			fs = append(fs, judgeTLS(t, r.TLS)...)
+		case r.TLSError != "":
+			fs = append(fs, handshakeFailure(t, r))
+		case r.Connected && r.Banner != nil && r.Banner.Code == 220 && r.Stage == "" && !r.StartTLSOffered:
+			fs = append(fs, SpecTLSSkipped.New("%s offers no STARTTLS: no certificate to inspect (see smtp.no-starttls)", t))
+		default:
+			unreached++
+			why = append(why, fmt.Sprintf("%s: %s", t, stoppedAt(r)))
+		}
+	}
+	if unreached > 0 {
+		fs = append(fs, SpecTLSNotEvaluated.New("%d of %d server(s) could not be inspected (see the smtp check): %s", unreached, len(targets), strings.Join(why, "; ")))
+	}
+	return Result{Findings: fs, Data: items}
+}
+
+func stoppedAt(r *smtpprobe.Result) string {
+	if r.Err == nil {
+		return "no TLS reached"
+	}
+	return fmt.Sprintf("stopped at %s: %v", r.Stage, r.Err)
+}
+
+func handshakeFailure(t smtpTarget, r *smtpprobe.Result) Finding {
+	if errors.Is(r.Err, smtpprobe.ErrTimeout) || strings.Contains(r.TLSError, smtpprobe.ErrTimeout.Error()) {
+		return SpecTLSNotEvaluated.New("%s: %s", t, r.TLSError).WithRecords(r.Transcript...)
+	}
+	f := SpecTLSHandshakeFailed.New("%s: %s; senders that insist on TLS cannot deliver, the others fall back to clear text", t, r.TLSError)
+	if t.Mode != smtpprobe.Relay {
+		f.Message = fmt.Sprintf("%s: %s; mail clients cannot connect securely", t, r.TLSError)
+	}
+	return f.WithRecords(r.Transcript...).
+		WithFix("check the server's TLS setup (certificate and key files readable, protocols TLS 1.2 and 1.3 enabled); test with: openssl s_client -connect %s %s", t.address(), starttlsArg(t))
+}
+
+func starttlsArg(t smtpTarget) string {
+	if t.Mode == smtpprobe.Implicit {
+		return "-servername " + t.Host
+	}
+	return "-starttls smtp -servername " + t.Host
+}
+
+// judgeTLS turns one inspected TLS session into findings.
+func judgeTLS(t smtpTarget, info *smtpprobe.TLSInfo) []Finding {
+	var fs []Finding
+	leaf := info.Leaf()
+	evidence := certEvidence(info)
+	strict := t.Mode != smtpprobe.Relay
+	if info.VersionID < tls.VersionTLS12 {
+		fs = append(fs, SpecTLSVersionOld.New("%s negotiated %s, although mailcheck offered up to TLS 1.3: TLS 1.0 and 1.1 are deprecated (RFC 8996) and refused by current clients", t, info.Version).
+			WithRecords(evidence...).
+			WithFix("enable TLS 1.2 and 1.3 and disable older versions (Postfix: smtpd_tls_protocols = >=TLSv1.2, smtpd_tls_mandatory_protocols = >=TLSv1.2)"))
+	}
+	if info.CipherInsecure {
+		fs = append(fs, SpecTLSCipherWeak.New("%s negotiated the insecure cipher suite %s", t, info.Cipher).
+			WithRecords(evidence...).
+			WithFix("prefer AEAD cipher suites with forward secrecy (Postfix: smtpd_tls_mandatory_ciphers = high, tls_preempt_cipherlist = yes)"))
+	}
+	if leaf == nil {
+		return append(fs, SpecTLSCertUntrusted.As(sev(strict), "%s presented no certificate", t))
+	}
+	if !info.Trusted {
+		msg := fmt.Sprintf("%s presents a certificate that does not verify: %s", t, info.TrustError)
+		if strict {
+			msg += "; mail clients will refuse it or train users to click through warnings"
+		} else {
+			msg += "; opportunistic TLS still encrypts, but MTA-STS and DANE senders will not deliver"
+		}
+		fs = append(fs, SpecTLSCertUntrusted.As(sev(strict), "%s", msg).
+			WithRecords(evidence...).
+			WithFix("install a certificate for %s from a public CA (e.g. Let's Encrypt: certbot certonly -d %s) with its full chain (Postfix: smtpd_tls_chain_files)", t.Host, t.Host))
+	}
+	if !info.NameOK {
+		fs = append(fs, SpecTLSCertName.As(sev(strict), "%s: %s", t, info.NameError).
+			WithRecords(evidence...).
+			WithFix("use a certificate whose subjectAltName includes %s", t.Host))
+	}
+	switch {
+	case info.Expired:
+		fs = append(fs, SpecTLSCertExpired.New("%s presents a certificate that expired on %s (%d days ago)", t, leaf.NotAfter.Format(time.DateOnly), -info.DaysLeft).
+			WithRecords(evidence...).
+			WithFix("renew the certificate for %s and reload the server; automate renewal (certbot renew with a deploy hook)", t.Host))
+	case info.NotYet:
+		fs = append(fs, SpecTLSCertExpired.New("%s presents a certificate that is not valid before %s (check the server's clock)", t, leaf.NotBefore.Format(time.RFC3339)).
+			WithRecords(evidence...))
+	case info.DaysLeft < ExpiringDays:
+		fs = append(fs, SpecTLSCertExpiring.New("%s presents a certificate that expires on %s, in %d day(s)", t, leaf.NotAfter.Format(time.DateOnly), info.DaysLeft).
+			WithRecords(evidence...).
+			WithFix("renew the certificate for %s now and automate renewal", t.Host))
+	}
+	if (leaf.KeyType == "RSA" && leaf.KeyBits < 2048) || (leaf.KeyType == "ECDSA" && leaf.KeyBits < 256) {
+		fs = append(fs, SpecTLSKeyWeak.New("%s presents a %s key, too small to be safe", t, leaf.Key()).
+			WithRecords(evidence...).
+			WithFix("issue the certificate with an RSA 2048+ or ECDSA P-256 key"))
+	}
+	if len(fs) == 0 {
+		fs = append(fs, SpecTLSOK.New("%s: %s, %s; certificate for %s issued by %s, %s, valid until %s (%d days)", t, info.Version, info.Cipher,
+			strings.Join(leafNames(leaf), ", "), leaf.Issuer, leaf.Key(), leaf.NotAfter.Format(time.DateOnly), info.DaysLeft).
+			WithRecords(evidence...).WithData(info))
+	}
+	return fs
+}
+
+func sev(strict bool) Severity {
+	if strict {
+		return Fail
+	}
+	return Warn
+}
+
+func leafNames(c *smtpprobe.CertInfo) []string {
+	if len(c.DNSNames) > 0 {
+		return c.DNSNames
+	}
+	return []string{c.Subject}
+}
+
+// certEvidence renders the session and the chain, one line each.
+func certEvidence(info *smtpprobe.TLSInfo) []string {
+	out := []string{fmt.Sprintf("%s %s (server name %s)", info.Version, info.Cipher, info.ServerName)}
+	for i, c := range info.Chain {
+		out = append(out, fmt.Sprintf("%d: subject=%s issuer=%s names=%s key=%s not_before=%s not_after=%s sha256=%s", i,
+			c.Subject, c.Issuer, strings.Join(c.DNSNames, ","), c.Key(), c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339), c.SHA256))
+	}
+	return out
+}

@@ -1,0 +1,394 @@
+package smtpprobe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode is how a port speaks TLS.
+type Mode int
+
+const (
+	// Relay is port 25 (MX): plain SMTP, STARTTLS when offered, an
+	// open-relay test when Config.RelayRcpt is set.
+	Relay Mode = iota
+	// Submission is port 587: STARTTLS, and MAIL before STARTTLS is tried
+	// to see whether the server requires TLS.
+	Submission
+	// Implicit is port 465: TLS from the first byte (RFC 8314 §3.3).
+	Implicit
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Relay:
+		return "smtp"
+	case Submission:
+		return "submission"
+	case Implicit:
+		return "submissions"
+	}
+	return "mode" + strconv.Itoa(int(m))
+}
+
+// Dialer opens connections (checks.Dialer satisfies it).
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Config is one probe: one connection to one address and port.
+type Config struct {
+	Host    string // the name the server is known by (MX or submission host): SNI and certificate name
+	Address string // "ip:port" to dial
+	Mode    Mode
+	Dialer  Dialer
+	RootCAs *x509.CertPool // nil: the system roots
+	Now     func() time.Time
+	// Timeout bounds the whole session (default 10s), under ctx.
+	Timeout time.Duration
+	// HeloName is sent in EHLO (default DefaultHelo).
+	HeloName string
+	// RelayRcpt, in Relay mode, is a recipient outside the server's
+	// domains: MAIL FROM:<> and RCPT TO:<RelayRcpt> are sent, then RSET.
+	RelayRcpt string
+	Limits    Limits
+	// Trace receives the transcript live, one line per protocol line,
+	// each prefixed with "smtp HOST[ADDRESS] ".
+	Trace io.Writer
+}
+
+// DefaultHelo is the EHLO argument: a reserved name (RFC 2606), so no
+// server mistakes mailcheck for a real mail host.
+const DefaultHelo = "mailcheck.invalid"
+
+// Stage names where a session stopped.
+const (
+	StageConnect  = "connect"
+	StageTLS      = "tls" // the handshake (STARTTLS or implicit)
+	StageBanner   = "banner"
+	StageEHLO     = "ehlo"
+	StageRelay    = "relay-test"
+	StageMail     = "mail-before-tls"
+	StageStartTLS = "starttls"
+	StageEHLOTLS  = "ehlo-after-tls"
+	StageQuit     = "quit"
+)
+
+// Result is everything one session saw.
+type Result struct {
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	Mode    string `json:"mode"`
+
+	Connected   bool          `json:"connected"`
+	Banner      *Reply        `json:"banner,omitempty"`
+	BannerDelay time.Duration `json:"banner_delay_ns,omitempty"`
+	// BannerHost is the first word of the greeting: the server's name for
+	// itself (RFC 5321 §4.3.1).
+	BannerHost string `json:"banner_host,omitempty"`
+
+	EHLO       *Reply   `json:"ehlo,omitempty"`
+	ESMTP      bool     `json:"esmtp"`                // the server answered EHLO
+	HELO       *Reply   `json:"helo,omitempty"`       // when EHLO was refused
+	Extensions []string `json:"extensions,omitempty"` // EHLO keywords with parameters, before TLS (or on 465)
+
+	StartTLSOffered bool     `json:"starttls_offered"`
+	StartTLS        *Reply   `json:"starttls,omitempty"`
+	TLS             *TLSInfo `json:"tls,omitempty"`
+	TLSError        string   `json:"tls_error,omitempty"`
+	EHLOAfterTLS    *Reply   `json:"ehlo_after_tls,omitempty"`
+	ExtensionsTLS   []string `json:"extensions_tls,omitempty"`
+
+	// AUTH mechanisms advertised in clear text, and under TLS.
+	AuthBeforeTLS []string `json:"auth_before_tls,omitempty"`
+	AuthAfterTLS  []string `json:"auth_after_tls,omitempty"`
+
+	MailBeforeTLS *Reply `json:"mail_before_tls,omitempty"` // Submission
+	RelayMail     *Reply `json:"relay_mail,omitempty"`      // Relay
+	RelayRcpt     *Reply `json:"relay_rcpt,omitempty"`
+	RelayTo       string `json:"relay_to,omitempty"`
+
+	// Err is why the session stopped early (nil: it ran to QUIT), Stage
+	// where.
+	Err   error  `json:"-"`
+	Stage string `json:"stage,omitempty"`
+
+	Transcript []string      `json:"transcript"`
+	Duration   time.Duration `json:"duration_ns"`
+}
+
+// ErrorText is Err as text, "" when the session completed.
+func (r *Result) ErrorText() string {
+	if r.Err == nil {
+		return ""
+	}
+	return r.Err.Error()
+}
+
+// TLSAttempted reports whether a TLS handshake was tried.
+func (r *Result) TLSAttempted() bool { return r.TLS != nil || r.TLSError != "" }
+
+// ErrNotTLS says a server answered STARTTLS with something other than 220.
+var ErrNotTLS = errors.New("smtpprobe: STARTTLS refused")
+
+// Probe runs one session. It always returns a Result; Result.Err tells
+// whether and where it stopped early.
+func Probe(ctx context.Context, cfg Config) *Result {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HeloName == "" {
+		cfg.HeloName = DefaultHelo
+	}
+	if cfg.Limits.MaxLineLen <= 0 || cfg.Limits.MaxReplyLines <= 0 {
+		cfg.Limits = DefaultLimits
+	}
+	res := &Result{Host: cfg.Host, Address: cfg.Address, Mode: cfg.Mode.String()}
+	tr := &Transcript{w: cfg.Trace, prefix: fmt.Sprintf("smtp %s[%s] ", cfg.Host, cfg.Address)}
+	start := time.Now()
+	defer func() {
+		res.Transcript = tr.Lines()
+		res.Duration = time.Since(start)
+	}()
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	fail := func(stage string, err error) *Result {
+		res.Stage, res.Err = stage, err
+		tr.Note("stopped at %s: %v", stage, err)
+		return res
+	}
+
+	tr.Note("connecting to %s (%s)", cfg.Address, cfg.Mode)
+	conn, err := cfg.Dialer.DialContext(ctx, "tcp", cfg.Address)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: no connection within %s: %v", ErrTimeout, cfg.Timeout, err)
+		}
+		return fail(StageConnect, err)
+	}
+	res.Connected = true
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	// The audit deadline or a cancel interrupts any read or write at once.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	tc := newTextConn(conn, cfg.Limits, tr)
+	if cfg.Mode == Implicit {
+		if !handshake(ctx, res, tc, cfg, tr) {
+			return fail(StageTLS, errors.New(res.TLSError))
+		}
+	}
+
+	res.Banner, err = tc.readReply()
+	res.BannerDelay = time.Since(start)
+	if err != nil {
+		return fail(StageBanner, err)
+	}
+	if f := strings.Fields(res.Banner.Lines[0]); len(f) > 0 {
+		res.BannerHost = f[0]
+	}
+	if res.Banner.Code != 220 {
+		return fail(StageBanner, fmt.Errorf("greeting %s", res.Banner))
+	}
+
+	ext, err := greet(tc, res, cfg.HeloName, false)
+	if err != nil {
+		return fail(StageEHLO, err)
+	}
+	tlsNow := cfg.Mode == Implicit
+	res.Extensions = ext
+	if a := authMechs(ext); a != nil {
+		if tlsNow {
+			res.AuthAfterTLS = a
+		} else {
+			res.AuthBeforeTLS = a
+		}
+	}
+	res.StartTLSOffered = hasExt(ext, "STARTTLS")
+
+	switch {
+	case cfg.Mode == Relay && cfg.RelayRcpt != "":
+		res.RelayTo = cfg.RelayRcpt
+		res.RelayMail, err = tc.cmd("MAIL FROM:<>")
+		if err != nil {
+			return fail(StageRelay, err)
+		}
+		if res.RelayMail.Class() == 2 {
+			res.RelayRcpt, err = tc.cmd("RCPT TO:<" + cfg.RelayRcpt + ">")
+			if err != nil {
+				return fail(StageRelay, err)
+			}
+		}
+		if _, err := tc.cmd("RSET"); err != nil {
+			return fail(StageRelay, err)
+		}
+	case cfg.Mode == Submission:
+		res.MailBeforeTLS, err = tc.cmd("MAIL FROM:<>")
+		if err != nil {
+			return fail(StageMail, err)
+		}
+		if res.MailBeforeTLS.Class() == 2 {
+			if _, err := tc.cmd("RSET"); err != nil {
+				return fail(StageMail, err)
+			}
+		}
+	}
+
+	if !tlsNow && res.StartTLSOffered {
+		res.StartTLS, err = tc.cmd("STARTTLS")
+		if err != nil {
+			return fail(StageStartTLS, err)
+		}
+		if res.StartTLS.Code != 220 {
+			res.TLSError = fmt.Sprintf("the server advertised STARTTLS but answered %s", res.StartTLS)
+			return fail(StageStartTLS, fmt.Errorf("%w: %s", ErrNotTLS, res.StartTLS))
+		}
+		if n := tc.r.Buffered(); n > 0 {
+			// Anything sent before the handshake is outside TLS
+			// (response injection); it must not be read as protected.
+			tr.Note("discarding %d bytes the server sent before the TLS handshake", n)
+		}
+		if !handshake(ctx, res, tc, cfg, tr) {
+			return fail(StageTLS, errors.New(res.TLSError))
+		}
+		ext, err := greet(tc, res, cfg.HeloName, true)
+		if err != nil {
+			return fail(StageEHLOTLS, err)
+		}
+		res.ExtensionsTLS = ext
+		res.AuthAfterTLS = authMechs(ext)
+	}
+
+	if _, err := tc.cmd("QUIT"); err != nil && !errors.Is(err, ErrClosed) {
+		// The answers are in; a server that hangs up on QUIT is harmless.
+		tr.Note("QUIT: %v", err)
+	}
+	return res
+}
+
+// greet sends EHLO, falling back to HELO when EHLO is refused with a
+// permanent error (RFC 5321 §4.1.4). It returns the EHLO keywords. After
+// STARTTLS (afterTLS) the reply goes to EHLOAfterTLS and there is no HELO
+// fallback: the server spoke ESMTP already.
+func greet(tc *textConn, res *Result, helo string, afterTLS bool) ([]string, error) {
+	rep, err := tc.cmd("EHLO " + helo)
+	if afterTLS {
+		res.EHLOAfterTLS = rep
+	} else {
+		res.EHLO = rep
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rep.Class() == 2 {
+		res.ESMTP = res.ESMTP || !afterTLS
+		return keywords(rep), nil
+	}
+	if rep.Class() == 5 && !afterTLS {
+		res.HELO, err = tc.cmd("HELO " + helo)
+		if err != nil {
+			return nil, err
+		}
+		if res.HELO.Class() == 2 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("EHLO and HELO refused: %s", res.HELO)
+	}
+	return nil, fmt.Errorf("EHLO refused: %s", rep)
+}
+
+// handshake runs the TLS client handshake on tc's connection and swaps tc
+// to the TLS stream.
+func handshake(ctx context.Context, res *Result, tc *textConn, cfg Config, tr *Transcript) bool {
+	host := cfg.Host
+	if host == "" {
+		host, _, _ = net.SplitHostPort(cfg.Address)
+	}
+	tconn := tls.Client(tc.conn, clientConfig(host))
+	if err := tconn.HandshakeContext(ctx); err != nil {
+		err = classify(err)
+		res.TLSError = "TLS handshake failed: " + err.Error()
+		return false
+	}
+	res.TLS = Inspect(tconn.ConnectionState(), host, cfg.RootCAs, cfg.Now())
+	leaf := res.TLS.Leaf()
+	tr.Note("%s %s, certificate %s issued by %s, %s, expires %s", res.TLS.Version, res.TLS.Cipher,
+		leaf.Subject, leaf.Issuer, leaf.Key(), leaf.NotAfter.Format(time.DateOnly))
+	tc.conn = tconn
+	tc.r.Reset(tconn)
+	return true
+}
+
+// keywords returns the EHLO extension lines (the first line is the
+// greeting), upper-cased keyword followed by its parameters.
+func keywords(rep *Reply) []string {
+	var out []string
+	for _, l := range rep.Lines[1:] {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		f[0] = strings.ToUpper(f[0])
+		out = append(out, strings.Join(f, " "))
+	}
+	return out
+}
+
+func hasExt(ext []string, kw string) bool {
+	for _, e := range ext {
+		if e == kw || strings.HasPrefix(e, kw+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// authMechs returns the mechanisms of the AUTH extension (also the
+// pre-standard "AUTH=" form), nil when AUTH is not offered.
+func authMechs(ext []string) []string {
+	var out []string
+	found := false
+	for _, e := range ext {
+		f := strings.Fields(e)
+		switch {
+		case f[0] == "AUTH":
+			found = true
+			out = append(out, f[1:]...)
+		case strings.HasPrefix(f[0], "AUTH="):
+			found = true
+			out = append(out, strings.TrimPrefix(f[0], "AUTH="))
+			out = append(out, f[1:]...)
+		}
+	}
+	if !found {
+		return nil
+	}
+	seen := map[string]bool{}
+	var uniq []string
+	for _, m := range out {
+		m = strings.ToUpper(m)
+		if !seen[m] {
+			seen[m] = true
+			uniq = append(uniq, m)
+		}
+	}
+	if uniq == nil {
+		uniq = []string{}
+	}
+	return uniq
+}

@@ -1,0 +1,228 @@
+package smtpprobe
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// TLSInfo is what a TLS handshake showed: the negotiated parameters and the
+// server's certificate judged against the trust roots, the host name and
+// the clock. The handshake itself never verifies (so that a bad certificate
+// can still be described); the verdicts are computed here.
+type TLSInfo struct {
+	Version        string     `json:"version"` // "TLS 1.3"
+	VersionID      uint16     `json:"version_id"`
+	Cipher         string     `json:"cipher"`
+	CipherInsecure bool       `json:"cipher_insecure,omitempty"`
+	ServerName     string     `json:"server_name"` // the name checked (SNI)
+	Chain          []CertInfo `json:"chain"`
+
+	Trusted    bool   `json:"trusted"`
+	TrustError string `json:"trust_error,omitempty"`
+	NameOK     bool   `json:"name_ok"`
+	NameError  string `json:"name_error,omitempty"`
+	Expired    bool   `json:"expired"`
+	NotYet     bool   `json:"not_yet_valid,omitempty"`
+	// DaysLeft is the whole days until the leaf expires (negative: ago).
+	DaysLeft int `json:"days_left"`
+}
+
+// Leaf returns the server's own certificate, or nil.
+func (t *TLSInfo) Leaf() *CertInfo {
+	if t == nil || len(t.Chain) == 0 {
+		return nil
+	}
+	return &t.Chain[0]
+}
+
+// CertInfo describes one certificate of the presented chain.
+type CertInfo struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	DNSNames  []string  `json:"dns_names,omitempty"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	KeyType   string    `json:"key_type"` // "RSA", "ECDSA", "Ed25519"
+	KeyBits   int       `json:"key_bits"`
+	Curve     string    `json:"curve,omitempty"`
+	SHA256    string    `json:"sha256"`
+}
+
+// Key renders the key as "RSA 2048" or "ECDSA P-256".
+func (c CertInfo) Key() string {
+	if c.Curve != "" {
+		return c.KeyType + " " + c.Curve
+	}
+	if c.KeyBits > 0 {
+		return fmt.Sprintf("%s %d", c.KeyType, c.KeyBits)
+	}
+	return c.KeyType
+}
+
+// VersionName renders a TLS version number.
+func VersionName(v uint16) string {
+	switch v {
+	case tls.VersionSSL30:
+		return "SSL 3.0"
+	case tls.VersionTLS10:
+		return "TLS 1.0"
+	case tls.VersionTLS11:
+		return "TLS 1.1"
+	case tls.VersionTLS12:
+		return "TLS 1.2"
+	case tls.VersionTLS13:
+		return "TLS 1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// clientConfig accepts every version and cipher Go can speak, and does not
+// verify: the point is to see what the server offers, then judge it.
+func clientConfig(serverName string) *tls.Config {
+	var suites []uint16
+	for _, s := range tls.CipherSuites() {
+		suites = append(suites, s.ID)
+	}
+	for _, s := range tls.InsecureCipherSuites() {
+		suites = append(suites, s.ID)
+	}
+	cfg := &tls.Config{
+		InsecureSkipVerify: true, // verified by Inspect, against the caller's roots
+		MinVersion:         tls.VersionTLS10,
+		CipherSuites:       suites,
+	}
+	if _, err := netip.ParseAddr(serverName); err != nil {
+		cfg.ServerName = serverName
+	}
+	return cfg
+}
+
+// Inspect judges a completed handshake: the chain against roots (nil: the
+// system roots) at now, and the leaf against host (a name, not an address,
+// unless the server was reached by address only).
+func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time.Time) *TLSInfo {
+	info := &TLSInfo{
+		Version:    VersionName(st.Version),
+		VersionID:  st.Version,
+		Cipher:     tls.CipherSuiteName(st.CipherSuite),
+		ServerName: host,
+	}
+	for _, s := range tls.InsecureCipherSuites() {
+		if s.ID == st.CipherSuite {
+			info.CipherInsecure = true
+		}
+	}
+	if len(st.PeerCertificates) == 0 {
+		info.TrustError = "the server presented no certificate"
+		info.NameError = info.TrustError
+		return info
+	}
+	for _, c := range st.PeerCertificates {
+		info.Chain = append(info.Chain, describeCert(c))
+	}
+	leaf := st.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range st.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	info.DaysLeft = int(leaf.NotAfter.Sub(now).Hours() / 24)
+	if leaf.NotAfter.Before(now) {
+		info.DaysLeft = -int(now.Sub(leaf.NotAfter).Hours()/24) - 1
+	}
+	info.Expired = now.After(leaf.NotAfter)
+	info.NotYet = now.Before(leaf.NotBefore)
+
+	// Trust is judged apart from the dates: an expired certificate from a
+	// trusted CA is "expired", not "untrusted". So verify at a moment
+	// inside the leaf's validity when now is outside it.
+	at := now
+	if info.Expired {
+		at = leaf.NotAfter.Add(-time.Second)
+	} else if info.NotYet {
+		at = leaf.NotBefore.Add(time.Second)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at})
+	if err == nil {
+		info.Trusted = true
+	} else {
+		info.TrustError = describeVerifyError(err)
+	}
+	switch {
+	case host == "":
+		info.NameError = "no host name to check the certificate against"
+	default:
+		if err := leaf.VerifyHostname(host); err != nil {
+			info.NameError = describeVerifyError(err)
+		} else {
+			info.NameOK = true
+		}
+	}
+	return info
+}
+
+func describeVerifyError(err error) string {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		s := "signed by an unknown authority"
+		if ua.Cert != nil {
+			if ua.Cert.Issuer.String() == ua.Cert.Subject.String() {
+				s = "self-signed certificate (" + name(ua.Cert.Subject.String()) + ") not in the trusted roots"
+			} else {
+				s += " (" + name(ua.Cert.Issuer.String()) + ")"
+			}
+		}
+		return s
+	case errors.As(err, &hn):
+		names := hn.Certificate.DNSNames
+		if len(names) == 0 && hn.Certificate.Subject.CommonName != "" {
+			names = []string{"CN=" + hn.Certificate.Subject.CommonName + " (no subjectAltName)"}
+		}
+		return fmt.Sprintf("the certificate is for %s, not %s", strings.Join(names, ", "), hn.Host)
+	case errors.As(err, &ci):
+		return ci.Error()
+	}
+	return err.Error()
+}
+
+func name(dn string) string {
+	if dn == "" {
+		return "empty subject"
+	}
+	return dn
+}
+
+func describeCert(c *x509.Certificate) CertInfo {
+	sum := sha256.Sum256(c.Raw)
+	ci := CertInfo{
+		Subject:   name(c.Subject.String()),
+		Issuer:    name(c.Issuer.String()),
+		DNSNames:  c.DNSNames,
+		NotBefore: c.NotBefore.UTC(),
+		NotAfter:  c.NotAfter.UTC(),
+		SHA256:    hex.EncodeToString(sum[:]),
+	}
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		ci.KeyType, ci.KeyBits = "RSA", k.N.BitLen()
+	case *ecdsa.PublicKey:
+		ci.KeyType, ci.KeyBits, ci.Curve = "ECDSA", k.Curve.Params().BitSize, k.Curve.Params().Name
+	case ed25519.PublicKey:
+		ci.KeyType, ci.KeyBits = "Ed25519", 256
+	default:
+		ci.KeyType = c.PublicKeyAlgorithm.String()
+	}
+	return ci
+}

@@ -1,0 +1,128 @@
+// Package smtptest runs SMTP servers on 127.0.0.1 for hermetic tests: real
+// go-smtp servers configured like common setups (STARTTLS, implicit TLS,
+// open relay, AUTH before TLS), hostile fakes (silent, slow, flooding,
+// garbage), test certificates generated at run time, and a Dialer that
+// maps the addresses a check dials to those listeners.
+package smtptest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// CA is a test certificate authority.
+type CA struct {
+	Cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	// Pool trusts only this CA.
+	Pool *x509.CertPool
+}
+
+var serial atomic.Int64
+
+// NewCA makes a CA valid from an hour ago for ten years.
+func NewCA(t testing.TB, name string) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(serial.Add(1)),
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"mailcheck tests"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().AddDate(10, 0, 0),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &CA{Cert: cert, key: key, Pool: pool}
+}
+
+// PEM returns the CA certificate in PEM form (for --ca-file).
+func (ca *CA) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+}
+
+// CertOptions shape a server certificate.
+type CertOptions struct {
+	Names     []string  // subjectAltName DNS names (and the CN)
+	NotBefore time.Time // zero: an hour ago
+	NotAfter  time.Time // zero: in 90 days
+	RSABits   int       // 0: ECDSA P-256; else an RSA key of this size
+}
+
+// Issue makes a server certificate signed by ca.
+func (ca *CA) Issue(t testing.TB, o CertOptions) tls.Certificate {
+	t.Helper()
+	if o.NotBefore.IsZero() {
+		o.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if o.NotAfter.IsZero() {
+		o.NotAfter = time.Now().AddDate(0, 0, 90)
+	}
+	var pub, priv any
+	if o.RSABits > 0 {
+		k, err := rsa.GenerateKey(rand.Reader, o.RSABits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, priv = &k.PublicKey, k
+	} else {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, priv = &k.PublicKey, k
+	}
+	cn := ""
+	if len(o.Names) > 0 {
+		cn = o.Names[0]
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial.Add(1)),
+		Subject:      pkix.Name{CommonName: cn},
+		DNSNames:     o.Names,
+		NotBefore:    o.NotBefore,
+		NotAfter:     o.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv, Leaf: leaf}
+}
+
+// KeyPEM returns the certificate and key of c in PEM form (for servers
+// configured from files, such as Postfix).
+func KeyPEM(t testing.TB, c tls.Certificate) (certPEM, keyPEM []byte) {
+	t.Helper()
+	for _, der := range c.Certificate {
+		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
