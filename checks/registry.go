@@ -7,6 +7,7 @@ func Registry() []Check {
 		MX{},
 		PTR{},
 		SPF{},
+		SPF{},
 		DKIM{},
 		SMTP{},
 		TLS{},

@@ -1,0 +1,218 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/mailcheck/mailcheck/internal/spf"
+)
+
+// Finding IDs of the spf check.
+var (
+	SpecSPFOK              = Spec{ID: "spf.ok", Severity: Pass, RFC: "RFC 7208", Summary: "the domain publishes one valid SPF record within the lookup limits"}
+	SpecSPFTree            = Spec{ID: "spf.tree", Severity: Info, RFC: "RFC 7208 §4.6.4", Summary: "the include/redirect tree with the DNS lookups of each record"}
+	SpecSPFMissing         = Spec{ID: "spf.missing", Severity: Fail, RFC: "RFC 7208 §4.5", Summary: "no SPF record: anyone can send mail as the domain"}
+	SpecSPFMultiple        = Spec{ID: "spf.multiple", Severity: Fail, RFC: "RFC 7208 §4.5", Summary: "more than one SPF record: every evaluation is a permerror"}
+	SpecSPFSyntax          = Spec{ID: "spf.syntax", Severity: Fail, RFC: "RFC 7208 §4.6, §12", Summary: "a record of the tree does not parse: every evaluation that reaches it is a permerror"}
+	SpecSPFTooManyLookups  = Spec{ID: "spf.too-many-lookups", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "more than 10 DNS-querying terms across the tree: permerror"}
+	SpecSPFTooManyVoid     = Spec{ID: "spf.too-many-void-lookups", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "more than 2 lookups find nothing: permerror (warn when only unauthorized senders reach them)"}
+	SpecSPFMXLimit         = Spec{ID: "spf.mx-limit", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "an mx term whose target has more than 10 MX names: permerror"}
+	SpecSPFIncludeMissing  = Spec{ID: "spf.include-missing", Severity: Fail, RFC: "RFC 7208 §5.2, §6.1", Summary: "an include or redirect target has no SPF record: permerror"}
+	SpecSPFLoop            = Spec{ID: "spf.loop", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "an include/redirect loop: permerror"}
+	SpecSPFAllPass         = Spec{ID: "spf.all-pass", Severity: Fail, RFC: "RFC 7208 §5.1", Summary: "+all: every host on the Internet may send as the domain"}
+	SpecSPFAllNeutral      = Spec{ID: "spf.all-neutral", Severity: Warn, RFC: "RFC 7208 §4.7, §8.2", Summary: "?all, or no all and no redirect: forged mail is neutral, not rejected"}
+	SpecSPFPTR             = Spec{ID: "spf.ptr-deprecated", Severity: Warn, RFC: "RFC 7208 §5.5", Summary: "the ptr mechanism is deprecated: slow, unreliable, skipped by many receivers"}
+	SpecSPFMacroUnknowable = Spec{ID: "spf.macro-unknowable", Severity: Info, RFC: "RFC 7208 §7", Summary: "a term's target depends on the sender (macros), so its cost cannot be checked in advance"}
+	SpecSPFRedirectIgnored = Spec{ID: "spf.redirect-ignored", Severity: Warn, RFC: "RFC 7208 §6.1", Summary: "redirect= beside an all mechanism is never used"}
+	SpecSPFTemperror       = Spec{ID: "spf.temperror", Severity: Error, RFC: "RFC 7208 §2.6.6", Summary: "a DNS lookup of the tree or of an evaluation failed (timeout, SERVFAIL)"}
+	SpecSPFMXNotAuthorized = Spec{ID: "spf.mx-not-authorized", Severity: Info, RFC: "RFC 7208 §2.4", Summary: "an MX address does not pass SPF (fine if the MX hosts do not send mail)"}
+	SpecSPFIPPass          = Spec{ID: "spf.ip-pass", Severity: Pass, RFC: "RFC 7208 §2.6.3", Summary: "an address given with --ip is authorized (pass)"}
+	SpecSPFIPNotAuthorized = Spec{ID: "spf.ip-not-authorized", Severity: Fail, RFC: "RFC 7208 §2.6", Summary: "an address given with --ip does not pass SPF"}
+)
+
+// SPF audits the domain's SPF record and its whole include/redirect tree,
+// and evaluates the MX addresses and the --ip addresses with check_host().
+type SPF struct{}
+
+var _ Check = SPF{}
+
+// Meta implements Check.
+func (SPF) Meta() Meta {
+	return Meta{Name: "spf", Title: "SPF", Weight: 3, Findings: []Spec{
+		SpecSPFOK, SpecSPFTree, SpecSPFMissing, SpecSPFMultiple, SpecSPFSyntax, SpecSPFTooManyLookups, SpecSPFTooManyVoid,
+		SpecSPFMXLimit, SpecSPFIncludeMissing, SpecSPFLoop, SpecSPFAllPass, SpecSPFAllNeutral, SpecSPFPTR,
+		SpecSPFMacroUnknowable, SpecSPFRedirectIgnored, SpecSPFTemperror, SpecSPFMXNotAuthorized, SpecSPFIPPass, SpecSPFIPNotAuthorized,
+	}}
+}
+
+// spfData is the check's structured result (Result.Data).
+type spfData struct {
+	*spf.Analysis
+	IPs []spfEval `json:"ips"`
+	MX  []spfEval `json:"mx"`
+}
+
+type spfEval struct {
+	Host string `json:"host,omitempty"` // MX host name
+	*spf.Outcome
+}
+
+var spfIssueSpecs = map[spf.IssueKind]Spec{
+	spf.IssueMissing: SpecSPFMissing, spf.IssueMultiple: SpecSPFMultiple, spf.IssueSyntax: SpecSPFSyntax,
+	spf.IssueTooManyVoid: SpecSPFTooManyVoid, spf.IssueMXLimit: SpecSPFMXLimit, spf.IssueIncludeMissing: SpecSPFIncludeMissing,
+	spf.IssueLoop: SpecSPFLoop, spf.IssueAllPass: SpecSPFAllPass, spf.IssueAllNeutral: SpecSPFAllNeutral, spf.IssuePTR: SpecSPFPTR,
+	spf.IssueMacroUnknowable: SpecSPFMacroUnknowable, spf.IssueRedirectIgnored: SpecSPFRedirectIgnored, spf.IssueTempError: SpecSPFTemperror,
+}
+
+// Run implements Check.
+func (SPF) Run(ctx context.Context, env *Env) Result {
+	d := env.Domain.ASCII
+	an := (&spf.Analyzer{Resolver: env.Resolver}).Analyze(ctx, d)
+	data := &spfData{Analysis: an, IPs: []spfEval{}, MX: []spfEval{}}
+	var fs []Finding
+	for _, is := range an.Issues {
+		spec := spfIssueSpecs[is.Kind]
+		f := spec.New("%s", is.Msg).WithRecords(is.Records...)
+		if is.Kind == spf.IssueTooManyVoid && !is.Severe {
+			f.Severity = Warn
+		}
+		f.Fix = spfFix(ctx, env, is, an)
+		fs = append(fs, f)
+	}
+	root := an.Root
+	if root.Status != "ok" {
+		return Result{Findings: fs, Data: data}
+	}
+	tree := an.TreeLines()
+	recEvidence := fmt.Sprintf("%s. IN TXT %q", d, root.Record)
+	if an.TotalLookups > spf.DefaultMaxLookups {
+		at := ""
+		if an.Truncated {
+			at = "at least "
+		}
+		fs = append(fs, SpecSPFTooManyLookups.New("the SPF tree of %s needs %s%d DNS lookups; the limit is %d, so receivers that evaluate past the 10th get permerror:\n%s",
+			d, at, an.TotalLookups, spf.DefaultMaxLookups, strings.Join(tree, "\n")).
+			WithRecords(recEvidence).
+			WithFix("replace include: and mx/a terms whose addresses are stable with ip4:/ip6: ranges, drop includes of services you no longer use, or move rarely used senders to a subdomain with its own SPF record"))
+	} else {
+		fs = append(fs, SpecSPFTree.New("include tree (%d of %d DNS lookups, %d void):\n%s", an.TotalLookups, spf.DefaultMaxLookups, an.VoidLookups, strings.Join(tree, "\n")))
+	}
+
+	checker := &spf.Checker{Resolver: env.Resolver}
+	evaluate := func(ip netip.Addr) *spf.Outcome {
+		return checker.CheckHost(ctx, spf.Request{IP: ip, Sender: "postmaster@" + d, Helo: d})
+	}
+	// --ip: the addresses the domain sends from must pass.
+	ipOut := make([]*spf.Outcome, len(env.Options.IPs))
+	// MX cross-check: informational, MX and outbound hosts often differ.
+	set := env.MX(ctx)
+	type mxAddr struct {
+		host string
+		ip   netip.Addr
+	}
+	var mxAddrs []mxAddr
+	seen := map[netip.Addr]bool{}
+	if set.Err == nil {
+		for _, h := range set.Hosts {
+			for _, a := range h.Addrs {
+				if !seen[a] {
+					seen[a] = true
+					mxAddrs = append(mxAddrs, mxAddr{h.Name, a})
+				}
+			}
+		}
+	}
+	mxOut := make([]*spf.Outcome, len(mxAddrs))
+	var wg sync.WaitGroup
+	for i, ip := range env.Options.IPs {
+		wg.Add(1)
+		go func() { defer wg.Done(); ipOut[i] = evaluate(ip) }()
+	}
+	for i, m := range mxAddrs {
+		wg.Add(1)
+		go func() { defer wg.Done(); mxOut[i] = evaluate(m.ip) }()
+	}
+	wg.Wait()
+
+	for i, o := range ipOut {
+		data.IPs = append(data.IPs, spfEval{Outcome: o})
+		ip := env.Options.IPs[i]
+		switch o.Result {
+		case spf.Pass:
+			fs = append(fs, SpecSPFIPPass.New("%s passes SPF for %s: %s", ip, d, o.Reason))
+		case spf.TempError:
+			fs = append(fs, SpecSPFTemperror.New("evaluating SPF for %s could not finish: %s", ip, o.Reason))
+		default:
+			fs = append(fs, SpecSPFIPNotAuthorized.New("%s does not pass SPF for %s: the result is %s (%s); mail it sends as %s fails SPF and, without aligned DKIM, DMARC", ip, d, o.Result, o.Reason, d).
+				WithRecords(recEvidence).
+				WithFix("add %s:%s to the SPF record of %s before its all term", ipMech(ip), ip, d))
+		}
+	}
+	for i, o := range mxOut {
+		m := mxAddrs[i]
+		data.MX = append(data.MX, spfEval{Host: m.host, Outcome: o})
+		switch o.Result {
+		case spf.Pass:
+		case spf.TempError:
+			fs = append(fs, SpecSPFTemperror.New("evaluating SPF for MX host %s (%s) could not finish: %s", m.host, m.ip, o.Reason))
+		default:
+			fs = append(fs, SpecSPFMXNotAuthorized.New("MX host %s (%s) gets %s from the SPF record of %s (%s); if it also sends mail (forwarding, bounces), authorize it", m.host, m.ip, o.Result, d, o.Reason).
+				WithFix("if %s sends mail for %s, add \"mx\" or %s:%s to the record", m.host, d, ipMech(m.ip), m.ip))
+		}
+	}
+	if Status(fs).Rank() < Fail.Rank() {
+		ok := SpecSPFOK.New("%s publishes one valid SPF record using %d of %d DNS lookups: %s", d, an.TotalLookups, spf.DefaultMaxLookups, root.Record).
+			WithRecords(recEvidence)
+		fs = append([]Finding{ok}, fs...)
+	}
+	return Result{Findings: fs, Data: data}
+}
+
+func ipMech(ip netip.Addr) string {
+	if ip.Unmap().Is4() {
+		return "ip4"
+	}
+	return "ip6"
+}
+
+// spfFix returns the exact change that mends an issue.
+func spfFix(ctx context.Context, env *Env, is spf.Issue, an *spf.Analysis) string {
+	d := env.Domain.ASCII
+	switch is.Kind {
+	case spf.IssueMissing:
+		if set := env.MX(ctx); set != nil && set.Null {
+			return fmt.Sprintf("%s. IN TXT \"v=spf1 -all\" (the domain sends no mail)", d)
+		}
+		return fmt.Sprintf("%s. IN TXT \"v=spf1 mx -all\" (add ip4:/ip6:/include: terms for every other host or service that sends as %s)", d, d)
+	case spf.IssueMultiple:
+		return fmt.Sprintf("merge the %d records into one: keep a single \"v=spf1 ... -all\" TXT record at %s", len(an.Records), is.Domain)
+	case spf.IssueSyntax:
+		return fmt.Sprintf("correct the record of %s as the message says", is.Domain)
+	case spf.IssueTooManyVoid:
+		return "remove the terms whose lookups find nothing (a:, mx:, exists: targets without records)"
+	case spf.IssueMXLimit:
+		return fmt.Sprintf("replace %q with ip4:/ip6: ranges of the hosts that send", is.Term)
+	case spf.IssueIncludeMissing:
+		return fmt.Sprintf("remove %q, or publish an SPF record at %s", is.Term, is.Domain)
+	case spf.IssueLoop:
+		return fmt.Sprintf("remove %q from the record that leads back to %s", is.Term, is.Domain)
+	case spf.IssueAllPass:
+		if is.Domain == d {
+			return fmt.Sprintf("replace %q with \"-all\" (or \"~all\" while you collect DMARC reports)", is.Term)
+		}
+		return fmt.Sprintf("stop including %s, whose record ends in %q", is.Domain, is.Term)
+	case spf.IssueAllNeutral:
+		if is.Term == "" {
+			return fmt.Sprintf("end the record of %s with \"-all\" (or \"~all\" while you collect DMARC reports)", is.Domain)
+		}
+		return fmt.Sprintf("replace %q with \"-all\" (or \"~all\")", is.Term)
+	case spf.IssuePTR:
+		return fmt.Sprintf("replace %q with ip4:/ip6: ranges or a: terms for the hosts it was meant to cover", is.Term)
+	case spf.IssueRedirectIgnored:
+		return fmt.Sprintf("remove either %q or the all term", is.Term)
+	}
+	return ""
+}
