@@ -7,7 +7,6 @@ func Registry() []Check {
 		MX{},
 		PTR{},
 		SPF{},
-		SPF{},
 		DKIM{},
 		SMTP{},
 		TLS{},
