@@ -152,6 +152,15 @@ var KeyTypes = []string{"rsa", "ed25519"}
 // unknown k=, an h= naming no known algorithm. The key inside p= is not
 // decoded here: see Record.Key.
 func Parse(txt string) (*Record, error) {
+	r, err := parse(txt)
+	var se *SyntaxError
+	if errors.As(err, &se) && strings.Contains(txt, `\;`) {
+		se.Msg += `; the record contains backslash-escaped semicolons ("\;"): the zone tooling escaped them twice, so the backslashes are part of the published values`
+	}
+	return r, err
+}
+
+func parse(txt string) (*Record, error) {
 	tags, warnings, err := ParseTags(txt)
 	if err != nil {
 		return nil, err
