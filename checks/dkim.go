@@ -48,8 +48,8 @@ func (DKIM) Meta() Meta {
 
 // dkimData is the check's structured result.
 type dkimData struct {
-	Probed    []string          `json:"probed"`             // every selector asked, in order
-	Wildcard  *dkimSelectorData `json:"wildcard,omitempty"` // the random selector's answer, when it had one
+	Probed    []string           `json:"probed"`             // every selector asked, in order
+	Wildcard  *dkimSelectorData  `json:"wildcard,omitempty"` // the random selector's answer, when it had one
 	Selectors []dkimSelectorData `json:"selectors"`          // selectors with records of their own, or whose lookup failed
 }
 
