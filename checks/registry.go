@@ -8,6 +8,7 @@ func Registry() []Check {
 		PTR{},
 		SPF{},
 		DKIM{},
+		DNSBL{},
 		SMTP{},
 		TLS{},
 	}

@@ -104,7 +104,7 @@ type List struct {
 	// Bitmask lists encode membership of sub-lists as bits of the last
 	// octet of 127.0.0.x (SURBL, URIBL).
 	Bitmask bool   `json:"bitmask,omitempty"`
-	Codes   []Code `json:"codes,omitempty"`
+	Codes   []Code `json:"-"` // the table is in the catalogue and docs, not repeated per report
 	// TestListed and TestClean are the RFC 5782 §5 health probes: an
 	// address or domain the list must list, and one it must not.
 	TestListed string `json:"test_listed"`

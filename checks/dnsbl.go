@@ -1,0 +1,388 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/mailcheck/mailcheck/internal/dnsbl"
+	"github.com/mailcheck/mailcheck/internal/resolve"
+)
+
+// Finding IDs of the dnsbl check.
+var (
+	SpecDNSBLOK        = Spec{ID: "dnsbl.ok", Severity: Pass, RFC: "RFC 5782", Summary: "no checked address or domain is listed: how many lists answered and how many addresses and domains were clean"}
+	SpecDNSBLListed    = Spec{ID: "dnsbl.listed", Severity: Fail, RFC: "RFC 5782 §2", Summary: "an address or the domain is listed on a blocklist (the list, the return code's meaning, the list's TXT reason, the delisting page)"}
+	SpecDNSBLPolicy    = Spec{ID: "dnsbl.policy-listed", Severity: Warn, RFC: "RFC 5782 §2", Summary: "a policy or advisory listing, not a spam report (e.g. Spamhaus PBL: address space not meant to send mail directly)"}
+	SpecDNSBLRefused   = Spec{ID: "dnsbl.resolver-refused", Severity: Error, Summary: "a list refused to answer the resolver used (e.g. Spamhaus 127.255.255.254 for public resolvers); its answers were not counted"}
+	SpecDNSBLUnhealthy = Spec{ID: "dnsbl.list-unhealthy", Severity: Error, RFC: "RFC 5782 §5", Summary: "a list failed its test entries (lists everything, lists nothing, answers nonsense or fails); its answers were not counted"}
+	SpecDNSBLTimeout   = Spec{ID: "dnsbl.timeout", Severity: Error, Summary: "a list did not answer before the query timeout or the audit deadline"}
+	SpecDNSBLTemperror = Spec{ID: "dnsbl.temperror", Severity: Error, Summary: "a lookup failed or came back with an error code, or the MX addresses could not be looked up"}
+	SpecDNSBLOffline   = Spec{ID: "dnsbl.offline", Severity: Error, Summary: "blocklists were not queried: --offline, and their zones are not among the --zone files"}
+	SpecDNSBLSkipped   = Spec{ID: "dnsbl.skipped", Severity: Info, Summary: "addresses not checked (private or unroutable, IPv6 on IPv4-only lists, or none to check)"}
+	SpecDNSBLConfig    = Spec{ID: "dnsbl.config", Severity: Error, Summary: "the --dnsbl or --dnsbl-file list definitions are invalid; no list was queried"}
+)
+
+// DNSBL looks up every address of every MX host, and the addresses given
+// with --ip, on IP blocklists, and the domain on domain blocklists
+// (RFC 5782), trusting a list only after its test entries check out.
+type DNSBL struct{}
+
+var _ Check = DNSBL{}
+
+// Meta implements Check.
+func (DNSBL) Meta() Meta {
+	return Meta{Name: "dnsbl", Title: "Blocklists", Weight: 2, Findings: []Spec{
+		SpecDNSBLOK, SpecDNSBLListed, SpecDNSBLPolicy, SpecDNSBLRefused, SpecDNSBLUnhealthy,
+		SpecDNSBLTimeout, SpecDNSBLTemperror, SpecDNSBLOffline, SpecDNSBLSkipped, SpecDNSBLConfig,
+	}}
+}
+
+// dnsblTarget is one thing asked about, with where it came from.
+type dnsblTarget struct {
+	Target  string   `json:"target"`
+	Kind    string   `json:"kind"`    // "ip" or "domain"
+	Sources []string `json:"sources"` // "MX mx1.example.org", "--ip", "the domain"
+}
+
+type dnsblSkip struct {
+	Target string `json:"target"`
+	Reason string `json:"reason"`
+}
+
+// dnsblData is the check's JSON data: what was asked of which list and
+// what came back.
+type dnsblData struct {
+	Targets []dnsblTarget      `json:"targets"`
+	Skipped []dnsblSkip        `json:"skipped,omitempty"`
+	Lists   []dnsbl.ListReport `json:"lists"`
+}
+
+// dnsblLists decides the lists of the run from the options.
+func dnsblLists(o Options) ([]*dnsbl.List, error) {
+	var file *dnsbl.File
+	if o.DNSBLFile != "" {
+		f, err := dnsbl.LoadFile(o.DNSBLFile)
+		if err != nil {
+			return nil, err
+		}
+		file = f
+	}
+	return dnsbl.Select(o.DNSBLZones, file)
+}
+
+// Run implements Check.
+func (DNSBL) Run(ctx context.Context, env *Env) Result {
+	lists, err := dnsblLists(env.Options)
+	if err != nil {
+		return Result{Findings: []Finding{SpecDNSBLConfig.New("no blocklist was queried: %v", strings.TrimPrefix(err.Error(), dnsbl.ErrConfig.Error()+": ")).
+			WithFix("correct the list definition; the file format is in docs/checks/dnsbl.md")}}
+	}
+	var fs []Finding
+	data := dnsblData{Targets: []dnsblTarget{}}
+
+	// What to ask about: every MX address, the --ip addresses, the domain.
+	sources := map[netip.Addr][]string{}
+	var order []netip.Addr
+	addAddr := func(a netip.Addr, src string) {
+		a = a.Unmap()
+		if _, ok := sources[a]; !ok {
+			order = append(order, a)
+		}
+		sources[a] = append(sources[a], src)
+	}
+	set := env.MX(ctx)
+	switch {
+	case set.Err != nil:
+		fs = append(fs, SpecDNSBLTemperror.New("the MX addresses of %s were not checked: the MX lookup failed: %v", env.Domain.ASCII, set.Err))
+	default:
+		for _, h := range set.Hosts {
+			if h.Lookup.Err != nil && len(h.Addrs) == 0 {
+				fs = append(fs, SpecDNSBLTemperror.New("the addresses of MX host %s were not checked: %v", h.Name, h.Lookup.Err))
+			}
+			for _, a := range h.Addrs {
+				addAddr(a, "MX "+h.Name)
+			}
+		}
+	}
+	for _, a := range env.Options.IPs {
+		addAddr(a, "--ip")
+	}
+	var targets []dnsbl.Target
+	label := map[string]string{}
+	for _, a := range order {
+		if why := unroutable(a.Unmap()); why != "" {
+			data.Skipped = append(data.Skipped, dnsblSkip{a.String(), fmt.Sprintf("a %s address (%s): blocklists only list public addresses", why, strings.Join(sources[a], ", "))})
+			continue
+		}
+		targets = append(targets, dnsbl.IPTarget(a))
+		data.Targets = append(data.Targets, dnsblTarget{a.String(), "ip", sources[a]})
+		label[a.String()] = fmt.Sprintf("%s (%s)", a, dnsblSources(sources[a]))
+	}
+	if len(targets) == 0 && set.Err == nil {
+		data.Skipped = append(data.Skipped, dnsblSkip{"", fmt.Sprintf("%s has no public MX address; give the addresses it sends from with --ip", env.Domain.ASCII)})
+	}
+	domains := []string{env.Domain.ASCII}
+	if org, err := publicsuffix.EffectiveTLDPlusOne(env.Domain.ASCII); err == nil && org != env.Domain.ASCII {
+		domains = append(domains, org)
+	}
+	for i, d := range domains {
+		src := "the domain"
+		if i > 0 {
+			src = "the registered domain of " + env.Domain.ASCII
+		}
+		targets = append(targets, dnsbl.DomainTarget(d))
+		data.Targets = append(data.Targets, dnsblTarget{d, "domain", []string{src}})
+		label[d] = fmt.Sprintf("%s (%s)", d, src)
+	}
+
+	reports := (&dnsbl.Checker{Resolver: env.Resolver}).Check(ctx, lists, targets)
+	data.Lists = reports
+
+	var offline []string
+	healthy := 0
+	dirty, clean := map[string]bool{}, map[string]bool{}
+	for _, rep := range reports {
+		l := rep.List
+		switch rep.Health.Status {
+		case dnsbl.Unused:
+			continue
+		case dnsbl.Offline:
+			offline = append(offline, l.Zone)
+			continue
+		case dnsbl.TimedOut:
+			fs = append(fs, SpecDNSBLTimeout.New("%s did not answer: %s; whether anything is listed there is unknown", l.Label(), rep.Health.Reason).
+				WithFix("retry later or with a longer --timeout/--deadline; if it never answers, the list may be gone: drop it from --dnsbl/--dnsbl-file"))
+			continue
+		case dnsbl.Blocked:
+			fs = append(fs, dnsblRefusedFinding(l, rep.Health.Reason, dnsblProbeServer(rep.Health.Probes), dnsblProbeRecords(rep.Health.Probes)))
+			continue
+		case dnsbl.Unhealthy, dnsbl.Broken:
+			f := SpecDNSBLUnhealthy.New("%s cannot be trusted, so its answers were not counted: %s", l.Label(), rep.Health.Reason).
+				WithRecords(dnsblProbeRecords(rep.Health.Probes)...)
+			if rep.Health.Status == dnsbl.Broken {
+				f.Message = fmt.Sprintf("%s could not be used, so its answers were not counted: %s", l.Label(), rep.Health.Reason)
+			}
+			fs = append(fs, f.WithFix("if the list has shut down, stop querying it (remove it with --dnsbl or --dnsbl-file); if it works from other resolvers, check your resolver (--resolver)"))
+			continue
+		}
+		healthy++
+		var refused, timeouts, failed []string
+		var refusedReason string
+		var refusedRecs []string
+		for _, r := range rep.Results {
+			switch r.Verdict {
+			case dnsbl.Clean:
+				clean[r.Target] = true
+			case dnsbl.Listed:
+				dirty[r.Target] = true
+				fs = append(fs, dnsblListedFinding(l, r, label[r.Target]))
+			case dnsbl.Policy:
+				dirty[r.Target] = true
+				fs = append(fs, dnsblPolicyFinding(l, r, label[r.Target]))
+			case dnsbl.Refused:
+				refused = append(refused, r.Target)
+				refusedReason = fmt.Sprintf("%s was answered %s: %s", r.Query, strings.Join(r.A, ", "), dnsbl.Meanings(r.HitsOf(dnsbl.ClassRefused)))
+				refusedRecs = append(refusedRecs, r.Records...)
+			case dnsbl.Invalid:
+				failed = append(failed, fmt.Sprintf("%s answered %s (%s)", r.Query, strings.Join(r.A, ", "), dnsbl.Meanings(r.HitsOf(dnsbl.ClassError))))
+			case dnsbl.Failed:
+				if errors.Is(r.Err, resolve.ErrTimeout) {
+					timeouts = append(timeouts, r.Target)
+				} else {
+					failed = append(failed, r.Error)
+				}
+			}
+		}
+		if len(refused) > 0 {
+			fs = append(fs, dnsblRefusedFinding(l, fmt.Sprintf("%d lookup(s) (%s) were refused; %s", len(refused), strings.Join(refused, ", "), refusedReason), "", refusedRecs))
+		}
+		if len(timeouts) > 0 {
+			fs = append(fs, SpecDNSBLTimeout.New("%s did not answer in time for %s; whether they are listed there is unknown", l.Label(), strings.Join(timeouts, ", ")).
+				WithFix("retry later or with a longer --timeout/--deadline"))
+		}
+		if len(failed) > 0 {
+			fs = append(fs, SpecDNSBLTemperror.New("%s: %d lookup(s) gave no usable answer, so those targets were not evaluated: %s", l.Label(), len(failed), strings.Join(failed, "; ")))
+		}
+	}
+	if len(offline) > 0 {
+		fs = append(fs, SpecDNSBLOffline.New("no blocklist was queried: with --offline only the --zone files answer, and %d list(s) are outside them (%s)", len(offline), strings.Join(offline, ", ")).
+			WithFix("run without --offline to check the blocklists, or serve a list's zone with --zone"))
+	}
+	if f, ok := dnsblSkippedFinding(data.Skipped, reports, targets); ok {
+		fs = append(fs, f)
+	}
+	if len(clean) > 0 && len(dirty) == 0 {
+		nIP, nDom := 0, 0
+		for _, t := range data.Targets {
+			if !clean[t.Target] {
+				continue
+			}
+			if t.Kind == "ip" {
+				nIP++
+			} else {
+				nDom++
+			}
+		}
+		var zones []string
+		for _, rep := range reports {
+			if rep.Health.OK() {
+				zones = append(zones, rep.List.Zone)
+			}
+		}
+		var subject []string
+		if nIP > 0 {
+			subject = append(subject, dnsblPlural(nIP, "address", "addresses"))
+		}
+		if nDom > 0 {
+			subject = append(subject, dnsblPlural(nDom, "domain", "domains"))
+		}
+		verb := "are"
+		if nIP+nDom == 1 {
+			verb = "is"
+		}
+		fs = append([]Finding{SpecDNSBLOK.New("%s %s listed on none of the %s that answered: %s",
+			strings.Join(subject, " and "), verb, dnsblPlural(healthy, "list", "lists"), strings.Join(zones, ", "))}, fs...)
+	}
+	return Result{Findings: fs, Data: data}
+}
+
+func dnsblPlural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func dnsblSources(src []string) string {
+	var mx []string
+	other := []string{}
+	for _, s := range src {
+		if h, ok := strings.CutPrefix(s, "MX "); ok {
+			mx = append(mx, h)
+		} else if s == "--ip" {
+			other = append(other, "a sending address given with --ip")
+		}
+	}
+	var parts []string
+	if len(mx) > 0 {
+		parts = append(parts, "MX "+strings.Join(mx, ", "))
+	}
+	return strings.Join(append(parts, other...), "; ")
+}
+
+func dnsblIsDomain(r dnsbl.Result) bool {
+	_, err := netip.ParseAddr(r.Target)
+	return err != nil
+}
+
+func dnsblDelist(l *dnsbl.List) string {
+	if l.Delist != "" {
+		return l.Delist
+	}
+	return "the list's web site"
+}
+
+func dnsblListedFinding(l *dnsbl.List, r dnsbl.Result, label string) Finding {
+	hits := r.HitsOf(dnsbl.ClassListed, dnsbl.ClassPolicy)
+	var codes []string
+	for _, h := range hits {
+		codes = append(codes, h.Code+" "+h.Meaning)
+	}
+	msg := fmt.Sprintf("%s is listed on %s: %s", label, l.Label(), strings.Join(codes, "; "))
+	if len(r.TXT) > 0 {
+		msg += fmt.Sprintf("; the list says: %q", strings.Join(r.TXT, " "))
+	}
+	f := SpecDNSBLListed.New("%s", msg).WithRecords(r.Records...).WithData(r)
+	if dnsblIsDomain(r) {
+		return f.WithFix("find out why at %s (links to the domain in spam, phishing or compromised pages), remove the cause, then request delisting there", dnsblDelist(l))
+	}
+	return f.WithFix("find and stop the cause first (a compromised account or host, an open relay, a form or list sending unwanted mail), then request removal at %s; receivers that use this list reject or junk mail from the address until then", dnsblDelist(l))
+}
+
+func dnsblPolicyFinding(l *dnsbl.List, r dnsbl.Result, label string) Finding {
+	var codes []string
+	for _, h := range r.HitsOf(dnsbl.ClassPolicy) {
+		codes = append(codes, h.Code+" "+h.Meaning)
+	}
+	msg := fmt.Sprintf("%s has a policy listing on %s: %s", label, l.Label(), strings.Join(codes, "; "))
+	if len(r.TXT) > 0 {
+		msg += fmt.Sprintf("; the list says: %q", strings.Join(r.TXT, " "))
+	}
+	f := SpecDNSBLPolicy.New("%s", msg).WithRecords(r.Records...).WithData(r)
+	if dnsblIsDomain(r) {
+		return f.WithFix("see %s for why the domain is flagged and how to request a review", dnsblDelist(l))
+	}
+	f.Message += ". It says nothing about spam, but receivers that use the list refuse mail sent directly from such addresses: harmless for an MX that only receives, fatal if it also sends"
+	return f.WithFix("if this address is a mail server that sends mail, get it removed at %s (a static server address is removed on request, or by the ISP that registered the range) and give it a reverse DNS name that does not look dynamic; otherwise send outgoing mail through your provider's relay", dnsblDelist(l))
+}
+
+func dnsblRefusedFinding(l *dnsbl.List, reason, server string, recs []string) Finding {
+	via := ""
+	if server != "" {
+		via = " (asked through " + server + ")"
+	}
+	f := SpecDNSBLRefused.New("%s refused to answer the resolver used%s, so its answers were not counted (a refusal is not a listing and says nothing about your addresses): %s", l.Label(), via, reason).
+		WithRecords(recs...)
+	if l.Access != "" {
+		return f.WithFix("%s", l.Access)
+	}
+	return f.WithFix("query the list from your own recursive resolver (--resolver) rather than a large public resolver, or use the list's keyed access if it offers one")
+}
+
+func dnsblProbeServer(ps []dnsbl.Result) string {
+	for _, p := range ps {
+		if p.Server != "" {
+			return p.Server
+		}
+	}
+	return ""
+}
+
+func dnsblProbeRecords(ps []dnsbl.Result) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Records...)
+	}
+	return out
+}
+
+// skippedFinding sums up what was not checked: private addresses, and
+// IPv6 addresses that IPv4-only lists could not be asked about.
+func dnsblSkippedFinding(skipped []dnsblSkip, reports []dnsbl.ListReport, targets []dnsbl.Target) (Finding, bool) {
+	var parts []string
+	for _, s := range skipped {
+		if s.Target == "" {
+			parts = append(parts, s.Reason)
+		} else {
+			parts = append(parts, s.Target+" is "+s.Reason)
+		}
+	}
+	var v6 []string
+	for _, t := range targets {
+		if !t.IsDomain() && t.Addr.Is6() {
+			v6 = append(v6, t.String())
+		}
+	}
+	if len(v6) > 0 {
+		var v4only []string
+		for _, rep := range reports {
+			if rep.List.Kind == dnsbl.KindIP4 {
+				v4only = append(v4only, rep.List.Zone)
+			}
+		}
+		sort.Strings(v4only)
+		if len(v4only) > 0 {
+			parts = append(parts, fmt.Sprintf("%s was only checked on the lists that cover IPv6; %s list IPv4 addresses only", strings.Join(v6, ", "), strings.Join(v4only, ", ")))
+		}
+	}
+	if len(parts) == 0 {
+		return Finding{}, false
+	}
+	return SpecDNSBLSkipped.New("not checked: %s", strings.Join(parts, "; ")), true
+}
