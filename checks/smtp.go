@@ -177,7 +177,7 @@ func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 			p.MX = append(p.MX, t)
 		}
 	}
-	if !p.NoMX && len(p.MX) == 0 && len(set.Hosts) > 0 {
+	if !p.NoMX && len(p.MX) == 0 && len(set.Addrs()) == 0 {
 		p.NoMX = true
 		p.Findings = append(p.Findings, SpecSMTPSkipped.New("no MX host of %s has an address to probe (see the mx check)", env.Domain.ASCII))
 	}
@@ -206,6 +206,7 @@ func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 		}
 		subs = append(subs, sub{host, ports, "--submission-host"})
 	}
+	var declined []string
 	for _, svc := range []string{"_submission._tcp", "_submissions._tcp"} {
 		name := svc + "." + env.Domain.FQDN()
 		ans, err := env.Resolver.Query(ctx, name, dns.TypeSRV)
@@ -215,8 +216,9 @@ func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 		}
 		for _, rr := range ans.Of(dns.TypeSRV) {
 			srv := rr.(*dns.SRV)
-			if srv.Target == "." || srv.Port == 0 {
-				continue // RFC 6186 §4: the service is not offered
+			if srv.Target == "." {
+				declined = append(declined, rr.String())
+				continue // RFC 6186 §4 (RFC 2782): the service is not offered
 			}
 			subs = append(subs, sub{strings.TrimSuffix(dns.CanonicalName(srv.Target), "."), []uint16{srv.Port}, "SRV " + svc})
 		}
@@ -266,7 +268,11 @@ func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 			}
 		}
 	}
-	if len(subs) == 0 {
+	switch {
+	case len(subs) == 0 && len(declined) > 0:
+		p.Findings = append(p.Findings, SpecSMTPSubmissionNone.New("%s declares that it offers no mail submission (SRV target \".\"), and no --submission-host was given: ports 587 and 465 were not probed", env.Domain.ASCII).
+			WithRecords(declined...))
+	case len(subs) == 0:
 		p.Findings = append(p.Findings, SpecSMTPSubmissionNone.New("%s publishes no _submission._tcp or _submissions._tcp SRV record and no --submission-host was given: ports 587 and 465 were not probed", env.Domain.ASCII).
 			WithFix("publish the mail client settings (RFC 6186), e.g. _submissions._tcp.%s. IN SRV 0 1 465 mail.%s. and _submission._tcp.%s. IN SRV 0 1 587 mail.%s.", env.Domain.ASCII, env.Domain.ASCII, env.Domain.ASCII, env.Domain.ASCII))
 	}

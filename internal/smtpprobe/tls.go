@@ -145,17 +145,22 @@ func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time
 	// Trust is judged apart from the dates: an expired certificate from a
 	// trusted CA is "expired", not "untrusted". So verify at a moment
 	// inside the leaf's validity when now is outside it.
-	at := now
-	if info.Expired {
-		at = leaf.NotAfter.Add(-time.Second)
-	} else if info.NotYet {
-		at = leaf.NotBefore.Add(time.Second)
-	}
-	_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at})
-	if err == nil {
-		info.Trusted = true
+	// Try the moments in order; the first error is the one reported.
+	var times []time.Time
+	if info.Expired || info.NotYet {
+		times = append(times, leaf.NotAfter.Add(-time.Second), leaf.NotBefore.Add(time.Second))
 	} else {
-		info.TrustError = describeVerifyError(err)
+		times = append(times, now)
+	}
+	for i, at := range times {
+		_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at})
+		if err == nil {
+			info.Trusted, info.TrustError = true, ""
+			break
+		}
+		if i == 0 {
+			info.TrustError = describeVerifyError(err)
+		}
 	}
 	switch {
 	case host == "":

@@ -30,7 +30,7 @@ type CA struct {
 
 var serial atomic.Int64
 
-// NewCA makes a CA valid from an hour ago for ten years.
+// NewCA makes a CA valid from five years ago for ten years.
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -40,7 +40,7 @@ func NewCA(t testing.TB, name string) *CA {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(serial.Add(1)),
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"mailcheck tests"}},
-		NotBefore:             time.Now().Add(-time.Hour),
+		NotBefore:             time.Now().AddDate(-5, 0, 0), // before any expired test certificate
 		NotAfter:              time.Now().AddDate(10, 0, 0),
 		IsCA:                  true,
 		BasicConstraintsValid: true,

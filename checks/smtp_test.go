@@ -1,0 +1,293 @@
+package checks_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailcheck/mailcheck/checks"
+	"github.com/mailcheck/mailcheck/internal/dnstest"
+	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/smtptest"
+)
+
+const smtpZone = `$ORIGIN test.
+$TTL 300
+@ IN SOA ns.test. hostmaster.test. 1 7200 3600 1209600 300
+@ IN NS ns.test.
+ns IN A 192.0.2.53
+
+good IN MX 10 mx1.good.test.
+mx1.good IN A 192.0.2.1
+sub.good IN A 192.0.2.2
+_submission._tcp.good IN SRV 0 1 587 sub.good.test.
+_submissions._tcp.good IN SRV 0 1 465 sub.good.test.
+
+bad IN MX 10 mx.bad.test.
+bad IN MX 20 mx2.bad.test.
+mx.bad IN A 192.0.2.10
+mx2.bad IN A 192.0.2.11
+sub.bad IN A 192.0.2.12
+
+names IN MX 10 wrong.names.test.
+names IN MX 20 untrusted.names.test.
+names IN MX 30 old.names.test.
+wrong.names IN A 192.0.2.20
+untrusted.names IN A 192.0.2.21
+old.names IN A 192.0.2.22
+_submissions._tcp.names IN SRV 0 1 465 untrusted.names.test.
+
+blocked IN MX 10 a.blocked.test.
+blocked IN MX 20 b.blocked.test.
+a.blocked IN A 192.0.2.30
+b.blocked IN A 192.0.2.31
+
+hostile IN MX 10 silent.hostile.test.
+hostile IN MX 20 busy.hostile.test.
+hostile IN MX 30 flood.hostile.test.
+silent.hostile IN A 192.0.2.40
+busy.hostile IN A 192.0.2.41
+flood.hostile IN A 192.0.2.42
+
+private IN MX 10 lan.private.test.
+lan.private IN A 10.1.2.3
+_submission._tcp.private IN SRV 0 0 0 .
+
+nullmx IN MX 0 .
+`
+
+const smtpPTRZone = `$ORIGIN 2.0.192.in-addr.arpa.
+$TTL 300
+@ IN SOA ns.test. hostmaster.test. 1 7200 3600 1209600 300
+@ IN NS ns.test.
+1 IN PTR mx1.good.test.
+10 IN PTR mx.bad.test.
+`
+
+// smtpWorld is the DNS server and the fake internet of the smtp tests.
+type smtpWorld struct {
+	dns    *dnstest.Server
+	dialer *smtptest.Dialer
+	ca     *smtptest.CA
+}
+
+func startSMTPWorld(t *testing.T) *smtpWorld {
+	t.Helper()
+	w := &smtpWorld{
+		dns:    dnstest.StartZones(t, dnstest.Zone(t, "test.", smtpZone), dnstest.Zone(t, "2.0.192.in-addr.arpa.", smtpPTRZone)),
+		dialer: smtptest.NewDialer(),
+		ca:     smtptest.NewCA(t, "mailcheck test CA"),
+	}
+	now := time.Now()
+	cert := func(o smtptest.CertOptions) *tls.Config {
+		return &tls.Config{Certificates: []tls.Certificate{w.ca.Issue(t, o)}, MinVersion: tls.VersionTLS10}
+	}
+	untrustedCA := smtptest.NewCA(t, "someone else's CA")
+	serve := func(addr string, o smtptest.Options) {
+		w.dialer.Map(addr, smtptest.Start(t, o).Addr)
+	}
+	// good.test
+	serve("192.0.2.1:25", smtptest.Options{Hostname: "mx1.good.test", Local: "good.test", TLS: cert(smtptest.CertOptions{Names: []string{"mx1.good.test"}})})
+	subCert := cert(smtptest.CertOptions{Names: []string{"sub.good.test"}})
+	serve("192.0.2.2:587", smtptest.Options{Hostname: "sub.good.test", TLS: subCert, Auth: true, RequireTLS: true})
+	serve("192.0.2.2:465", smtptest.Options{Hostname: "sub.good.test", TLS: subCert, Auth: true, Implicit: true})
+	// bad.test
+	serve("192.0.2.10:25", smtptest.Options{Hostname: "localhost", OpenRelay: true})
+	serve("192.0.2.11:25", smtptest.Options{Hostname: "mx2.bad.test", Local: "bad.test", Auth: true, AuthBeforeTLS: true,
+		TLS: cert(smtptest.CertOptions{Names: []string{"mx2.bad.test"}, NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(0, 0, -2)})})
+	serve("192.0.2.12:587", smtptest.Options{Hostname: "sub.bad.test", Auth: true, AuthBeforeTLS: true,
+		TLS: cert(smtptest.CertOptions{Names: []string{"sub.bad.test"}, NotAfter: now.AddDate(0, 0, 5)})})
+	// names.test
+	serve("192.0.2.20:25", smtptest.Options{Hostname: "wrong.names.test", TLS: cert(smtptest.CertOptions{Names: []string{"mail.elsewhere.test"}})})
+	untrusted := &tls.Config{Certificates: []tls.Certificate{untrustedCA.Issue(t, smtptest.CertOptions{Names: []string{"untrusted.names.test"}})}}
+	serve("192.0.2.21:25", smtptest.Options{Hostname: "untrusted.names.test", TLS: untrusted})
+	serve("192.0.2.21:465", smtptest.Options{Hostname: "untrusted.names.test", TLS: untrusted, Implicit: true})
+	old := cert(smtptest.CertOptions{Names: []string{"old.names.test"}, RSABits: 1024})
+	old.MaxVersion = tls.VersionTLS11
+	serve("192.0.2.22:25", smtptest.Options{Hostname: "old.names.test", TLS: old})
+	// hostile.test
+	w.dialer.Map("192.0.2.40:25", smtptest.StartFake(t, smtptest.Silent))
+	w.dialer.Map("192.0.2.41:25", smtptest.StartFake(t, smtptest.Greeting("421 4.7.0 busy.hostile.test try again later")))
+	w.dialer.Map("192.0.2.42:25", smtptest.StartFake(t, smtptest.Endless))
+	return w
+}
+
+func (w *smtpWorld) run(t *testing.T, domain string, opts checks.Options, list ...checks.Check) (map[string][]checks.Finding, *checks.Env) {
+	t.Helper()
+	n, err := resolve.ParseName(domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := checks.NewEnv(n, resolve.NewCache(w.dns.Resolver(time.Second)))
+	env.Options = opts
+	if env.Options.ProbeTimeout == 0 {
+		env.Options.ProbeTimeout = 2 * time.Second
+	}
+	env.Dialer = w.dialer
+	env.RootCAs = w.ca.Pool
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out := map[string][]checks.Finding{}
+	for _, r := range checks.Run(ctx, env, list) {
+		assertCatalogued(t, r, list)
+		out[r.Name] = r.Findings
+	}
+	return out, env
+}
+
+// sevIDs renders findings as sorted "severity id" lines, one per
+// distinct pair, with a count when repeated.
+func sevIDs(fs []checks.Finding) []string {
+	n := map[string]int{}
+	for _, f := range fs {
+		n[string(f.Severity)+" "+f.ID]++
+	}
+	var out []string
+	for k, c := range n {
+		if c > 1 {
+			k = fmt.Sprintf("%s x%d", k, c)
+		}
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestSMTPAndTLSChecks(t *testing.T) {
+	w := startSMTPWorld(t)
+	tests := []struct {
+		domain string
+		opts   checks.Options
+		smtp   []string // exact "severity id [xN]" set
+		tls    []string
+		text   []string // substrings some finding message must contain
+	}{
+		{domain: "good.test",
+			smtp: []string{"pass smtp.ok", "pass smtp.relay-closed", "pass smtp.starttls", "pass smtp.submission-ok x2"},
+			tls:  []string{"pass tls.ok x3"},
+			text: []string{"sub.good.test[192.0.2.2]:587 requires STARTTLS (MAIL before TLS: 530", "AUTH PLAIN after TLS", "refused to relay to <relay-test@mailcheck.invalid>: 554"}},
+		{domain: "bad.test", opts: checks.Options{SubmissionHosts: []string{"sub.bad.test"}},
+			smtp: []string{"fail smtp.auth-before-tls x2", "fail smtp.no-starttls", "fail smtp.open-relay", "fail smtp.submission-no-tls-required",
+				"error smtp.unreachable", "pass smtp.ok x2", "pass smtp.relay-closed", "pass smtp.starttls", "warn smtp.banner-mismatch"},
+			tls:  []string{"error tls.not-evaluated", "fail tls.cert-expired", "info tls.skipped", "warn tls.cert-expiring"},
+			text: []string{"accepted RCPT TO:<relay-test@mailcheck.invalid>", `names "localhost"`, "offers AUTH PLAIN before STARTTLS", "accepted MAIL FROM before STARTTLS (250"}},
+		{domain: "bad.test", opts: checks.Options{RelayTestRcpt: "someone@example.net"},
+			smtp: []string{"fail smtp.auth-before-tls", "fail smtp.no-starttls", "fail smtp.open-relay", "info smtp.submission-none",
+				"pass smtp.ok x2", "pass smtp.relay-closed", "pass smtp.starttls", "warn smtp.banner-mismatch"},
+			tls:  []string{"fail tls.cert-expired", "info tls.skipped"},
+			text: []string{"accepted RCPT TO:<someone@example.net>"}},
+		{domain: "names.test",
+			smtp: []string{"pass smtp.ok x3", "pass smtp.relay-closed x3", "pass smtp.starttls x3", "pass smtp.submission-ok"},
+			tls:  []string{"fail tls.cert-untrusted", "fail tls.version-old", "warn tls.cert-name-mismatch", "warn tls.cert-untrusted", "warn tls.key-weak"},
+			text: []string{"negotiated TLS 1.1", "the certificate is for mail.elsewhere.test, not wrong.names.test", "RSA 1024"}},
+		{domain: "blocked.test",
+			smtp: []string{"error smtp.port25-blocked", "info smtp.submission-none"},
+			tls:  []string{"error tls.not-evaluated"},
+			text: []string{"outbound port 25 is probably blocked"}},
+		{domain: "hostile.test", opts: checks.Options{ProbeTimeout: 500 * time.Millisecond},
+			smtp: []string{"error smtp.greeting-refused", "error smtp.session-error x2", "info smtp.submission-none"},
+			tls:  []string{"error tls.not-evaluated"},
+			text: []string{`greeted with "421 4.7.0 busy.hostile.test try again later"`, "too many reply lines", "timeout"}},
+		{domain: "private.test",
+			smtp: []string{"info smtp.skipped", "info smtp.submission-none"},
+			tls:  []string{"info tls.skipped"},
+			text: []string{"[10.1.2.3]:25 is a private address: not probed", "declares that it offers no mail submission"}},
+		{domain: "nullmx.test",
+			smtp: []string{"info smtp.skipped", "info smtp.submission-none"},
+			tls:  []string{"info tls.skipped"}},
+		{domain: "good.test", opts: checks.Options{Offline: true},
+			smtp: []string{"error smtp.unreachable"},
+			tls:  []string{"error tls.not-evaluated"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.domain, func(t *testing.T) {
+			got, _ := w.run(t, tc.domain, tc.opts, checks.SMTP{}, checks.TLS{})
+			sort.Strings(tc.smtp)
+			sort.Strings(tc.tls)
+			if s := strings.Join(sevIDs(got["smtp"]), "; "); s != strings.Join(tc.smtp, "; ") {
+				t.Errorf("smtp findings:\n got %s\nwant %s", s, strings.Join(tc.smtp, "; "))
+			}
+			if s := strings.Join(sevIDs(got["tls"]), "; "); s != strings.Join(tc.tls, "; ") {
+				t.Errorf("tls findings:\n got %s\nwant %s", s, strings.Join(tc.tls, "; "))
+			}
+			all := append(got["smtp"], got["tls"]...)
+			for _, want := range tc.text {
+				if !someField(all, func(f checks.Finding) string { return f.Message }, want) {
+					t.Errorf("no finding says %q", want)
+				}
+			}
+			if t.Failed() {
+				for _, f := range all {
+					t.Logf("%s %s: %s", f.Severity, f.ID, f.Message)
+				}
+			}
+		})
+	}
+}
+
+// TestSMTPProbesShared: the smtp and tls checks share one session per
+// address and port, and the offline mode dials nothing.
+func TestSMTPProbesShared(t *testing.T) {
+	w := startSMTPWorld(t)
+	w.run(t, "good.test", checks.Options{}, checks.SMTP{}, checks.TLS{})
+	dials := w.dialer.Dials()
+	sort.Strings(dials)
+	if got := strings.Join(dials, " "); got != "192.0.2.1:25 192.0.2.2:465 192.0.2.2:587" {
+		t.Errorf("dials = %s, want each target once", got)
+	}
+	w2 := startSMTPWorld(t)
+	w2.run(t, "good.test", checks.Options{Offline: true}, checks.SMTP{}, checks.TLS{})
+	if d := w2.dialer.Dials(); len(d) != 0 {
+		t.Errorf("offline dialled %v", d)
+	}
+}
+
+func TestSMTPTraceAndFixes(t *testing.T) {
+	w := startSMTPWorld(t)
+	n, _ := resolve.ParseName("bad.test")
+	env := checks.NewEnv(n, resolve.NewCache(w.dns.Resolver(time.Second)))
+	env.Dialer, env.RootCAs = w.dialer, w.ca.Pool
+	var trace lockedBuf
+	env.Trace = &trace
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res := checks.Run(ctx, env, []checks.Check{checks.SMTP{}})
+	for _, want := range []string{"smtp mx.bad.test[192.0.2.10:25] > RCPT TO:<relay-test@mailcheck.invalid>", "smtp mx.bad.test[192.0.2.10:25] < 250 ", "> QUIT"} {
+		if !strings.Contains(trace.String(), want) {
+			t.Errorf("trace lacks %q:\n%s", want, trace.String())
+		}
+	}
+	if strings.Contains(trace.String(), "DATA") || strings.Contains(trace.String(), "AUTH PLAIN ") && strings.Contains(trace.String(), "> AUTH") {
+		t.Errorf("the probe sent DATA or AUTH:\n%s", trace.String())
+	}
+	for _, f := range res[0].Findings {
+		if (f.Severity == checks.Fail || f.Severity == checks.Warn) && f.Fix == "" {
+			t.Errorf("%s has no fix", f.ID)
+		}
+		if f.ID == "smtp.open-relay" && (len(f.Records) < 2 || !strings.HasPrefix(f.Records[0], "> MAIL FROM:<>")) {
+			t.Errorf("open-relay evidence = %q", f.Records)
+		}
+	}
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
