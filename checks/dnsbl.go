@@ -211,7 +211,18 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 		}
 	}
 	if len(offline) > 0 {
-		fs = append(fs, SpecDNSBLOffline.New("no blocklist was queried: with --offline only the --zone files answer, and %d list(s) are outside them (%s)", len(offline), strings.Join(offline, ", ")).
+		used := 0
+		for _, rep := range reports {
+			if rep.Health.Status != dnsbl.Unused {
+				used++
+			}
+		}
+		what := "no blocklist was queried"
+		if used > len(offline) {
+			what = dnsblPlural(len(offline), "blocklist was", "blocklists were") + " not queried"
+		}
+		fs = append(fs, SpecDNSBLOffline.New("%s: with --offline only the --zone files answer, and %s outside them: %s", what,
+			dnsblPlural(len(offline), "list is", "lists are"), strings.Join(offline, ", ")).
 			WithFix("run without --offline to check the blocklists, or serve a list's zone with --zone"))
 	}
 	if f, ok := dnsblSkippedFinding(data.Skipped, reports, targets); ok {
@@ -318,7 +329,7 @@ func dnsblPolicyFinding(l *dnsbl.List, r dnsbl.Result, label string) Finding {
 	if dnsblIsDomain(r) {
 		return f.WithFix("see %s for why the domain is flagged and how to request a review", dnsblDelist(l))
 	}
-	f.Message += ". It says nothing about spam, but receivers that use the list refuse mail sent directly from such addresses: harmless for an MX that only receives, fatal if it also sends"
+	f.Message += ". Receivers that use the list refuse mail sent directly from such addresses: harmless for an MX that only receives mail, fatal if it also sends"
 	return f.WithFix("if this address is a mail server that sends mail, get it removed at %s (a static server address is removed on request, or by the ISP that registered the range) and give it a reverse DNS name that does not look dynamic; otherwise send outgoing mail through your provider's relay", dnsblDelist(l))
 }
 
@@ -372,13 +383,17 @@ func dnsblSkippedFinding(skipped []dnsblSkip, reports []dnsbl.ListReport, target
 	if len(v6) > 0 {
 		var v4only []string
 		for _, rep := range reports {
-			if rep.List.Kind == dnsbl.KindIP4 {
+			if rep.List.Kind == dnsbl.KindIP4 && rep.Health.OK() {
 				v4only = append(v4only, rep.List.Zone)
 			}
 		}
 		sort.Strings(v4only)
 		if len(v4only) > 0 {
-			parts = append(parts, fmt.Sprintf("%s was only checked on the lists that cover IPv6; %s list IPv4 addresses only", strings.Join(v6, ", "), strings.Join(v4only, ", ")))
+			verb := "covers"
+			if len(v4only) > 1 {
+				verb = "cover"
+			}
+			parts = append(parts, fmt.Sprintf("%s was only checked on the lists that cover IPv6 (%s %s IPv4 only)", strings.Join(v6, ", "), strings.Join(v4only, ", "), verb))
 		}
 	}
 	if len(parts) == 0 {

@@ -115,11 +115,11 @@ func TestDNSBL(t *testing.T) {
 					t.Errorf("spamcop fix %q", f.Fix)
 				}
 				dnsblMustFind(t, fs, "dnsbl.listed", "2001:db8:25::66 (MX mx1.mail.example)", "127.0.0.3 CSS")
-				f = dnsblMustFind(t, fs, "dnsbl.policy-listed", "198.51.100.25 (MX mx2.mail.example)", "127.0.0.10 PBL", "policy listing", "says nothing about spam")
+				f = dnsblMustFind(t, fs, "dnsbl.policy-listed", "198.51.100.25 (MX mx2.mail.example)", "127.0.0.10 PBL", "policy listing, not a spam report", "harmless for an MX that only receives mail")
 				if !strings.Contains(f.Fix, "relay") {
 					t.Errorf("policy fix %q", f.Fix)
 				}
-				dnsblMustFind(t, fs, "dnsbl.skipped", "10.0.0.25 is a private address", "2001:db8:25::66 was only checked on the lists that cover IPv6", "bl.spamcop.net")
+				dnsblMustFind(t, fs, "dnsbl.skipped", "10.0.0.25 is a private address", "2001:db8:25::66 was only checked on the lists that cover IPv6 (bl.spamcop.net covers IPv4 only)")
 			},
 		},
 		{
@@ -248,7 +248,21 @@ func TestDNSBLOffline(t *testing.T) {
 	if got := ids(r.Findings); !slices.Equal(got, want) {
 		t.Fatalf("findings %v, want %v\n%s", got, want, dnsblDump(r.Findings))
 	}
-	dnsblMustFind(t, r.Findings, "dnsbl.offline", "9 list(s)", "zen.spamhaus.org", "multi.uribl.com")
+	dnsblMustFind(t, r.Findings, "dnsbl.offline", "no blocklist was queried", "9 lists are outside them", "zen.spamhaus.org", "multi.uribl.com")
+
+	// A list's zone given with --zone is queried offline; the others make
+	// one finding.
+	zen, err := resolve.LoadZoneFile(dnsblZoneDir+"zen.spamhaus.org.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline = &resolve.Zones{List: []*resolve.Zone{z, zen}}
+	r = runDNSBL(t, offline, "mail.example", checks.Options{Offline: true, DNSBLZones: []string{"zen.spamhaus.org", "bl.spamcop.net", "psbl.surriel.com"}}, 10*time.Second)
+	want = []string{"dnsbl.listed:fail", "dnsbl.listed:fail", "dnsbl.offline:error", "dnsbl.policy-listed:warn", "dnsbl.skipped:info"}
+	if got := ids(r.Findings); !slices.Equal(got, want) {
+		t.Fatalf("findings %v, want %v\n%s", got, want, dnsblDump(r.Findings))
+	}
+	dnsblMustFind(t, r.Findings, "dnsbl.offline", "2 blocklists were not queried", "2 lists are outside them: bl.spamcop.net, psbl.surriel.com")
 }
 
 // The JSON data says, per list and address, what was asked and what came
