@@ -163,7 +163,7 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 				WithFix("if %s sends mail for %s, add \"mx\" or %s:%s to the record", m.host, d, ipMech(m.ip), m.ip))
 		}
 	}
-	if Status(fs).Rank() < Fail.Rank() {
+	if Status(fs).Rank() < Error.Rank() {
 		ok := SpecSPFOK.New("%s publishes one valid SPF record using %d of %d DNS lookups: %s", d, an.TotalLookups, spf.DefaultMaxLookups, root.Record).
 			WithRecords(recEvidence)
 		fs = append([]Finding{ok}, fs...)

@@ -53,7 +53,7 @@ type Node struct {
 	Error   string       `json:"error,omitempty"`
 	Lookups int          `json:"lookups"` // DNS-querying terms in this record
 	Total   int          `json:"total"`   // this record and everything below it
-	Void    int          `json:"void"`    // void lookups in this record (worst address family)
+	Void    int          `json:"void"`    // terms of this record whose lookup finds nothing (for either family)
 	Terms   []TermReport `json:"terms"`
 	Nodes   []*Node      `json:"children"`
 
@@ -303,7 +303,7 @@ func (w *walker) probe(n *Node, t *Term, tr *TermReport, cur string) {
 		tr.Void = "ipv6"
 	}
 	if v4 || v6 {
-		n.Void = max(n.Void, 1)
+		n.Void++
 	}
 }
 

@@ -1,0 +1,143 @@
+package checks_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/mailcheck/mailcheck/checks"
+	"github.com/mailcheck/mailcheck/internal/dnstest"
+)
+
+func startSPFServer(t *testing.T) *dnstest.Server {
+	t.Helper()
+	srv := dnstest.Start(t, "../testdata/zones/spf/spf.test.zone")
+	srv.Set("broken.spf.test", dnstest.ServFail)
+	return srv
+}
+
+// spfFindings returns "id:severity" for each finding, sorted.
+func spfFindings(r checks.CheckResult) []string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, f.ID+":"+string(f.Severity))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestSPFCheck(t *testing.T) {
+	srv := startSPFServer(t)
+	tests := []struct {
+		domain string
+		ips    []string
+		want   []string
+	}{
+		{"ok.spf.test", nil, []string{"spf.ok:pass", "spf.tree:info"}},
+		{"ok.spf.test", []string{"198.51.100.9", "203.0.113.9"}, []string{"spf.ip-not-authorized:fail", "spf.ip-pass:pass", "spf.tree:info"}},
+		{"mxout.spf.test", nil, []string{"spf.mx-not-authorized:info", "spf.ok:pass", "spf.tree:info"}},
+		{"none.spf.test", nil, []string{"spf.missing:fail"}},
+		{"multi.spf.test", nil, []string{"spf.multiple:fail"}},
+		{"syntax.spf.test", nil, []string{"spf.syntax:fail"}},
+		{"incsyntax.spf.test", nil, []string{"spf.syntax:fail", "spf.tree:info"}},
+		{"toomany.spf.test", nil, []string{"spf.too-many-lookups:fail"}},
+		{"void.spf.test", nil, []string{"spf.too-many-void-lookups:fail", "spf.tree:info"}},
+		{"voidlate.spf.test", nil, []string{"spf.ok:pass", "spf.too-many-void-lookups:warn", "spf.tree:info"}},
+		{"incmissing.spf.test", nil, []string{"spf.include-missing:fail", "spf.tree:info"}},
+		{"loop.spf.test", nil, []string{"spf.loop:fail", "spf.tree:info"}},
+		{"allpass.spf.test", nil, []string{"spf.all-pass:fail", "spf.tree:info"}},
+		{"incallpass.spf.test", nil, []string{"spf.all-pass:fail", "spf.tree:info"}},
+		{"neutral.spf.test", nil, []string{"spf.all-neutral:warn", "spf.ok:pass", "spf.tree:info"}},
+		{"noall.spf.test", nil, []string{"spf.all-neutral:warn", "spf.ok:pass", "spf.tree:info"}},
+		{"ptr.spf.test", nil, []string{"spf.ok:pass", "spf.ptr-deprecated:warn", "spf.tree:info"}},
+		{"macro.spf.test", nil, []string{"spf.macro-unknowable:info", "spf.ok:pass", "spf.tree:info"}},
+		{"redir.spf.test", nil, []string{"spf.ok:pass", "spf.redirect-ignored:warn", "spf.tree:info"}},
+		{"mxlimit.spf.test", nil, []string{"spf.mx-limit:fail", "spf.tree:info"}},
+		{"temp.spf.test", nil, []string{"spf.temperror:error", "spf.tree:info"}},
+		{"temp.spf.test", []string{"192.0.2.1"}, []string{"spf.temperror:error", "spf.temperror:error", "spf.tree:info"}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s%v", tc.domain, tc.ips), func(t *testing.T) {
+			var opts checks.Options
+			for _, s := range tc.ips {
+				opts.IPs = append(opts.IPs, netip.MustParseAddr(s))
+			}
+			res := runCheck(t, srv, tc.domain, opts, checks.SPF{})
+			if got := spfFindings(res[0]); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("findings %v, want %v", got, tc.want)
+				for _, f := range res[0].Findings {
+					t.Logf("%s %s: %s", f.Severity, f.ID, f.Message)
+				}
+			}
+		})
+	}
+}
+
+// One audit asks each question once: the analysis, the --ip and MX
+// evaluations and the mx check share the run's cache.
+func TestSPFCheckAsksOnce(t *testing.T) {
+	srv := startSPFServer(t)
+	opts := checks.Options{IPs: []netip.Addr{netip.MustParseAddr("198.51.100.9"), netip.MustParseAddr("2001:db8::30")}}
+	res := runCheck(t, srv, "ok.spf.test", opts, checks.MX{}, checks.SPF{})
+	if got := spfFindings(res[1]); strings.Join(got, " ") != "spf.ip-pass:pass spf.ip-pass:pass spf.ok:pass spf.tree:info" {
+		t.Errorf("findings %v", got)
+	}
+	if d := srv.Duplicates(); len(d) > 0 {
+		t.Errorf("questions asked twice: %v", d)
+	}
+}
+
+func TestSPFCheckEvidence(t *testing.T) {
+	srv := startSPFServer(t)
+	res := runCheck(t, srv, "toomany.spf.test", checks.Options{}, checks.SPF{})[0]
+	var f checks.Finding
+	for _, x := range res.Findings {
+		if x.ID == "spf.too-many-lookups" {
+			f = x
+		}
+	}
+	wantLines := []string{
+		"the SPF tree of toomany.spf.test needs 12 DNS lookups; the limit is 10",
+		"├─ include:t1.spf.test → t1.spf.test [4 lookups:",
+		"└─ include:t2.spf.test → t2.spf.test [4 lookups:",
+	}
+	for _, w := range wantLines {
+		if !strings.Contains(f.Message, w) {
+			t.Errorf("message lacks %q:\n%s", w, f.Message)
+		}
+	}
+	if f.Fix == "" || len(f.Records) != 1 || !strings.HasPrefix(f.Records[0], `toomany.spf.test. IN TXT "v=spf1 a mx`) {
+		t.Errorf("fix %q records %q", f.Fix, f.Records)
+	}
+	// The JSON data carries the same tree with per-node counts.
+	b, err := json.Marshal(res.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct {
+		Lookups int `json:"lookups"`
+		Tree    struct {
+			Lookups  int `json:"lookups"`
+			Total    int `json:"total"`
+			Children []struct {
+				Domain  string `json:"domain"`
+				Lookups int    `json:"lookups"`
+			} `json:"children"`
+		} `json:"tree"`
+	}
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	if data.Lookups != 12 || data.Tree.Lookups != 4 || data.Tree.Total != 12 || len(data.Tree.Children) != 2 ||
+		data.Tree.Children[0].Domain != "t1.spf.test" || data.Tree.Children[0].Lookups != 4 {
+		t.Errorf("data %s", b)
+	}
+
+	miss := runCheck(t, srv, "none.spf.test", checks.Options{}, checks.SPF{})[0].Findings[0]
+	if miss.Fix != `none.spf.test. IN TXT "v=spf1 mx -all" (add ip4:/ip6:/include: terms for every other host or service that sends as none.spf.test)` {
+		t.Errorf("fix %q", miss.Fix)
+	}
+}
