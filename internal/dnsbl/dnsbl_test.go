@@ -2,7 +2,9 @@ package dnsbl
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -298,5 +300,35 @@ func TestParseSpec(t *testing.T) {
 	l, _ = ParseSpec("domain:rhsbl.example.net", nil)
 	if l.TestListed != "test" || l.TestClean != "invalid" {
 		t.Errorf("domain test entries %q %q", l.TestListed, l.TestClean)
+	}
+}
+
+// docs/checks/dnsbl.md documents every built-in list with its whole code
+// table; this keeps it in step with defaults.yaml.
+func TestDocsListEveryCode(t *testing.T) {
+	b, err := os.ReadFile("../../docs/checks/dnsbl.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, l := range Catalogue() {
+		if !strings.Contains(doc, fmt.Sprintf("### %s (`%s`)", l.Name, l.Zone)) {
+			t.Errorf("docs: no section for %s", l.Zone)
+		}
+		if !strings.Contains(doc, "- Delisting: "+l.Delist) {
+			t.Errorf("docs: %s delisting page %s missing", l.Zone, l.Delist)
+		}
+		for _, c := range l.Codes {
+			code := "`" + c.Match.String() + "`"
+			if c.Match.Bits() == 32 {
+				code = "`" + c.Match.Addr().String() + "`"
+			}
+			if c.Bit != 0 {
+				code = fmt.Sprintf("bit %d", c.Bit)
+			}
+			if row := fmt.Sprintf("| %s | %s | %s |", code, c.Class, c.Meaning); !strings.Contains(doc, row) {
+				t.Errorf("docs: %s: row %q missing", l.Zone, row)
+			}
+		}
 	}
 }
