@@ -342,7 +342,7 @@ func (s *state) evalRecord(rec *Record, domain string, depth int, top bool) (Res
 		s.conclude(idx, "match: %s", res)
 		reason := fmt.Sprintf("matched %q in the record of %s", t.Text, domain)
 		if res == Fail && top {
-			return res, s.explanation(rec, domain), reason
+			return res, s.explanation(rec, domain, depth), reason
 		}
 		return res, "", reason
 	}
@@ -675,7 +675,7 @@ func (s *state) validatedPTR(cur string) string {
 
 // explanation computes the explanation of a fail (RFC 7208 §6.2): the
 // exp= text when it can be fetched and expanded, else the default.
-func (s *state) explanation(rec *Record, cur string) string {
+func (s *state) explanation(rec *Record, cur string, depth int) string {
 	def := s.c.DefaultExplanation
 	if def == "" {
 		def = DefaultExplanation
@@ -703,7 +703,7 @@ func (s *state) explanation(rec *Record, cur string) string {
 		return fallback()
 	}
 	prev := s.cur
-	s.step(0, cur, rec.Exp.Text)
+	s.step(depth, cur, rec.Exp.Text)
 	txts, _, err := resolve.TXT(s.ctx, recorder{s}, dns.Fqdn(name))
 	if err != nil || len(txts) != 1 {
 		s.conclude(s.cur, "no usable explanation: the default is used")
