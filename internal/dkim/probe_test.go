@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/mailcheck/mailcheck/internal/dnstest"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
