@@ -225,7 +225,9 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 			dnsblPlural(len(offline), "list is", "lists are"), strings.Join(offline, ", ")).
 			WithFix("run without --offline to check the blocklists, or serve a list's zone with --zone"))
 	}
-	if f, ok := dnsblSkippedFinding(data.Skipped, reports, targets); ok {
+	// Only worth saying when something was checked: an info finding would
+	// otherwise make a check that evaluated nothing look evaluated.
+	if f, ok := dnsblSkippedFinding(data.Skipped, reports, targets); ok && healthy > 0 {
 		fs = append(fs, f)
 	}
 	if len(clean) > 0 && len(dirty) == 0 {

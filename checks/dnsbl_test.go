@@ -159,6 +159,14 @@ func TestDNSBL(t *testing.T) {
 			},
 		},
 		{
+			name: "refused after a healthy probe", domain: "clean.example",
+			opts: checks.Options{DNSBLZones: []string{"zen.spamhaus.org"}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.8")}},
+			want: []string{"dnsbl.ok:pass", "dnsbl.resolver-refused:error"},
+			check: func(t *testing.T, fs []checks.Finding) {
+				dnsblMustFind(t, fs, "dnsbl.resolver-refused", "1 lookup(s) (203.0.113.8) were refused", "127.255.255.255", "too many queries")
+			},
+		},
+		{
 			name: "bad --dnsbl", domain: "clean.example",
 			opts: checks.Options{DNSBLZones: []string{"ipv4:bl.example.net"}},
 			want: []string{"dnsbl.config:error"},
@@ -244,7 +252,7 @@ func TestDNSBLOffline(t *testing.T) {
 	}
 	offline := &resolve.Zones{List: []*resolve.Zone{z}}
 	r := runDNSBL(t, offline, "mail.example", checks.Options{Offline: true}, 10*time.Second)
-	want := []string{"dnsbl.offline:error", "dnsbl.skipped:info"}
+	want := []string{"dnsbl.offline:error"}
 	if got := ids(r.Findings); !slices.Equal(got, want) {
 		t.Fatalf("findings %v, want %v\n%s", got, want, dnsblDump(r.Findings))
 	}

@@ -72,7 +72,7 @@ func TestCheck(t *testing.T) {
 		mustSpec(t, "bl.spamcop.net"), mustSpec(t, "bl.example.net"), mustSpec(t, "everything.example.net"),
 		mustSpec(t, "nothing.example.net"), mustSpec(t, "ip6:v6only.example.net"),
 	}
-	targets := ips("192.0.2.66", "198.51.100.25", "192.0.2.77", "2001:db8:25::66", "203.0.113.7", "192.0.2.25",
+	targets := ips("192.0.2.66", "198.51.100.25", "192.0.2.77", "2001:db8:25::66", "203.0.113.7", "203.0.113.8", "192.0.2.25",
 		"spammy.example", "grey.example", "clean.example")
 	reps := byZone(c.Check(context.Background(), lists, targets))
 
@@ -116,6 +116,7 @@ func TestCheck(t *testing.T) {
 		{"zen.spamhaus.org", "192.0.2.77", Listed, []string{"127.0.0.11", "127.0.0.4"}, "", "XBL"},
 		{"zen.spamhaus.org", "2001:db8:25::66", Listed, []string{"127.0.0.3"}, "", "CSS"},
 		{"zen.spamhaus.org", "203.0.113.7", Invalid, []string{"127.255.255.252"}, "", "misspelled"},
+		{"zen.spamhaus.org", "203.0.113.8", Refused, []string{"127.255.255.255"}, "", "too many queries"},
 		{"zen.spamhaus.org", "192.0.2.25", Clean, []string{}, "", ""},
 		{"bl.spamcop.net", "192.0.2.66", Listed, []string{"127.0.0.2"}, "bl.shtml?192.0.2.66", "SpamCop"},
 		{"bl.spamcop.net", "198.51.100.25", Clean, []string{}, "", ""},
@@ -146,8 +147,8 @@ func TestCheck(t *testing.T) {
 		})
 	}
 	// Lists are only asked about targets of their kind.
-	if n := len(reps["bl.spamcop.net"].Results); n != 5 {
-		t.Errorf("spamcop asked about %d targets, want the 5 IPv4 addresses", n)
+	if n := len(reps["bl.spamcop.net"].Results); n != 6 {
+		t.Errorf("spamcop asked about %d targets, want the 6 IPv4 addresses", n)
 	}
 	if n := len(reps["dbl.spamhaus.org"].Results); n != 3 {
 		t.Errorf("dbl asked about %d targets, want 3 domains", n)
