@@ -79,7 +79,7 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 		if is.Kind == spf.IssueTooManyVoid && !is.Severe {
 			f.Severity = Warn
 		}
-		f.Fix = spfFix(ctx, env, is, an)
+		f.Fix = spfFix(ctx, env, is)
 		fs = append(fs, f)
 	}
 	root := an.Root
@@ -179,7 +179,7 @@ func ipMech(ip netip.Addr) string {
 }
 
 // spfFix returns the exact change that mends an issue.
-func spfFix(ctx context.Context, env *Env, is spf.Issue, an *spf.Analysis) string {
+func spfFix(ctx context.Context, env *Env, is spf.Issue) string {
 	d := env.Domain.ASCII
 	switch is.Kind {
 	case spf.IssueMissing:
@@ -188,7 +188,7 @@ func spfFix(ctx context.Context, env *Env, is spf.Issue, an *spf.Analysis) strin
 		}
 		return fmt.Sprintf("%s. IN TXT \"v=spf1 mx -all\" (add ip4:/ip6:/include: terms for every other host or service that sends as %s)", d, d)
 	case spf.IssueMultiple:
-		return fmt.Sprintf("merge the %d records into one: keep a single \"v=spf1 ... -all\" TXT record at %s", len(an.Records), is.Domain)
+		return fmt.Sprintf("merge the %d records into one: keep a single \"v=spf1 ... -all\" TXT record at %s", len(is.Records), is.Domain)
 	case spf.IssueSyntax:
 		return fmt.Sprintf("correct the record of %s as the message says", is.Domain)
 	case spf.IssueTooManyVoid:
