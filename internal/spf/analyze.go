@@ -94,23 +94,24 @@ type Analyzer struct {
 }
 
 type walker struct {
-	a     *Analyzer
-	ctx   context.Context
-	out   *Analysis
-	nodes int
+	a                  *Analyzer
+	ctx                context.Context
+	out                *Analysis
+	nodes              int
+	maxNodes, maxDepth int
 }
 
 // Analyze fetches and analyses domain's SPF record and everything it
 // includes or redirects to.
 func (an *Analyzer) Analyze(ctx context.Context, domain string) *Analysis {
-	if an.MaxNodes <= 0 {
-		an.MaxNodes = 100
-	}
-	if an.MaxDepth <= 0 {
-		an.MaxDepth = 12
-	}
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	w := &walker{a: an, ctx: ctx, out: &Analysis{Domain: domain, Issues: []Issue{}}}
+	w := &walker{a: an, ctx: ctx, out: &Analysis{Domain: domain, Issues: []Issue{}}, maxNodes: an.MaxNodes, maxDepth: an.MaxDepth}
+	if w.maxNodes <= 0 {
+		w.maxNodes = 100
+	}
+	if w.maxDepth <= 0 {
+		w.maxDepth = 12
+	}
 	w.out.Root = w.node(domain, "root", "", 0, map[string]bool{}, true)
 	w.out.TotalLookups = w.out.Root.Total
 	w.voids()
@@ -130,7 +131,7 @@ func (w *walker) node(domain, via, term string, depth int, path map[string]bool,
 		return n
 	}
 	w.nodes++
-	if w.nodes > w.a.MaxNodes || depth > w.a.MaxDepth {
+	if w.nodes > w.maxNodes || depth > w.maxDepth {
 		n.Status = "truncated"
 		w.out.Truncated = true
 		return n

@@ -284,17 +284,11 @@ func (s *state) checkHost(domain string, depth int, top bool) (Result, string, s
 		s.conclude(idx, "none: %q is not a valid domain name", domain)
 		return None, "", fmt.Sprintf("%q is not a valid multi-label domain name (RFC 7208 §4.3)", domain)
 	}
-	a, err := s.query(domain, dns.TypeTXT)
-	if err != nil {
+	spf, a, sel, err := Lookup(s.ctx, recorder{s}, domain)
+	switch sel {
+	case TempError:
 		s.conclude(idx, "temperror")
 		return TempError, "", fmt.Sprintf("looking up the SPF record of %s: %v", domain, err)
-	}
-	var txts []string
-	for _, rr := range a.Of(dns.TypeTXT) {
-		txts = append(txts, strings.Join(rr.(*dns.TXT).Txt, ""))
-	}
-	spf, _, sel, _ := selectRecords(txts, a)
-	switch sel {
 	case None:
 		why := "no SPF record"
 		if a.NXDomain() {
