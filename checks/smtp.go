@@ -413,7 +413,7 @@ func judgeRelay(t smtpTarget, r *smtpprobe.Result) []Finding {
 			WithFix("relay only for your own domains and authenticated users (Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, with mynetworks limited to your own hosts)")}
 	case relayDenied(rc):
 		return []Finding{SpecSMTPRelayClosed.New("%s refused to relay to <%s>: %s", t, r.RelayTo, rc).WithRecords(recs...)}
-	case rc.Class() == 5 && !strings.HasPrefix(rc.Enhanced(), "5.1.") && !strings.Contains(strings.ToLower(rc.Text()), "domain"):
+	case rc.Class() == 5 && !strings.HasPrefix(rc.Enhanced(), "5.1.") && !strings.Contains(replyWords(rc), "domain"):
 		return []Finding{SpecSMTPRelayClosed.New("%s refused the relay recipient <%s>: %s", t, r.RelayTo, rc).WithRecords(recs...)}
 	}
 	return []Finding{SpecSMTPRelayUnclear.New("%s refused <%s> with %s, which does not say whether it would relay (a recipient-domain check or greylisting); no verdict", t, r.RelayTo, rc).
@@ -429,7 +429,26 @@ func relayDenied(rc *smtpprobe.Reply) bool {
 	if rc.Class() != 4 && rc.Class() != 5 {
 		return false
 	}
-	return strings.Contains(strings.ToLower(rc.Text()), "relay")
+	return strings.Contains(replyWords(rc), "relay")
+}
+
+// replyWords is the reply text in lower case without <addresses>, whose
+// local part ("relay-test@...") must not be mistaken for the reason.
+func replyWords(rc *smtpprobe.Reply) string {
+	t := strings.ToLower(rc.Text())
+	var b strings.Builder
+	depth := 0
+	for _, r := range t {
+		switch {
+		case r == '<':
+			depth++
+		case r == '>' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // relayLines extracts the MAIL/RCPT/RSET exchange from a transcript.

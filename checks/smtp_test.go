@@ -59,6 +59,9 @@ lan.private IN A 10.1.2.3
 _submission._tcp.private IN SRV 0 0 0 .
 
 nullmx IN MX 0 .
+
+unclear IN MX 10 mx.unclear.test.
+mx.unclear IN A 192.0.2.50
 `
 
 const smtpPTRZone = `$ORIGIN 2.0.192.in-addr.arpa.
@@ -114,6 +117,9 @@ func startSMTPWorld(t *testing.T) *smtpWorld {
 	w.dialer.Map("192.0.2.40:25", smtptest.StartFake(t, smtptest.Silent))
 	w.dialer.Map("192.0.2.41:25", smtptest.StartFake(t, smtptest.Greeting("421 4.7.0 busy.hostile.test try again later")))
 	w.dialer.Map("192.0.2.42:25", smtptest.StartFake(t, smtptest.Endless))
+	w.dialer.Map("192.0.2.50:25", smtptest.StartFake(t, smtptest.Script("220 mx.unclear.test ESMTP", map[string]string{
+		"EHLO": "250-mx.unclear.test\n250 8BITMIME", "MAIL": "250 2.1.0 Ok", "RSET": "250 2.0.0 Ok",
+		"RCPT": "550 5.1.1 <relay-test@mailcheck.invalid>: Recipient address rejected: Domain not found"})))
 	return w
 }
 
@@ -197,6 +203,10 @@ func TestSMTPAndTLSChecks(t *testing.T) {
 			smtp: []string{"info smtp.skipped", "info smtp.submission-none"},
 			tls:  []string{"info tls.skipped"},
 			text: []string{"[10.1.2.3]:25 is a private address: not probed", "declares that it offers no mail submission"}},
+		{domain: "unclear.test", // the relay word in the address is not the reason
+			smtp: []string{"fail smtp.no-starttls", "info smtp.relay-inconclusive", "info smtp.submission-none", "pass smtp.ok"},
+			tls:  []string{"info tls.skipped"},
+			text: []string{"which does not say whether it would relay"}},
 		{domain: "nullmx.test",
 			smtp: []string{"info smtp.skipped", "info smtp.submission-none"},
 			tls:  []string{"info tls.skipped"}},
