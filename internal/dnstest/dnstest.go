@@ -81,15 +81,25 @@ func StartZones(t testing.TB, zones ...*resolve.Zone) *Server {
 		counts:    map[string]int{},
 		behaviors: map[string]Behavior{},
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("dnstest: %v", err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
+	// The same port for UDP and TCP: an ephemeral UDP port may be taken
+	// for TCP, so try a few.
+	var pc net.PacketConn
+	var l net.Listener
+	for attempt := 0; ; attempt++ {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("dnstest: %v", err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatalf("dnstest: tcp port %d: %v", port, err)
+		if attempt == 20 {
+			t.Fatalf("dnstest: tcp port %d: %v", port, err)
+		}
 	}
 	s.Addr = pc.LocalAddr().String()
 	mux := dns.NewServeMux() // per server, never the global mux
