@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mailcheck/mailcheck/internal/dkim"
+	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
 // Finding IDs of the dkim check.
@@ -23,6 +24,7 @@ var (
 	SpecDKIMSHA1Only        = Spec{ID: "dkim.sha1-only", Severity: Fail, RFC: "RFC 8301 §3.1", Summary: "h= allows only sha1, which verifiers must not accept"}
 	SpecDKIMNotEmail        = Spec{ID: "dkim.not-email", Severity: Warn, RFC: "RFC 6376 §3.6.1", Summary: "s= excludes email: the key cannot verify mail signatures"}
 	SpecDKIMMultiple        = Spec{ID: "dkim.multiple", Severity: Fail, RFC: "RFC 6376 §3.6.2.2", Summary: "more than one TXT record at a selector: verification results are undefined"}
+	SpecDKIMCNAMEDangling   = Spec{ID: "dkim.cname-dangling", Severity: Warn, RFC: "RFC 6376 §3.6.2.2", Summary: "a selector is an alias (CNAME) whose target has no key record: signatures naming it fail"}
 	SpecDKIMWildcard        = Spec{ID: "dkim.wildcard", Severity: Warn, RFC: "RFC 4592", Summary: "a wildcard answers every selector name; its answer is never reported as a found key"}
 	SpecDKIMSelectorInvalid = Spec{ID: "dkim.selector-invalid", Severity: Error, RFC: "RFC 6376 §3.1", Summary: "a selector given with --dkim-selector is not a valid DNS name and was not probed"}
 	SpecDKIMTemperror       = Spec{ID: "dkim.temperror", Severity: Error, RFC: "RFC 6376 §6.1.2", Summary: "selector lookups failed (timeout, SERVFAIL): keys there could not be checked"}
@@ -42,7 +44,7 @@ func (DKIM) Meta() Meta {
 	return Meta{Name: "dkim", Title: "DKIM keys", Weight: 3, Findings: []Spec{
 		SpecDKIMOK, SpecDKIMNoneFound, SpecDKIMSyntax, SpecDKIMKeyInvalid, SpecDKIMKeyWeak, SpecDKIMKeyShort,
 		SpecDKIMKeyLarge, SpecDKIMTesting, SpecDKIMRevoked, SpecDKIMSHA1Only, SpecDKIMNotEmail, SpecDKIMMultiple,
-		SpecDKIMWildcard, SpecDKIMSelectorInvalid, SpecDKIMTemperror,
+		SpecDKIMCNAMEDangling, SpecDKIMWildcard, SpecDKIMSelectorInvalid, SpecDKIMTemperror,
 	}}
 }
 
@@ -56,7 +58,7 @@ type dkimData struct {
 type dkimSelectorData struct {
 	Selector string    `json:"selector"`
 	Name     string    `json:"name"`
-	Status   string    `json:"status"` // key, revoked, invalid, multiple, temperror
+	Status   string    `json:"status"` // key, revoked, invalid, multiple, dangling, temperror
 	Chain    []string  `json:"chain,omitempty"`
 	Records  []string  `json:"records,omitempty"`
 	Key      *dkim.Key `json:"key,omitempty"`
@@ -91,6 +93,17 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 		sd := dkimSelectorData{Selector: l.Selector, Name: l.Name, Chain: l.Chain(), Records: l.TXT}
 		fs = append(fs, judgeSelector(env, l, &sd)...)
 		data.Selectors = append(data.Selectors, sd)
+	}
+
+	for i := range p.Lookups {
+		l := &p.Lookups[i]
+		if chain := l.Chain(); l.Err == nil && len(l.TXT) == 0 && len(chain) > 0 {
+			target := chain[len(chain)-1]
+			fs = append(fs, SpecDKIMCNAMEDangling.New("selector %s is an alias for %s, which has no key record (%s): mail signed with this selector fails verification", l.Selector, target, resolve.Describe(l.Answer, nil)).
+				WithRecords(l.Evidence()...).
+				WithFix("activate DKIM for %s at the mail provider so that %s. is published, or delete the alias %s. if the selector is not used", d, target, l.Name))
+			data.Selectors = append(data.Selectors, dkimSelectorData{Selector: l.Selector, Name: l.Name, Status: "dangling", Chain: chain})
+		}
 	}
 
 	failed := p.Failed()

@@ -85,7 +85,7 @@ func TestDKIMCheck(t *testing.T) {
 			name:   "one problem per selector",
 			domain: "problems.example",
 			want: []string{
-				"dkim.key-invalid:fail", "dkim.key-invalid:fail", "dkim.key-large:warn", "dkim.key-short:warn", "dkim.key-weak:fail",
+				"dkim.cname-dangling:warn", "dkim.key-invalid:fail", "dkim.key-invalid:fail", "dkim.key-large:warn", "dkim.key-short:warn", "dkim.key-weak:fail",
 				"dkim.multiple:fail", "dkim.not-email:warn",
 				"dkim.ok:pass", "dkim.ok:pass", "dkim.ok:pass", "dkim.ok:pass", "dkim.ok:pass", "dkim.ok:pass",
 				"dkim.revoked:info", "dkim.sha1-only:fail", "dkim.syntax:fail", "dkim.syntax:warn", "dkim.testing:warn",
@@ -106,6 +106,8 @@ func TestDKIMCheck(t *testing.T) {
 				{id: "dkim.ok", text: "selector key2: RSA 8192-bit key"},
 				{id: "dkim.multiple", text: "selector smtp has 2 TXT records"},
 				{id: "dkim.ok", text: "selector smtp: RSA 2048-bit key"},
+				{id: "dkim.cname-dangling", text: "selector selector2 is an alias for selector2-problems-example._domainkey.provider.example, which has no key record (NXDOMAIN",
+					record: "selector2._domainkey.problems.example.\t3600\tIN\tCNAME"},
 			},
 			absent: []string{"dkim.none-found", "dkim.wildcard", "dkim.temperror"},
 		},
