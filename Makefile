@@ -6,7 +6,7 @@ DEMO_ZONES = --zone testdata/zones/example.org.zone \
 	--zone testdata/zones/100.51.198.in-addr.arpa.zone \
 	--zone testdata/zones/5.2.0.0.8.b.d.0.1.0.0.2.ip6.arpa.zone
 
-.PHONY: build test lint demo bench fuzz docs
+.PHONY: build test lint demo bench fuzz docs interop
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/mailcheck
@@ -29,3 +29,7 @@ bench:
 # Regenerate the finding catalogue.
 docs: build
 	./$(BIN) findings --format markdown > docs/findings.md
+
+# The smtp and tls checks against a real Postfix (root; installs postfix).
+interop:
+	bash scripts/interop.sh

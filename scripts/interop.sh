@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make interop: mailcheck's smtp and tls checks against a real Postfix.
+# Installs Debian's postfix (and the Cyrus SASL mechanisms for AUTH) when
+# missing, without letting the package start the system's own instance,
+# then runs the Go test behind the `interop` build tag, which starts Postfix
+# with its own configuration under a temporary directory on 127.0.0.2-5,
+# runs the mailcheck binary against it and stops exactly that instance.
+# Needs root (port 25). Postfix can deliver nothing off the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:/usr/sbin:$PATH"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "interop: needs root (Postfix listens on port 25)" >&2
+	exit 1
+fi
+
+have_sasl_plain() { compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null; }
+policy=/usr/sbin/policy-rc.d
+created_policy=""
+cleanup() { if [ -n "$created_policy" ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+if ! command -v postfix >/dev/null 2>&1 || ! have_sasl_plain; then
+	echo "== interop: installing postfix"
+	# Keep the package from starting the system instance (it would take
+	# port 25 on every address): policy-rc.d exit 101 = "action forbidden".
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		created_policy=1
+	fi
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix libsasl2-modules >/dev/null
+	cleanup
+	created_policy=""
+fi
+postconf mail_version
+
+go build -o bin/mailcheck ./cmd/mailcheck
+MAILCHECK_BIN="$PWD/bin/mailcheck" go test -tags interop -count=1 -run 'Interop' -v ./internal/smtptest/
