@@ -113,7 +113,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{"zen.spamhaus.org", "192.0.2.66", Listed, []string{"127.0.0.2"}, "SBL424242", "SBL"},
 		{"zen.spamhaus.org", "198.51.100.25", Policy, []string{"127.0.0.10"}, "198.51.100.25", "PBL (maintained by the ISP)"},
-		{"zen.spamhaus.org", "192.0.2.77", Listed, []string{"127.0.0.11", "127.0.0.4"}, "", "XBL"},
+		{"zen.spamhaus.org", "192.0.2.77", Listed, []string{"127.0.0.4", "127.0.0.11"}, "", "XBL"},
 		{"zen.spamhaus.org", "2001:db8:25::66", Listed, []string{"127.0.0.3"}, "", "CSS"},
 		{"zen.spamhaus.org", "203.0.113.7", Invalid, []string{"127.255.255.252"}, "", "misspelled"},
 		{"zen.spamhaus.org", "203.0.113.8", Refused, []string{"127.255.255.255"}, "", "too many queries"},

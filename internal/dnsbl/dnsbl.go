@@ -336,7 +336,9 @@ func Lookup(ctx context.Context, r resolve.Resolver, l *List, t Target) Result {
 		res.Records = append(res.Records, rr.String())
 		res.Hits = append(res.Hits, l.Interpret(a)...)
 	}
-	sort.Strings(res.A)
+	sort.Slice(res.A, func(i, j int) bool {
+		return netip.MustParseAddr(res.A[i]).Less(netip.MustParseAddr(res.A[j]))
+	})
 	res.judge()
 	if res.Verdict == Listed || res.Verdict == Policy || res.Verdict == Refused {
 		// The reason, when the list publishes one; its failure changes
