@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
@@ -39,6 +40,10 @@ func parseURIList(value string) []ReportURI {
 
 // ParseReportURI validates one DMARC report URI.
 func ParseReportURI(raw string) ReportURI {
+	return parseReportURI(raw)
+}
+
+func parseOne(raw string) ReportURI {
 	u := ReportURI{Raw: raw}
 	if raw == "" {
 		u.Err = "empty entry (a stray comma or an empty tag)"
@@ -105,6 +110,16 @@ func ParseReportURI(raw string) ReportURI {
 	return u
 }
 
+// ParseReportURI with the repair checked: a repair that would itself be
+// invalid is no repair.
+func parseReportURI(raw string) ReportURI {
+	u := parseOne(raw)
+	if u.Repaired != "" && !parseOne(u.Repaired).Valid() {
+		u.Repaired = ""
+	}
+	return u
+}
+
 func limitSuffix(l string) string {
 	if l == "" {
 		return ""
@@ -156,6 +171,9 @@ func checkAddress(s string) (addr, host, msg string) {
 	if domain == "" {
 		return "", "", "the mail address has no domain"
 	}
+	if !utf8.ValidString(domain) {
+		return "", "", "the domain of the address is not valid UTF-8"
+	}
 	n, err := resolve.ParseName(domain)
 	if err != nil {
 		return "", "", fmt.Sprintf("the domain of the address is invalid: %v", err)
@@ -166,6 +184,9 @@ func checkAddress(s string) (addr, host, msg string) {
 	addr, host = local+"@"+n.ASCII, n.ASCII
 	for _, c := range domain {
 		if c > 0x7e {
+			if _, err := resolve.ParseName(n.ASCII); err != nil {
+				return "", "", fmt.Sprintf("the domain of the address is invalid: %v", err)
+			}
 			return addr, host, fmt.Sprintf("a URI cannot contain non-ASCII characters: write the domain as %s", n.ASCII)
 		}
 	}

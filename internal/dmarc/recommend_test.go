@@ -1,0 +1,48 @@
+package dmarc
+
+import "testing"
+
+func TestRecommend(t *testing.T) {
+	tests := []struct {
+		name, txt string // txt "" means no record
+		opt       RecommendOptions
+		want      string
+	}{
+		{"missing", "", RecommendOptions{}, "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.org"},
+		{"missing, no mail", "", RecommendOptions{NoMail: true}, "v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s"},
+		{"missing, own address", "", RecommendOptions{ReportAddress: "dmarc@reports.example"}, "v=DMARC1; p=none; rua=mailto:dmarc@reports.example"},
+		{"healthy kept", "v=DMARC1; p=reject; rua=mailto:d@example.org!10m; ruf=mailto:f@example.org; fo=1; adkim=s", RecommendOptions{},
+			"v=DMARC1; p=reject; rua=mailto:d@example.org!10m; ruf=mailto:f@example.org; fo=1; adkim=s"},
+		{"none strengthened, rua kept", "v=DMARC1; p=none; rua=mailto:d@reports.example", RecommendOptions{},
+			"v=DMARC1; p=quarantine; rua=mailto:d@reports.example"},
+		{"pct and weak sp dropped", "v=DMARC1; p=reject; sp=none; pct=25; rua=mailto:d@example.org", RecommendOptions{},
+			"v=DMARC1; p=reject; rua=mailto:d@example.org"},
+		{"stronger sp kept", "v=DMARC1; p=quarantine; sp=reject; rua=mailto:d@example.org", RecommendOptions{},
+			"v=DMARC1; p=quarantine; sp=reject; rua=mailto:d@example.org"},
+		{"rua added", "v=DMARC1; p=reject", RecommendOptions{}, "v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.org"},
+		{"rua repaired, https dropped", "v=DMARC1; p=reject; rua=d@example.org,https://x.example/r", RecommendOptions{},
+			"v=DMARC1; p=reject; rua=mailto:d@example.org"},
+		{"syntax errors dropped", "v=DMARC1; p=rejct; pct=150; foo=bar; rua=mailto:d@example.org", RecommendOptions{},
+			"v=DMARC1; p=quarantine; rua=mailto:d@example.org"},
+		{"discarded record repaired", "p=reject; v=DMARC1; rua=mailto:d@example.org", RecommendOptions{},
+			"v=DMARC1; p=reject; rua=mailto:d@example.org"},
+		{"testing mode dropped, bis kept", "v=DMARC1; p=reject; np=reject; psd=n; t=y; rua=mailto:d@example.org", RecommendOptions{},
+			"v=DMARC1; p=reject; rua=mailto:d@example.org; psd=n"},
+		{"fo without ruf dropped", "v=DMARC1; p=reject; fo=1; rua=mailto:d@example.org", RecommendOptions{},
+			"v=DMARC1; p=reject; rua=mailto:d@example.org"},
+		{"null MX forces reject", "v=DMARC1; p=none; rua=mailto:d@example.org", RecommendOptions{NoMail: true},
+			"v=DMARC1; p=reject; rua=mailto:d@example.org"},
+	}
+	for _, tt := range tests {
+		var rec *Record
+		if tt.txt != "" {
+			rec = Parse(tt.txt)
+		}
+		if got := Recommend("Example.ORG.", rec, tt.opt); got != tt.want {
+			t.Errorf("%s: Recommend = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := TXTRecord("example.org", "v=DMARC1; p=reject"); got != `_dmarc.example.org. IN TXT "v=DMARC1; p=reject"` {
+		t.Errorf("TXTRecord = %s", got)
+	}
+}
