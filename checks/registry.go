@@ -7,6 +7,7 @@ func Registry() []Check {
 		MX{},
 		PTR{},
 		SPF{},
+		DMARC{},
 		DKIM{},
 		DNSBL{},
 		SMTP{},

@@ -129,7 +129,7 @@ func (res *Result) ask(ctx context.Context, r resolve.Resolver, domain string) (
 		res.Queries = append(res.Queries, q)
 		return nil, err
 	}
-	q.Records = append(ans.Strings(dns.TypeCNAME), ans.Strings(dns.TypeTXT)...)
+	q.Records = append(append([]string{}, ans.Strings(dns.TypeCNAME)...), ans.Strings(dns.TypeTXT)...)
 	res.Evidence = append(res.Evidence, q.Records...)
 	switch {
 	case ans.NXDomain():
@@ -219,7 +219,7 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 				an.err = err
 				return
 			}
-			an.recs = append(ans.Strings(dns.TypeCNAME), ans.Strings(dns.TypeTXT)...)
+			an.recs = append(append([]string{}, ans.Strings(dns.TypeCNAME)...), ans.Strings(dns.TypeTXT)...)
 			for _, t := range txts {
 				if IsDMARC(t) {
 					an.ok = true

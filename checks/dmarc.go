@@ -1,0 +1,336 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mailcheck/mailcheck/internal/dmarc"
+)
+
+// Finding IDs of the dmarc check.
+var (
+	SpecDMARCOK              = Spec{ID: "dmarc.ok", Severity: Pass, RFC: "RFC 7489 §6.3", Summary: "a valid DMARC record with an enforcing policy; says where it was found and the effective policy"}
+	SpecDMARCMissing         = Spec{ID: "dmarc.missing", Severity: Fail, RFC: "RFC 7489 §6.6.3", Summary: "no DMARC record at the domain or its organizational domain: receivers cannot reject forged mail"}
+	SpecDMARCMultiple        = Spec{ID: "dmarc.multiple", Severity: Fail, RFC: "RFC 7489 §6.6.3", Summary: "more than one DMARC record at one name: receivers apply none of them"}
+	SpecDMARCSyntax          = Spec{ID: "dmarc.syntax", Severity: Fail, RFC: "RFC 7489 §6.4", Summary: "a malformed tag or record: which tag, what is wrong and what receivers do (fail when the record or policy is lost, warn when a tag falls back to its default)"}
+	SpecDMARCUnknownTag      = Spec{ID: "dmarc.unknown-tag", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "a tag DMARC does not define (often a typo); receivers ignore it"}
+	SpecDMARCPolicyNone      = Spec{ID: "dmarc.policy-none", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "the effective policy is none: monitoring only, no protection against spoofing"}
+	SpecDMARCPctPartial      = Spec{ID: "dmarc.pct-partial", Severity: Warn, RFC: "RFC 7489 §6.6.4", Summary: "pct below 100: the policy applies to only part of the failing mail"}
+	SpecDMARCSubdomainWeaker = Spec{ID: "dmarc.subdomain-weaker", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "sp is weaker than p: subdomains are easier to spoof than the domain"}
+	SpecDMARCNoRUA           = Spec{ID: "dmarc.no-rua", Severity: Warn, RFC: "RFC 7489 §7.2", Summary: "no usable aggregate report address (rua): nobody sees who sends mail as the domain"}
+	SpecDMARCRUAInvalid      = Spec{ID: "dmarc.rua-invalid", Severity: Warn, RFC: "RFC 7489 §6.4", Summary: "a rua URI is malformed or not mailto:; receivers skip it"}
+	SpecDMARCRUAUnauthorized = Spec{ID: "dmarc.rua-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external rua destination lacks the <domain>._report._dmarc.<destination> record: its reports will never arrive"}
+	SpecDMARCRUFInvalid      = Spec{ID: "dmarc.ruf-invalid", Severity: Warn, RFC: "RFC 7489 §6.4", Summary: "a ruf URI is malformed or not mailto:; receivers skip it"}
+	SpecDMARCRUFUnauthorized = Spec{ID: "dmarc.ruf-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external ruf destination lacks the <domain>._report._dmarc.<destination> record: its failure reports will never arrive"}
+	SpecDMARCInherited       = Spec{ID: "dmarc.inherited", Severity: Info, RFC: "RFC 7489 §6.6.3", Summary: "no record at the domain: the organizational domain's record applies, with its subdomain policy"}
+	SpecDMARCTemperror       = Spec{ID: "dmarc.temperror", Severity: Error, Summary: "a DMARC or report authorization lookup failed (timeout, SERVFAIL): not evaluated, never reported as missing"}
+)
+
+// DMARC audits the domain's DMARC policy (RFC 7489): discovery with the
+// organizational-domain fallback, tag-level syntax, policy strength,
+// reporting URIs and external report authorization. The engine is
+// internal/dmarc.
+type DMARC struct{}
+
+var _ Check = DMARC{}
+
+// Meta implements Check.
+func (DMARC) Meta() Meta {
+	return Meta{Name: "dmarc", Title: "DMARC policy", Weight: 3, Findings: []Spec{
+		SpecDMARCOK, SpecDMARCMissing, SpecDMARCMultiple, SpecDMARCSyntax, SpecDMARCUnknownTag, SpecDMARCPolicyNone,
+		SpecDMARCPctPartial, SpecDMARCSubdomainWeaker, SpecDMARCNoRUA, SpecDMARCRUAInvalid, SpecDMARCRUAUnauthorized,
+		SpecDMARCRUFInvalid, SpecDMARCRUFUnauthorized, SpecDMARCInherited, SpecDMARCTemperror,
+	}}
+}
+
+// dmarcData is the check's structured result.
+type dmarcData struct {
+	Lookup *dmarc.Result `json:"lookup"`
+	// EffectivePolicy is what receivers apply to mail from the domain
+	// itself: p, or the organizational domain's sp when inherited; ""
+	// when no policy applies.
+	EffectivePolicy string                `json:"effective_policy"`
+	Percent         int                   `json:"pct"`
+	Authorizations  []dmarc.Authorization `json:"authorizations"`
+	Recommended     string                `json:"recommended"` // the record the fixes propose
+}
+
+// Run implements Check.
+func (DMARC) Run(ctx context.Context, env *Env) Result {
+	d := env.Domain.ASCII
+	res, err := dmarc.Lookup(ctx, env.Resolver, d)
+	data := &dmarcData{Lookup: res, Authorizations: []dmarc.Authorization{}}
+	if err != nil {
+		return Result{Findings: []Finding{SpecDMARCTemperror.New("could not look up the DMARC record of %s: %v (not evaluated: a failed lookup is not a missing record)", d, unwrapLookup(err)).
+			WithRecords(queryLines(res)...)}, Data: data}
+	}
+	opt := dmarc.RecommendOptions{}
+	if set := env.MX(ctx); set != nil && set.Err == nil && set.Null && len(set.Hosts) == 0 {
+		opt.NoMail = true
+	}
+	var fs []Finding
+
+	// TXT records at _dmarc names that receivers discard.
+	for _, ig := range res.Ignored {
+		for _, p := range ig.Record.Problems {
+			fix := ""
+			if ig.Record.Repaired != nil {
+				owner := strings.TrimPrefix(ig.Name, "_dmarc.")
+				fix = "replace it with " + dmarc.TXTRecord(owner, dmarc.Recommend(owner, ig.Record, opt))
+			}
+			f := SpecDMARCSyntax.New("the TXT record at %s is not a DMARC record: %s", ig.Name, p.Message).
+				WithRecords(fmt.Sprintf("%s. IN TXT %q", ig.Name, ig.Text))
+			if fix != "" {
+				f = f.WithFix("%s", fix)
+			}
+			fs = append(fs, f)
+		}
+	}
+
+	switch res.Status {
+	case dmarc.StatusNone:
+		rec := dmarc.Recommend(d, nil, opt)
+		data.Recommended = rec
+		if len(res.Ignored) > 0 {
+			// Already said, with the repaired record as the fix.
+			return Result{Findings: fs, Data: data}
+		}
+		where := dmarc.RecordName(d)
+		if res.OrgDomain != "" && res.OrgDomain != d {
+			where += " nor at " + dmarc.RecordName(res.OrgDomain) + " (its organizational domain)"
+		}
+		fix := dmarc.TXTRecord(d, rec)
+		if !opt.NoMail {
+			fix += " — start with p=none and read the aggregate reports, then move to p=quarantine and p=reject once all legitimate mail passes"
+		}
+		return Result{Findings: append(fs, SpecDMARCMissing.New("no DMARC record at %s: receivers cannot tell forged mail from %s's own, and anyone can send mail as %s", where, d, d).
+			WithRecords(queryLines(res)...).WithFix("%s", fix)), Data: data}
+
+	case dmarc.StatusMultiple:
+		best := bestOf(res.Texts)
+		rec := dmarc.Recommend(res.PolicyDomain, best, opt)
+		data.Recommended = rec
+		return Result{Findings: append(fs, SpecDMARCMultiple.New("%s has %d DMARC records: receivers apply none of them (RFC 7489 §6.6.3), so %s has no DMARC policy", dmarc.RecordName(res.PolicyDomain), len(res.Texts), d).
+			WithRecords(queryLines(res)...).
+			WithFix("delete all but one; publish only %s", dmarc.TXTRecord(res.PolicyDomain, rec))), Data: data}
+	}
+
+	rec := res.Record
+	pd := res.PolicyDomain
+	recName := dmarc.RecordName(pd)
+	recommended := dmarc.Recommend(pd, rec, opt)
+	data.Recommended = recommended
+	fix := dmarc.TXTRecord(pd, recommended)
+	evidence := foundLines(res)
+
+	if res.Inherited {
+		fs = append(fs, SpecDMARCInherited.New("%s has no DMARC record of its own; the record of its organizational domain %s applies (found at %s)", d, pd, recName).
+			WithRecords(queryLines(res)...))
+	}
+	for _, p := range rec.Problems {
+		sev := Warn
+		if p.Effect == dmarc.PolicyIgnored || p.Effect == dmarc.RecordIgnored {
+			sev = Fail
+		}
+		what := "the record"
+		if p.Tag != "" {
+			what = "tag " + p.Tag
+		}
+		fs = append(fs, SpecDMARCSyntax.As(sev, "%s at %s: %s: %s", what, recName, quoteTag(p), p.Message).
+			WithRecords(evidence...).WithFix("%s", fix).WithData(p))
+	}
+	for i, t := range rec.Unknown {
+		msg := fmt.Sprintf("%s has the tag %s=%q, which DMARC does not define; receivers ignore it", recName, t.Raw, t.Value)
+		if s := rec.Suggest[i]; s != "" {
+			msg += fmt.Sprintf(" (did you mean %s=?)", s)
+		}
+		fs = append(fs, SpecDMARCUnknownTag.New("%s", msg).WithRecords(evidence...).WithFix("%s", fix))
+	}
+
+	pol := rec.Policy
+	if pol == nil {
+		// Syntax findings above say why no policy applies.
+		return Result{Findings: fs, Data: data}
+	}
+	p := string(pol.Policy)
+	sp := string(pol.SubdomainPolicy)
+	subEffective := p
+	if sp != "" {
+		subEffective = sp
+	}
+	effective := p
+	if res.Inherited {
+		effective = subEffective
+	}
+	pct := 100
+	if pol.Percent != nil {
+		pct = *pol.Percent
+	}
+	data.EffectivePolicy, data.Percent = effective, pct
+
+	switch {
+	case effective == "none" && res.Inherited && sp == "none":
+		fs = append(fs, SpecDMARCPolicyNone.New("the policy for %s is none: it inherits sp=none from %s (whose own p=%s), so receivers take no action on mail that fails DMARC and anyone can send mail as %s", d, recName, p, d).
+			WithRecords(evidence...).WithFix("%s", fix))
+	case effective == "none":
+		fs = append(fs, SpecDMARCPolicyNone.New("the policy at %s is p=none: receivers only report on mail that fails DMARC and deliver it anyway; anyone can send mail as %s", recName, d).
+			WithRecords(evidence...).WithFix("%s (once the aggregate reports show that all legitimate mail passes; then p=reject)", fix))
+	}
+	if sp != "" && dmarc.Strength(sp) < dmarc.Strength(p) && !(res.Inherited && effective == "none") {
+		msg := fmt.Sprintf("the subdomain policy sp=%s at %s is weaker than p=%s: forged mail from any subdomain of %s gets only %s", sp, recName, p, pd, sp)
+		if res.Inherited {
+			msg += fmt.Sprintf(", and that is the policy %s gets", d)
+		}
+		fs = append(fs, SpecDMARCSubdomainWeaker.New("%s", msg).WithRecords(evidence...).WithFix("%s", fix))
+	}
+	if pct < 100 && effective != "none" {
+		fs = append(fs, SpecDMARCPctPartial.New("pct=%d at %s: p=%s applies to only %d%% of the mail that fails DMARC; receivers give the other %d%% %s", pct, recName, effective, pct, 100-pct, lowerPolicy(effective)).
+			WithRecords(evidence...).WithFix("%s", fix))
+	}
+
+	// Report URIs.
+	fs = append(fs, uriFindings(rec.RUA, SpecDMARCRUAInvalid, recName, evidence, fix)...)
+	fs = append(fs, uriFindings(rec.RUF, SpecDMARCRUFInvalid, recName, evidence, fix)...)
+	validRUA := 0
+	for _, u := range rec.RUA {
+		if u.Valid() {
+			validRUA++
+		}
+	}
+	if validRUA == 0 {
+		why := "has no rua tag"
+		if len(rec.RUA) > 0 {
+			why = "has no usable rua URI"
+		}
+		fs = append(fs, SpecDMARCNoRUA.New("%s %s: receivers send no aggregate reports, so nobody sees who sends mail as %s or whether legitimate mail fails DMARC", recName, why, pd).
+			WithRecords(evidence...).WithFix("%s (create that mailbox, or use your DMARC report service's address)", fix))
+	}
+	auths := dmarc.Authorize(ctx, env.Resolver, pd, append(append([]dmarc.ReportURI{}, rec.RUA...), rec.RUF...))
+	data.Authorizations = auths
+	for _, a := range auths {
+		if !a.External || a.Authorized {
+			continue
+		}
+		spec := SpecDMARCRUAUnauthorized
+		kind := "aggregate"
+		if a.URI.Tag == "ruf" {
+			spec, kind = SpecDMARCRUFUnauthorized, "failure"
+		}
+		if a.Err != nil {
+			fs = append(fs, SpecDMARCTemperror.New("could not check whether %s accepts %s reports for %s: %v", a.URI.Host, kind, pd, a.Err))
+			continue
+		}
+		fs = append(fs, spec.New("%s=%s sends %s reports to %s, outside %s, but %s has no DMARC authorization record (%s): receivers will not send these reports", a.URI.Tag, a.URI.Raw, kind, a.URI.Host, pd, a.Name, a.Answer).
+			WithRecords(a.Records...).
+			WithFix("the operator of %s must publish %s. IN TXT \"v=DMARC1\" (report services do this when you register %s with them); otherwise report to an address at %s", a.URI.Host, a.Name, pd, pd))
+	}
+
+	if effective != "none" {
+		msg := fmt.Sprintf("DMARC policy for %s: %s", d, effective)
+		if pct < 100 {
+			msg += fmt.Sprintf(" on %d%% of failing mail", pct)
+		}
+		if res.Inherited {
+			msg += fmt.Sprintf(" (inherited from %s", recName)
+			if sp != "" {
+				msg += fmt.Sprintf(" through sp=%s", sp)
+			}
+			msg += ")"
+		} else {
+			msg += fmt.Sprintf(" (found at %s", recName)
+			if sp != "" && sp != p {
+				msg += fmt.Sprintf("; subdomains: %s", sp)
+			}
+			msg += ")"
+		}
+		msg += fmt.Sprintf("; alignment DKIM %s, SPF %s", alignName(string(pol.DKIMAlignment)), alignName(string(pol.SPFAlignment)))
+		if validRUA > 0 {
+			msg += fmt.Sprintf("; aggregate reports to %d address(es)", validRUA)
+		}
+		fs = append([]Finding{SpecDMARCOK.New("%s", msg).WithRecords(evidence...).WithData(map[string]any{
+			"policy_domain": pd, "record_name": recName, "inherited": res.Inherited,
+			"p": p, "sp": subEffective, "effective": effective, "pct": pct,
+		})}, fs...)
+	}
+	return Result{Findings: fs, Data: data}
+}
+
+func uriFindings(uris []dmarc.ReportURI, spec Spec, recName string, evidence []string, fix string) []Finding {
+	var fs []Finding
+	for _, u := range uris {
+		if u.Valid() {
+			continue
+		}
+		msg := fmt.Sprintf("%s entry %q at %s is unusable: %s; receivers skip it", u.Tag, u.Raw, recName, u.Err)
+		if u.Repaired != "" {
+			msg += fmt.Sprintf(" (write %s)", u.Repaired)
+		}
+		fs = append(fs, spec.New("%s", msg).WithRecords(evidence...).WithFix("%s", fix))
+	}
+	return fs
+}
+
+// bestOf returns the strongest usable record among several published at
+// one name, as the basis of the one to keep.
+func bestOf(texts []string) *dmarc.Record {
+	var best *dmarc.Record
+	for _, t := range texts {
+		r := dmarc.Parse(t)
+		if best == nil || best.Policy == nil && r.Policy != nil ||
+			r.Policy != nil && best.Policy != nil && dmarc.Strength(string(r.Policy.Policy)) > dmarc.Strength(string(best.Policy.Policy)) {
+			best = r
+		}
+	}
+	return best
+}
+
+func quoteTag(p dmarc.Problem) string {
+	if p.Tag == "" {
+		return "record"
+	}
+	return fmt.Sprintf("%s=%q", p.Tag, p.Value)
+}
+
+func lowerPolicy(p string) string {
+	if p == "reject" {
+		return "quarantine (RFC 7489 §6.6.4)"
+	}
+	return "no action (RFC 7489 §6.6.4)"
+}
+
+func alignName(a string) string {
+	if a == "s" {
+		return "strict"
+	}
+	return "relaxed"
+}
+
+// queryLines renders what discovery asked and got, for evidence.
+func queryLines(res *dmarc.Result) []string {
+	if res == nil {
+		return nil
+	}
+	var out []string
+	for _, q := range res.Queries {
+		if len(q.Records) > 0 {
+			out = append(out, q.Records...)
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s TXT: %s", q.Name, q.Answer))
+	}
+	return out
+}
+
+// foundLines returns the records at the name the policy was found at.
+func foundLines(res *dmarc.Result) []string {
+	if len(res.Queries) == 0 {
+		return nil
+	}
+	return res.Queries[len(res.Queries)-1].Records
+}
+
+// unwrapLookup drops the dmarc package's prefix from a lookup error.
+func unwrapLookup(err error) string {
+	return strings.TrimPrefix(err.Error(), dmarc.ErrLookup.Error()+": ")
+}

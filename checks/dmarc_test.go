@@ -1,0 +1,189 @@
+package checks
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailcheck/mailcheck/internal/dnstest"
+	"github.com/mailcheck/mailcheck/internal/resolve"
+)
+
+func dmarcEnv(t *testing.T, domain string, srv *dnstest.Server) *Env {
+	t.Helper()
+	n, err := resolve.ParseName(domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewEnv(n, resolve.NewCache(srv.Resolver(300*time.Millisecond)))
+}
+
+func startDMARCZones(t *testing.T) *dnstest.Server {
+	t.Helper()
+	files, err := filepath.Glob("../testdata/zones/dmarc/*.zone")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no DMARC fixtures: %v", err)
+	}
+	return dnstest.Start(t, append(files, "../testdata/zones/example.org.zone")...)
+}
+
+// findingKeys renders findings as "id:severity".
+func findingKeys(fs []Finding) string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.ID+":"+string(f.Severity))
+	}
+	return strings.Join(out, " ")
+}
+
+func TestDMARC(t *testing.T) {
+	srv := startDMARCZones(t)
+	srv.Set("_dmarc.servfail.policy.example", dnstest.ServFail)
+	srv.Set("_dmarc.slow.policy.example", dnstest.Drop)
+	srv.Set("_dmarc.policy.example", dnstest.Normal)
+	tests := []struct {
+		domain string
+		want   string // findings "id:severity" in order
+		msg    string // substring of one finding's message
+		fix    string // substring of the first finding with a fix
+	}{
+		{"example.org", "dmarc.ok:pass",
+			"DMARC policy for example.org: quarantine (found at _dmarc.example.org; subdomains: reject)", ""},
+		{"good.policy.example", "dmarc.ok:pass", "reject (found at _dmarc.good.policy.example)", ""},
+		{"inherit.policy.example", "dmarc.ok:pass dmarc.inherited:info dmarc.subdomain-weaker:warn",
+			"quarantine (inherited from _dmarc.policy.example through sp=quarantine)", ""},
+		{"none.policy.example", "dmarc.policy-none:warn", "p=none",
+			`_dmarc.none.policy.example. IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@policy.example"`},
+		{"pct.policy.example", "dmarc.ok:pass dmarc.pct-partial:warn", "quarantine on 25% of failing mail",
+			`"v=DMARC1; p=quarantine; rua=mailto:dmarc@policy.example"`},
+		{"spweak.policy.example", "dmarc.ok:pass dmarc.subdomain-weaker:warn", "reject",
+			`"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
+		{"norua.policy.example", "dmarc.ok:pass dmarc.no-rua:warn", "reject",
+			`"v=DMARC1; p=reject; rua=mailto:dmarc-reports@norua.policy.example"`},
+		{"multiple.policy.example", "dmarc.multiple:fail", "has 2 DMARC records",
+			`publish only _dmarc.multiple.policy.example. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
+		{"syntax.policy.example", "dmarc.syntax:fail dmarc.syntax:warn dmarc.unknown-tag:warn dmarc.policy-none:warn",
+			`tag p at _dmarc.syntax.policy.example: p="rejct": "rejct" is not a policy`,
+			`"v=DMARC1; p=quarantine; rua=mailto:dmarc@policy.example"`},
+		{"nopolicy.policy.example", "dmarc.syntax:fail dmarc.syntax:fail", `p="rejct"`, `"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@nopolicy.policy.example"`},
+		{"nov.policy.example", "dmarc.ok:pass dmarc.syntax:fail dmarc.inherited:info dmarc.subdomain-weaker:warn", "the TXT record at _dmarc.nov.policy.example is not a DMARC record",
+			`replace it with _dmarc.nov.policy.example. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
+		{"badrua.policy.example", "dmarc.ok:pass dmarc.rua-invalid:warn dmarc.rua-invalid:warn dmarc.no-rua:warn", "reject",
+			`"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
+		{"external.policy.example", "dmarc.ok:pass dmarc.rua-unauthorized:warn dmarc.ruf-unauthorized:warn", "aggregate reports to 2 address(es)",
+			`publish external.policy.example._report._dmarc.noauth.example. IN TXT "v=DMARC1"`},
+		{"cname.policy.example", "dmarc.ok:pass", "found at _dmarc.cname.policy.example", ""},
+		{"upper.policy.example", "dmarc.ok:pass dmarc.syntax:warn dmarc.syntax:warn", "reject", `"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
+		{"nodmarc.example", "dmarc.missing:fail", "no DMARC record at _dmarc.nodmarc.example:",
+			`_dmarc.nodmarc.example. IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@nodmarc.example" — start with p=none`},
+		{"sub.nodmarc.example", "dmarc.missing:fail", "no DMARC record at _dmarc.sub.nodmarc.example nor at _dmarc.nodmarc.example (its organizational domain)", ""},
+		{"nullmx.example", "dmarc.missing:fail", "no DMARC record", `_dmarc.nullmx.example. IN TXT "v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s"`},
+		{"servfail.policy.example", "dmarc.temperror:error", "SERVFAIL", ""},
+		{"slow.policy.example", "dmarc.temperror:error", "timeout", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.domain, func(t *testing.T) {
+			res := DMARC{}.Run(context.Background(), dmarcEnv(t, tt.domain, srv))
+			if got := findingKeys(res.Findings); got != tt.want {
+				for _, f := range res.Findings {
+					t.Logf("%s %s: %s [fix: %s]", f.ID, f.Severity, f.Message, f.Fix)
+				}
+				t.Fatalf("findings = %s\nwant %s", got, tt.want)
+			}
+			found := false
+			for _, f := range res.Findings {
+				found = found || strings.Contains(f.Message, tt.msg)
+			}
+			if !found {
+				t.Errorf("no message contains %q", tt.msg)
+			}
+			if tt.fix != "" {
+				found := false
+				for _, f := range res.Findings {
+					found = found || strings.Contains(f.Fix, tt.fix)
+				}
+				if !found {
+					for _, f := range res.Findings {
+						t.Logf("%s fix: %s", f.ID, f.Fix)
+					}
+					t.Errorf("no fix contains %q", tt.fix)
+				}
+			}
+			ids := map[string]bool{}
+			for _, s := range (DMARC{}).Meta().Findings {
+				ids[s.ID] = true
+			}
+			for _, f := range res.Findings {
+				if !ids[f.ID] {
+					t.Errorf("finding %s is not listed in Meta", f.ID)
+				}
+				if f.Severity != Error && f.Severity != Pass && f.Severity != Info && f.Fix == "" {
+					t.Errorf("%s (%s) has no fix", f.ID, f.Severity)
+				}
+			}
+			if _, err := json.Marshal(res.Data); err != nil {
+				t.Errorf("data does not marshal: %v", err)
+			}
+		})
+	}
+}
+
+func TestDMARCAuthorizationTemperror(t *testing.T) {
+	srv := startDMARCZones(t)
+	srv.Set("external.policy.example._report._dmarc.reports.example", dnstest.ServFail)
+	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "external.policy.example", srv))
+	got := findingKeys(res.Findings)
+	want := "dmarc.ok:pass dmarc.temperror:error dmarc.rua-unauthorized:warn dmarc.ruf-unauthorized:warn"
+	if got != want {
+		t.Fatalf("findings = %s, want %s", got, want)
+	}
+	if !strings.Contains(res.Findings[1].Message, "reports.example") || !strings.Contains(res.Findings[1].Message, "SERVFAIL") {
+		t.Errorf("temperror message %q", res.Findings[1].Message)
+	}
+}
+
+func TestDMARCData(t *testing.T) {
+	srv := startDMARCZones(t)
+	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "inherit.policy.example", srv))
+	b, err := json.Marshal(res.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Lookup struct {
+			Status       string `json:"status"`
+			OrgDomain    string `json:"org_domain"`
+			PolicyDomain string `json:"policy_domain"`
+			Inherited    bool   `json:"inherited"`
+		} `json:"lookup"`
+		Effective   string `json:"effective_policy"`
+		Pct         int    `json:"pct"`
+		Recommended string `json:"recommended"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Lookup.Status != "found" || got.Lookup.OrgDomain != "policy.example" || got.Lookup.PolicyDomain != "policy.example" ||
+		!got.Lookup.Inherited || got.Effective != "quarantine" || got.Pct != 100 ||
+		got.Recommended != "v=DMARC1; p=reject; rua=mailto:dmarc@policy.example" {
+		t.Errorf("data = %s", b)
+	}
+}
+
+// TestDMARCIDN audits an IDN given in Unicode: discovery uses A-labels.
+func TestDMARCIDN(t *testing.T) {
+	srv := dnstest.StartZones(t, dnstest.Zone(t, "xn--bcher-kva.example.", `$ORIGIN xn--bcher-kva.example.
+@ 3600 IN SOA ns1 hostmaster 1 7200 3600 1209600 300
+_dmarc 3600 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@xn--bcher-kva.example"
+`))
+	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "www.bücher.example", srv))
+	if got := findingKeys(res.Findings); got != "dmarc.ok:pass dmarc.inherited:info" {
+		t.Fatalf("findings = %s", got)
+	}
+	if !strings.Contains(res.Findings[0].Message, "_dmarc.xn--bcher-kva.example") {
+		t.Errorf("message %q", res.Findings[0].Message)
+	}
+}
