@@ -137,7 +137,11 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 		if p.Tag != "" {
 			what = "tag " + p.Tag
 		}
-		fs = append(fs, SpecDMARCSyntax.As(sev, "%s at %s: %s: %s", what, recName, quoteTag(p), p.Message).
+		msg := p.Message
+		if p.Effect == dmarc.PolicyIgnored && rec.Policy != nil && p.Tag != "" {
+			msg += "; as the record has a valid rua, receivers act as if p=none: no protection"
+		}
+		fs = append(fs, SpecDMARCSyntax.As(sev, "%s at %s: %s: %s", what, recName, quoteTag(p), msg).
 			WithRecords(evidence...).WithFix("%s", fix).WithData(p))
 	}
 	for i, t := range rec.Unknown {
@@ -169,7 +173,13 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 	}
 	data.EffectivePolicy, data.Percent = effective, pct
 
+	policyLost := false
+	for _, pr := range rec.Problems {
+		policyLost = policyLost || pr.Effect == dmarc.PolicyIgnored
+	}
 	switch {
+	case policyLost:
+		// The syntax finding says receivers fall back to p=none.
 	case effective == "none" && res.Inherited && sp == "none":
 		fs = append(fs, SpecDMARCPolicyNone.New("the policy for %s is none: it inherits sp=none from %s (whose own p=%s), so receivers take no action on mail that fails DMARC and anyone can send mail as %s", d, recName, p, d).
 			WithRecords(evidence...).WithFix("%s", fix))

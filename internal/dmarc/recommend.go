@@ -63,6 +63,15 @@ func Recommend(domain string, rec *Record, opt RecommendOptions) string {
 		}
 	}
 	p := vals["p"]
+	if p == "" {
+		// A misspelt p: take what was meant ("rejct" -> reject).
+		for _, t := range rec.Tags {
+			if t.Name == "p" && !t.Valid {
+				p = closestPolicy(strings.ToLower(t.Value))
+				break
+			}
+		}
+	}
 	switch {
 	case opt.NoMail:
 		p = "reject"
@@ -122,4 +131,14 @@ func uriList(uris []ReportURI) []string {
 // TXTRecord renders a record as a zone-file line for name.
 func TXTRecord(domain, record string) string {
 	return RecordName(domain) + `. IN TXT "` + record + `"`
+}
+
+// closestPolicy returns the policy keyword within two edits of v, or "".
+func closestPolicy(v string) string {
+	for _, k := range []string{"reject", "quarantine", "none"} {
+		if distance(v, k) <= 2 {
+			return k
+		}
+	}
+	return ""
 }

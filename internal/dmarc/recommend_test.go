@@ -23,6 +23,8 @@ func TestRecommend(t *testing.T) {
 		{"rua repaired, https dropped", "v=DMARC1; p=reject; rua=d@example.org,https://x.example/r", RecommendOptions{},
 			"v=DMARC1; p=reject; rua=mailto:d@example.org"},
 		{"syntax errors dropped", "v=DMARC1; p=rejct; pct=150; foo=bar; rua=mailto:d@example.org", RecommendOptions{},
+			"v=DMARC1; p=reject; rua=mailto:d@example.org"},
+		{"misspelt none still strengthened", "v=DMARC1; p=nnoe; rua=mailto:d@example.org", RecommendOptions{},
 			"v=DMARC1; p=quarantine; rua=mailto:d@example.org"},
 		{"discarded record repaired", "p=reject; v=DMARC1; rua=mailto:d@example.org", RecommendOptions{},
 			"v=DMARC1; p=reject; rua=mailto:d@example.org"},
