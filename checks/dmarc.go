@@ -20,9 +20,9 @@ var (
 	SpecDMARCSubdomainWeaker = Spec{ID: "dmarc.subdomain-weaker", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "sp is weaker than p: subdomains are easier to spoof than the domain"}
 	SpecDMARCNoRUA           = Spec{ID: "dmarc.no-rua", Severity: Warn, RFC: "RFC 7489 §7.2", Summary: "no usable aggregate report address (rua): nobody sees who sends mail as the domain"}
 	SpecDMARCRUAInvalid      = Spec{ID: "dmarc.rua-invalid", Severity: Warn, RFC: "RFC 7489 §6.4", Summary: "a rua URI is malformed or not mailto:; receivers skip it"}
-	SpecDMARCRUAUnauthorized = Spec{ID: "dmarc.rua-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external rua destination lacks the <domain>._report._dmarc.<destination> record: its reports will never arrive"}
+	SpecDMARCRUAUnauthorized = Spec{ID: "dmarc.rua-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external rua destination lacks the `<domain>._report._dmarc.<destination>` record: its reports will never arrive"}
 	SpecDMARCRUFInvalid      = Spec{ID: "dmarc.ruf-invalid", Severity: Warn, RFC: "RFC 7489 §6.4", Summary: "a ruf URI is malformed or not mailto:; receivers skip it"}
-	SpecDMARCRUFUnauthorized = Spec{ID: "dmarc.ruf-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external ruf destination lacks the <domain>._report._dmarc.<destination> record: its failure reports will never arrive"}
+	SpecDMARCRUFUnauthorized = Spec{ID: "dmarc.ruf-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external ruf destination lacks the `<domain>._report._dmarc.<destination>` record: its failure reports will never arrive"}
 	SpecDMARCInherited       = Spec{ID: "dmarc.inherited", Severity: Info, RFC: "RFC 7489 §6.6.3", Summary: "no record at the domain: the organizational domain's record applies, with its subdomain policy"}
 	SpecDMARCTemperror       = Spec{ID: "dmarc.temperror", Severity: Error, Summary: "a DMARC or report authorization lookup failed (timeout, SERVFAIL): not evaluated, never reported as missing"}
 )
