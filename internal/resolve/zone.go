@@ -89,8 +89,7 @@ func ParseZone(r io.Reader, file, origin string) (*Zone, error) {
 			if n == z.Origin {
 				break
 			}
-			i, _ := dns.NextLabel(n, 0)
-			n = n[i:]
+			n = parent(n)
 		}
 	}
 	return z, nil
@@ -159,9 +158,8 @@ func (z *Zone) lookup(name string) ([]dns.RR, bool) {
 		return nil, true
 	}
 	// RFC 4592 §3.3.1: find the closest encloser, then its wildcard child.
-	for n := name; n != z.Origin; {
-		i, _ := dns.NextLabel(n, 0)
-		n = n[i:]
+	for n := name; n != z.Origin && n != "."; {
+		n = parent(n)
 		if !z.exists[n] {
 			continue
 		}
@@ -178,6 +176,16 @@ func (z *Zone) lookup(name string) ([]dns.RR, bool) {
 		return out, true
 	}
 	return nil, false
+}
+
+// parent returns the name one label up: "b.example." → "example.",
+// "example." → ".", "." → ".".
+func parent(n string) string {
+	i, end := dns.NextLabel(n, 0)
+	if end || i >= len(n) {
+		return "."
+	}
+	return n[i:]
 }
 
 // Zones routes each question to the loaded zone with the longest matching

@@ -148,3 +148,33 @@ func TestParseName(t *testing.T) {
 		})
 	}
 }
+
+// TestRootZone: a zone whose origin is the root answers without looping.
+func TestRootZone(t *testing.T) {
+	z, err := resolve.ParseZone(strings.NewReader(". IN SOA a.root. h. 1 2 3 4 5\n*.test. IN TXT \"wild\"\nexample.com. IN A 192.0.2.1\n"), "root.zone", "")
+	if err != nil || z.Origin != "." {
+		t.Fatalf("root zone: %v, %v", z, err)
+	}
+	tests := []struct {
+		name  string
+		rcode int
+		n     int
+	}{
+		{"example.com.", dns.RcodeSuccess, 1},
+		{"com.", dns.RcodeSuccess, 0},
+		{"nope.org.", dns.RcodeNameError, 0},
+		{"org.", dns.RcodeNameError, 0},
+		{"a.b.test.", dns.RcodeSuccess, 1}, // closest encloser test.: the wildcard applies
+		{"x.test.", dns.RcodeSuccess, 1},
+	}
+	for _, tc := range tests {
+		qt := dns.TypeA
+		if strings.HasSuffix(tc.name, "test.") {
+			qt = dns.TypeTXT
+		}
+		rc, rrs := z.Exchange(tc.name, qt)
+		if rc != tc.rcode || len(rrs) != tc.n {
+			t.Errorf("%s: rcode %d with %d records, want %d with %d", tc.name, rc, len(rrs), tc.rcode, tc.n)
+		}
+	}
+}
