@@ -23,36 +23,12 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 )
-
-// sharedDir returns ../shared/testdata/conformance/dkim, read in place, or
-// skips the test when ../shared is not present.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("../shared not present: no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "testdata", "conformance", "dkim")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("../shared not present: %v", err)
-	}
-	return d
-}
 
 func readShared(t testing.TB, parts ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{sharedDir(t)}, parts...)...))
+	b, err := os.ReadFile(filepath.Join(append([]string{sharedtest.Dir(t, "testdata", "conformance", "dkim")}, parts...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +124,7 @@ func TestConformanceStalwart(t *testing.T) {
 		"006.txt": {StatusPass},
 	}
 	count := tally{}
-	files, _ := filepath.Glob(filepath.Join(sharedDir(t), "stalwart-mail-auth", "*.txt"))
+	files, _ := filepath.Glob(filepath.Join(sharedtest.Dir(t, "testdata", "conformance", "dkim"), "stalwart-mail-auth", "*.txt"))
 	if len(files) != len(want) {
 		t.Fatalf("%d vector files, want %d", len(files), len(want))
 	}
@@ -485,7 +461,7 @@ func TestConformanceMailDKIM(t *testing.T) {
 			_, _ = Parse(value) // must not panic
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(sharedDir(t), "mail-dkim", "corpus", "*.txt"))
+	files, _ := filepath.Glob(filepath.Join(sharedtest.Dir(t, "testdata", "conformance", "dkim"), "mail-dkim", "corpus", "*.txt"))
 	sort.Strings(files)
 	count := tally{}
 	asserted := 0

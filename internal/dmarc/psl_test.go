@@ -3,11 +3,11 @@ package dmarc
 import (
 	"bufio"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mailcheck/mailcheck/internal/orgdomain"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 )
 
 type pslVector struct {
@@ -21,23 +21,10 @@ type pslVector struct {
 // rejects them before any question (tested in internal/orgdomain).
 func pslVectors(t *testing.T) []pslVector {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("../shared not present: go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	path := filepath.Join(filepath.Dir(dir), "shared", "testdata", "conformance", "dmarc-orgdomain", "psl", "tests.txt")
+	path := sharedtest.Dir(t, "testdata", "conformance", "dmarc-orgdomain", "psl", "tests.txt")
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("../shared not present: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var out []pslVector

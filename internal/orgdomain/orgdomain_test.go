@@ -8,32 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-// sharedDir returns ../shared next to the repository root (found by
-// walking up to go.mod), or skips the test when it is absent.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("../shared not present: go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("../shared not present: %v", err)
-	}
-	return shared
-}
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
+)
 
 // pslCase is one vector of the Public Suffix List test suite. A nil input
 // or expectation is the suite's null: no input / no registrable domain.
@@ -140,7 +117,7 @@ func runPSL(t *testing.T, name string, cases []pslCase) {
 }
 
 func TestPSLConformance(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "testdata", "conformance", "dmarc-orgdomain", "psl")
+	dir := sharedtest.Dir(t, "testdata", "conformance", "dmarc-orgdomain", "psl")
 	t.Run("tests.txt", func(t *testing.T) {
 		runPSL(t, "tests.txt", readTestsTxt(t, filepath.Join(dir, "tests.txt")))
 	})

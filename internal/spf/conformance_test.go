@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -17,31 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 )
-
-// sharedDir finds ../shared next to the repository root, or skips.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("../shared not present: no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("../shared not present: %v", err)
-	}
-	return shared
-}
 
 // suiteScenario is one YAML document of the OpenSPF suite format
 // (../shared/testdata/SOURCES.md §2).
@@ -242,7 +218,7 @@ func acceptable(n yaml.Node) []Result {
 }
 
 func runSuite(t *testing.T, file string) {
-	path := filepath.Join(sharedDir(t), "testdata", "conformance", "spf", file)
+	path := sharedtest.Dir(t, "testdata", "conformance", "spf", file)
 	scenarios := loadSuite(t, path)
 	var passed, failed, skipped int
 	for _, sc := range scenarios {
