@@ -21,7 +21,7 @@ lint:
 
 # Audit the bundled example zone, offline.
 demo: build
-	./$(BIN) --offline $(DEMO_ZONES) example.org; echo "exit code: $$?"
+	./$(BIN) --offline $(DEMO_ZONES) --dkim-selector mail2026 example.org; echo "exit code: $$?"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

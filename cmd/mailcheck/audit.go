@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,7 @@ type auditFlags struct {
 	submissionHosts []string
 	relayRcpt       string
 	caFile          string
+	probeTimeout    time.Duration
 	parallel        int
 }
 
@@ -77,6 +79,7 @@ be evaluated.`,
 	lf.StringArrayVar(&f.submissionHosts, "submission-host", nil, "host to probe for mail submission on ports 587 and 465 (repeatable)")
 	lf.StringVar(&f.relayRcpt, "relay-test-rcpt", "", "recipient in a foreign domain for the open-relay test (default: a reserved .invalid address)")
 	lf.StringVar(&f.caFile, "ca-file", "", "PEM file of extra trusted CA certificates for the TLS checks")
+	lf.DurationVar(&f.probeTimeout, "probe-timeout", 10*time.Second, "timeout of one SMTP/TLS probe connection (connect, dialogue and handshake)")
 	lf.IntVar(&f.parallel, "parallel", 8, "how many domains to audit at once")
 	cmd.AddCommand(a.versionCmd(), a.findingsCmd())
 	for _, sub := range a.subcommands() {
@@ -105,6 +108,9 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 	if f.failUnder < 0 || f.failUnder > 100 {
 		return usageErr("--fail-under must be between 0 and 100, not %d", f.failUnder)
 	}
+	if f.probeTimeout <= 0 {
+		return usageErr("--probe-timeout must be positive, not %s", f.probeTimeout)
+	}
 	if f.parallel < 1 {
 		return usageErr("--parallel must be at least 1")
 	}
@@ -120,6 +126,7 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 		SubmissionHosts: f.submissionHosts,
 		RelayTestRcpt:   f.relayRcpt,
 		CAFile:          f.caFile,
+		ProbeTimeout:    f.probeTimeout,
 		Offline:         f.offline,
 	}
 	for _, s := range f.ips {
