@@ -107,6 +107,7 @@ func TestMX(t *testing.T) {
 		{"dup.mx.test", false, []string{"mx.duplicate:info", "mx.ok:pass"}, "mail.ok.mx.test is listed more than once", ""},
 		{"hostfail.mx.test", false, []string{"mx.temperror:error"}, "SERVFAIL from " + srv.Addr + " for A mail.hostfail.mx.test", ""},
 		{"broken.mx.test", false, []string{"mx.temperror:error"}, "SERVFAIL from " + srv.Addr + " for MX broken.mx.test", ""},
+		{"loopmx.mx.test", false, []string{"mx.temperror:error"}, "CNAME loop from " + srv.Addr + " for A l1.loopmx.mx.test: chain l1.loopmx.mx.test. -> l2.loopmx.mx.test. -> l1.loopmx.mx.test.", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.domain, func(t *testing.T) {
