@@ -25,11 +25,13 @@ type MXSet struct {
 
 // MXHost is one exchanger and what its name resolved to.
 type MXHost struct {
-	Preference uint16
-	Name       string // without trailing dot
-	IPLiteral  bool   // the target is an address written as a name
-	Addrs      []netip.Addr
-	Lookup     resolve.AddrResult
+	Preference uint16       `json:"preference"`
+	Name       string       `json:"host"`                 // without trailing dot
+	IPLiteral  bool         `json:"ip_literal,omitempty"` // the target is an address written as a name
+	Addrs      []netip.Addr `json:"addresses"`
+	// Lookup keeps the raw A/AAAA answers (for evidence and CNAME chains);
+	// the JSON report carries the records as text in findings instead.
+	Lookup resolve.AddrResult `json:"-"`
 }
 
 // Addrs returns every address of every host, without duplicates.

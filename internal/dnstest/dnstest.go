@@ -45,6 +45,8 @@ type Server struct {
 	counts    map[string]int // "name TYPE proto"
 	behaviors map[string]Behavior
 	total     int
+	inflight  int // questions being answered now
+	peak      int // the most answered at once
 }
 
 // Start serves the zone files (BIND format; origins from $ORIGIN or SOA)
@@ -163,6 +165,13 @@ func (s *Server) Total() int {
 	return s.total
 }
 
+// Peak returns the most questions the server was answering at once.
+func (s *Server) Peak() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak
+}
+
 // Duplicates lists the questions that arrived more than once on the same
 // transport (a UDP query retried over TCP after truncation is not a
 // duplicate).
@@ -194,9 +203,16 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	s.mu.Lock()
 	s.counts[name+" "+dns.TypeToString[q.Qtype]+" "+proto]++
 	s.total++
+	s.inflight++
+	s.peak = max(s.peak, s.inflight)
 	b := s.behaviors[name]
 	delay, ad := s.delay, s.ad
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inflight--
+		s.mu.Unlock()
+	}()
 
 	m := new(dns.Msg)
 	m.SetReply(r)

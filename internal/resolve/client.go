@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -48,7 +49,14 @@ type Client struct {
 	Timeout time.Duration // per attempt; default 2s
 	Retries int           // extra rounds over all servers after the first; 0: none
 	UDPSize uint16        // EDNS0 buffer size; default 1232
-	Trace   func(TraceEvent)
+	// MaxInFlight bounds the questions on the wire at once across every
+	// caller of this client (a bulk audit must not flood its resolver and
+	// lose answers to full socket buffers); default 128.
+	MaxInFlight int
+	Trace       func(TraceEvent)
+
+	semOnce sync.Once
+	sem     chan struct{}
 }
 
 var _ Resolver = (*Client)(nil)
@@ -185,6 +193,20 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answ
 }
 
 func (c *Client) attempt(ctx context.Context, m *dns.Msg, srv, proto string, timeout time.Duration) (*dns.Msg, error) {
+	c.semOnce.Do(func() {
+		n := c.MaxInFlight
+		if n <= 0 {
+			n = 128
+		}
+		c.sem = make(chan struct{}, n)
+	})
+	select {
+	case c.sem <- struct{}{}:
+		defer func() { <-c.sem }()
+	case <-ctx.Done():
+		q := m.Question[0]
+		return nil, &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: ErrTimeout, Detail: "audit deadline reached"}
+	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cl := &dns.Client{Net: proto, Timeout: timeout, UDPSize: 65535}

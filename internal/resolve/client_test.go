@@ -354,3 +354,31 @@ func TestNormalizeServer(t *testing.T) {
 		}
 	}
 }
+
+// TestClientMaxInFlight: a bulk audit never has more questions on the wire
+// than the bound, however many callers ask at once.
+func TestClientMaxInFlight(t *testing.T) {
+	srv := startServer(t)
+	srv.SetDelay(30 * time.Millisecond)
+	var names []string
+	for i := 0; i < 12; i++ {
+		n := fmt.Sprintf("q%d.example.org", i)
+		srv.Set(n, dnstest.Slow)
+		names = append(names, n)
+	}
+	c := &resolve.Client{Servers: []string{srv.Addr}, Timeout: 2 * time.Second, MaxInFlight: 3}
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a, err := c.Query(context.Background(), n, dns.TypeA); err != nil || !a.NXDomain() {
+				t.Errorf("%s: %v, %v", n, a, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := srv.Peak(); p > 3 || p < 2 {
+		t.Errorf("peak questions in flight = %d, want at most 3 (and some overlap)", p)
+	}
+}
