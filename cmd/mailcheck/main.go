@@ -11,6 +11,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,7 +71,12 @@ func newApp(stdout, stderr io.Writer) *app {
 }
 
 func main() {
-	os.Exit(newApp(os.Stdout, os.Stderr).run(context.Background(), os.Args[1:]))
+	// Ctrl-C cancels the audits in progress: their checks end with errors
+	// and the reports are still printed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := newApp(os.Stdout, os.Stderr).run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
 }
 
 // run executes the command line and returns the exit code.
