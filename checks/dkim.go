@@ -176,21 +176,34 @@ func judgeSelector(env *Env, l *dkim.Lookup, sd *dkimSelectorData) []Finding {
 	if chain := l.Chain(); len(chain) > 0 {
 		via = fmt.Sprintf(" (via CNAME to %s)", strings.Join(chain, " → "))
 	}
-	var fs []Finding
-	if len(l.TXT) > 1 {
-		sd.Status = "multiple"
-		fs = append(fs, SpecDKIMMultiple.New("selector %s has %d TXT records at %s%s; RFC 6376 leaves the result undefined and verifiers fail its signatures", l.Selector, len(l.TXT), l.Name, via).
-			WithRecords(recs...).
-			WithFix("keep exactly one key record at %s. and delete the others", l.Name))
+	if len(l.TXT) == 1 {
+		return judgeRecord(env, l, fmt.Sprintf("selector %s", l.Selector), via, l.TXT[0], recs, sd)
 	}
+	// Several records: the selector as a whole is unusable, so no record
+	// of it gets a pass finding; each one's own defects are still reported,
+	// and the multiple finding says which records hold usable keys.
+	sd.Status = "multiple"
+	var keys []string
+	var rest []Finding
 	for i, txt := range l.TXT {
-		label := fmt.Sprintf("selector %s", l.Selector)
-		if len(l.TXT) > 1 {
-			label = fmt.Sprintf("record %d of selector %s", i+1, l.Selector)
+		label := fmt.Sprintf("record %d of selector %s", i+1, l.Selector)
+		for _, f := range judgeRecord(env, l, label, via, txt, recs, sd) {
+			if f.ID == SpecDKIMOK.ID {
+				if k, ok := f.Data.(*dkim.Key); ok {
+					keys = append(keys, fmt.Sprintf("record %d: %s", i+1, k))
+				}
+				continue
+			}
+			rest = append(rest, f)
 		}
-		fs = append(fs, judgeRecord(env, l, label, via, txt, recs, sd)...)
 	}
-	return fs
+	parts := []string{fmt.Sprintf("selector %s has %d TXT records at %s%s; RFC 6376 §3.6.2.2 leaves the result undefined and verifiers may pick either or fail its signatures (go-msgauth fails them)", l.Selector, len(l.TXT), l.Name, via)}
+	if len(keys) > 0 {
+		parts = append(parts, fmt.Sprintf("usable keys: %s", strings.Join(keys, ", ")))
+	}
+	return append([]Finding{SpecDKIMMultiple.New("%s", strings.Join(parts, "; ")).
+		WithRecords(recs...).
+		WithFix("keep exactly one key record at %s. (the one whose private key the signer uses) and delete the others", l.Name)}, rest...)
 }
 
 func judgeRecord(env *Env, l *dkim.Lookup, label, via, txt string, recs []string, sd *dkimSelectorData) []Finding {
