@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -384,7 +385,31 @@ func judgeMX(ctx context.Context, env *Env, t smtpTarget, r *smtpprobe.Result) [
 		fs = append(fs, authBeforeTLS(t, r))
 	}
 	fs = append(fs, judgeRelay(t, r)...)
+	if f, ok := lateFailure(t, r); ok {
+		fs = append(fs, f)
+	}
 	return fs
+}
+
+// stageText names the probe stages in messages.
+var stageText = map[string]string{
+	smtpprobe.StageMail:     "MAIL before STARTTLS",
+	smtpprobe.StageStartTLS: "the STARTTLS command",
+	smtpprobe.StageEHLOTLS:  "EHLO after STARTTLS",
+}
+
+// lateFailure reports a session that broke off after EHLO at a stage no
+// other finding covers: the STARTTLS command unanswered, EHLO after the
+// handshake, MAIL before STARTTLS on 587. A refused STARTTLS and a failed
+// handshake are the tls check's (tls.handshake-failed), a broken relay
+// test is judgeRelay's.
+func lateFailure(t smtpTarget, r *smtpprobe.Result) (Finding, bool) {
+	what, ok := stageText[r.Stage]
+	if r.Err == nil || !ok || errors.Is(r.Err, smtpprobe.ErrNotTLS) {
+		return Finding{}, false
+	}
+	return SpecSMTPSession.New("%s: the session broke off at %s: %v; what the server does from there on is unknown", t, what, r.Err).
+		WithRecords(r.Transcript...), true
 }
 
 func authBeforeTLS(t smtpTarget, r *smtpprobe.Result) Finding {
@@ -536,8 +561,8 @@ func judgeSubmission(t smtpTarget, r *smtpprobe.Result) []Finding {
 		fs = append(fs, SpecSMTPSubmissionOK.New("%s requires STARTTLS (MAIL before TLS: %s); %s", t, r.MailBeforeTLS, auth).
 			WithRecords(r.EHLO.String(), r.MailBeforeTLS.String()))
 	}
-	if r.Err != nil && r.Stage != smtpprobe.StageTLS && r.Stage != smtpprobe.StageStartTLS {
-		fs = append(fs, SpecSMTPSession.New("%s: the session broke off at %s: %v", t, r.Stage, r.Err).WithRecords(r.Transcript...))
+	if f, ok := lateFailure(t, r); ok {
+		fs = append(fs, f)
 	}
 	return fs
 }

@@ -54,6 +54,18 @@ silent.hostile IN A 192.0.2.40
 busy.hostile IN A 192.0.2.41
 flood.hostile IN A 192.0.2.42
 
+hostile2 IN MX 10 trickle.hostile2.test.
+hostile2 IN MX 20 garbage.hostile2.test.
+hostile2 IN MX 30 longline.hostile2.test.
+trickle.hostile2 IN A 192.0.2.43
+garbage.hostile2 IN A 192.0.2.44
+longline.hostile2 IN A 192.0.2.45
+
+tlsbreak IN MX 10 stall.tlsbreak.test.
+tlsbreak IN MX 20 mute.tlsbreak.test.
+stall.tlsbreak IN A 192.0.2.46
+mute.tlsbreak IN A 192.0.2.47
+
 private IN MX 10 lan.private.test.
 lan.private IN A 10.1.2.3
 _submission._tcp.private IN SRV 0 0 0 .
@@ -117,6 +129,19 @@ func startSMTPWorld(t *testing.T) *smtpWorld {
 	w.dialer.Map("192.0.2.40:25", smtptest.StartFake(t, smtptest.Silent))
 	w.dialer.Map("192.0.2.41:25", smtptest.StartFake(t, smtptest.Greeting("421 4.7.0 busy.hostile.test try again later")))
 	w.dialer.Map("192.0.2.42:25", smtptest.StartFake(t, smtptest.Endless))
+	w.dialer.Map("192.0.2.43:25", smtptest.StartFake(t, smtptest.Trickle(time.Second)))
+	w.dialer.Map("192.0.2.44:25", smtptest.StartFake(t, smtptest.Garbage))
+	w.dialer.Map("192.0.2.45:25", smtptest.StartFake(t, smtptest.LongLine))
+	// tlsbreak.test: servers that fail once STARTTLS is under way.
+	plain := map[string]string{"EHLO": "250-mx.tlsbreak.test\n250 STARTTLS", "MAIL": "250 2.1.0 Ok", "RSET": "250 2.0.0 Ok",
+		"RCPT": "554 5.7.1 <relay-test@mailcheck.invalid>: Relay access denied"}
+	w.dialer.Map("192.0.2.46:25", smtptest.StartFake(t, smtptest.StartTLSThen("220 stall.tlsbreak.test ESMTP", plain,
+		cert(smtptest.CertOptions{Names: []string{"stall.tlsbreak.test"}}), map[string]string{"EHLO": smtptest.Hang})))
+	mute := map[string]string{"STARTTLS": smtptest.Hang}
+	for k, v := range plain {
+		mute[k] = v
+	}
+	w.dialer.Map("192.0.2.47:25", smtptest.StartFake(t, smtptest.Script("220 mute.tlsbreak.test ESMTP", mute)))
 	w.dialer.Map("192.0.2.50:25", smtptest.StartFake(t, smtptest.Script("220 mx.unclear.test ESMTP", map[string]string{
 		"EHLO": "250-mx.unclear.test\n250 8BITMIME", "MAIL": "250 2.1.0 Ok", "RSET": "250 2.0.0 Ok",
 		"RCPT": "550 5.1.1 <relay-test@mailcheck.invalid>: Recipient address rejected: Domain not found"})))
@@ -199,6 +224,18 @@ func TestSMTPAndTLSChecks(t *testing.T) {
 			smtp: []string{"error smtp.greeting-refused", "error smtp.session-error x2", "info smtp.submission-none"},
 			tls:  []string{"error tls.not-evaluated"},
 			text: []string{`greeted with "421 4.7.0 busy.hostile.test try again later"`, "too many reply lines", "timeout"}},
+		{domain: "hostile2.test", opts: checks.Options{ProbeTimeout: 1500 * time.Millisecond},
+			smtp: []string{"error smtp.session-error x3", "info smtp.submission-none"},
+			tls:  []string{"error tls.not-evaluated"},
+			text: []string{"trickle.hostile2.test[192.0.2.43]:25: the session broke off at the banner: smtpprobe: timeout",
+				"garbage.hostile2.test[192.0.2.44]:25: the session broke off at the banner: smtpprobe: malformed reply",
+				"longline.hostile2.test[192.0.2.45]:25: the session broke off at the banner: smtpprobe: reply line too long",
+				"3 of 3 server(s) could not be inspected"}},
+		{domain: "tlsbreak.test", opts: checks.Options{ProbeTimeout: 500 * time.Millisecond},
+			smtp: []string{"error smtp.session-error x2", "info smtp.submission-none", "pass smtp.ok x2", "pass smtp.relay-closed x2", "pass smtp.starttls x2"},
+			tls:  []string{"error tls.not-evaluated", "pass tls.ok"},
+			text: []string{"stall.tlsbreak.test[192.0.2.46]:25: the session broke off at EHLO after STARTTLS: smtpprobe: timeout",
+				"mute.tlsbreak.test[192.0.2.47]:25: the session broke off at the STARTTLS command: smtpprobe: timeout"}},
 		{domain: "private.test",
 			smtp: []string{"info smtp.skipped", "info smtp.submission-none"},
 			tls:  []string{"info tls.skipped"},

@@ -2,6 +2,7 @@ package smtptest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"strings"
 	"sync"
@@ -130,33 +131,74 @@ func Garbage(c net.Conn, done <-chan struct{}) {
 	c.Read(buf)
 }
 
+// Hang, as a Script reply, answers nothing: the fake goes silent until
+// the client gives up.
+const Hang = "\x00hang"
+
 // Script answers a plain session: the banner, then for each command line
 // the reply whose key is a prefix of the command (upper case), or "500
-// unrecognized". It hangs up after QUIT.
+// unrecognized". A reply of Hang sends nothing and waits. It hangs up
+// after QUIT.
 func Script(banner string, replies map[string]string) Handler {
 	return func(c net.Conn, done <-chan struct{}) {
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		c.Write([]byte(banner + "\r\n"))
-		r := bufio.NewReader(c)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			cmd := strings.ToUpper(strings.TrimSpace(line))
-			rep, best := "500 5.5.2 unrecognized command", 0
-			for k, v := range replies {
-				if strings.HasPrefix(cmd, k) && len(k) > best {
-					rep, best = v, len(k)
-				}
-			}
-			if strings.HasPrefix(cmd, "QUIT") && best == 0 {
-				rep = "221 2.0.0 bye"
-			}
-			c.Write([]byte(strings.ReplaceAll(rep, "\n", "\r\n") + "\r\n"))
-			if strings.HasPrefix(cmd, "QUIT") {
-				return
+		script(c, bufio.NewReader(c), replies, done)
+	}
+}
+
+// script answers commands on c until QUIT, EOF or Hang.
+func script(c net.Conn, r *bufio.Reader, replies map[string]string, done <-chan struct{}) (stopped string) {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return ""
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		rep, best := "500 5.5.2 unrecognized command", 0
+		for k, v := range replies {
+			if strings.HasPrefix(cmd, k) && len(k) > best {
+				rep, best = v, len(k)
 			}
 		}
+		if strings.HasPrefix(cmd, "QUIT") && best == 0 {
+			rep = "221 2.0.0 bye"
+		}
+		if rep == Hang {
+			<-done
+			return cmd
+		}
+		c.Write([]byte(strings.ReplaceAll(rep, "\n", "\r\n") + "\r\n"))
+		if strings.HasPrefix(cmd, "QUIT") || strings.HasPrefix(cmd, "STARTTLS") && strings.HasPrefix(rep, "220") {
+			return cmd
+		}
+	}
+}
+
+// StartTLSThen scripts a plain session like Script (replies should
+// advertise STARTTLS in the EHLO reply); on STARTTLS it answers 220, runs
+// the TLS handshake with cfg, then answers the commands that arrive under
+// TLS with afterTLS (e.g. {"EHLO": Hang}: a server that stalls once TLS is
+// up; an empty map closes the connection at the first command).
+func StartTLSThen(banner string, replies map[string]string, cfg *tls.Config, afterTLS map[string]string) Handler {
+	return func(c net.Conn, done <-chan struct{}) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte(banner + "\r\n"))
+		plain := map[string]string{"STARTTLS": "220 2.0.0 Ready to start TLS"}
+		for k, v := range replies {
+			plain[k] = v
+		}
+		if !strings.HasPrefix(script(c, bufio.NewReader(c), plain, done), "STARTTLS") {
+			return
+		}
+		tc := tls.Server(c, cfg)
+		defer tc.Close()
+		if tc.Handshake() != nil {
+			return
+		}
+		if len(afterTLS) == 0 {
+			return
+		}
+		script(tc, bufio.NewReader(tc), afterTLS, done)
 	}
 }
