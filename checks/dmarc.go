@@ -13,7 +13,7 @@ var (
 	SpecDMARCOK              = Spec{ID: "dmarc.ok", Severity: Pass, RFC: "RFC 7489 §6.3", Summary: "a valid DMARC record with an enforcing policy; says where it was found and the effective policy"}
 	SpecDMARCMissing         = Spec{ID: "dmarc.missing", Severity: Fail, RFC: "RFC 7489 §6.6.3", Summary: "no DMARC record at the domain or its organizational domain: receivers cannot reject forged mail"}
 	SpecDMARCMultiple        = Spec{ID: "dmarc.multiple", Severity: Fail, RFC: "RFC 7489 §6.6.3", Summary: "more than one DMARC record at one name: receivers apply none of them"}
-	SpecDMARCSyntax          = Spec{ID: "dmarc.syntax", Severity: Fail, RFC: "RFC 7489 §6.4", Summary: "a malformed tag or record: which tag, what is wrong and what receivers do (fail when the record or policy is lost, warn when a tag falls back to its default)"}
+	SpecDMARCSyntax          = Spec{ID: "dmarc.syntax", Severity: Fail, RFC: "RFC 7489 §6.4", Summary: "a malformed tag or record: which tag, what is wrong and what receivers do (fail when the record or policy is lost, warn when a tag falls back to its default, info for spellings the grammar allows but some receivers mishandle)"}
 	SpecDMARCUnknownTag      = Spec{ID: "dmarc.unknown-tag", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "a tag DMARC does not define (often a typo); receivers ignore it"}
 	SpecDMARCPolicyNone      = Spec{ID: "dmarc.policy-none", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "the effective policy is none: monitoring only, no protection against spoofing"}
 	SpecDMARCPctPartial      = Spec{ID: "dmarc.pct-partial", Severity: Warn, RFC: "RFC 7489 §6.6.4", Summary: "pct below 100: the policy applies to only part of the failing mail"}
@@ -130,8 +130,13 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 	}
 	for _, p := range rec.Problems {
 		sev := Warn
-		if p.Effect == dmarc.PolicyIgnored || p.Effect == dmarc.RecordIgnored {
+		switch p.Effect {
+		case dmarc.PolicyIgnored, dmarc.RecordIgnored:
 			sev = Fail
+		case dmarc.Cosmetic:
+			// Valid per RFC 7489's grammar (upper-case tag names and
+			// keywords, a line break): a hint, not a defect to score.
+			sev = Info
 		}
 		what := "the record"
 		if p.Tag != "" {

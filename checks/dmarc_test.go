@@ -76,7 +76,7 @@ func TestDMARC(t *testing.T) {
 		{"external.policy.example", "dmarc.ok:pass dmarc.rua-unauthorized:warn dmarc.ruf-unauthorized:warn", "aggregate reports to 2 address(es)",
 			`publish external.policy.example._report._dmarc.noauth.example. IN TXT "v=DMARC1"`},
 		{"cname.policy.example", "dmarc.ok:pass", "found at _dmarc.cname.policy.example", ""},
-		{"upper.policy.example", "dmarc.ok:pass dmarc.syntax:warn dmarc.syntax:warn", "reject", `"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
+		{"upper.policy.example", "dmarc.ok:pass dmarc.syntax:info dmarc.syntax:info", "reject", `"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
 		{"nodmarc.example", "dmarc.missing:fail", "no DMARC record at _dmarc.nodmarc.example:",
 			`_dmarc.nodmarc.example. IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@nodmarc.example" — start with p=none`},
 		{"sub.nodmarc.example", "dmarc.missing:fail", "no DMARC record at _dmarc.sub.nodmarc.example nor at _dmarc.nodmarc.example (its organizational domain)", ""},
