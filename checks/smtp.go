@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/internal/orgdomain"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 )
@@ -24,7 +25,7 @@ var (
 	SpecSMTPPort25Blocked   = Spec{ID: "smtp.port25-blocked", Severity: Error, Summary: "port 25 failed on every MX address: outbound port 25 is probably blocked where mailcheck runs"}
 	SpecSMTPGreeting        = Spec{ID: "smtp.greeting-refused", Severity: Error, RFC: "RFC 5321 §3.1", Summary: "the server greeted with a refusal (421/4xx/554: busy, greylisting, rate limit, or mailcheck's address is refused)"}
 	SpecSMTPSession         = Spec{ID: "smtp.session-error", Severity: Error, Summary: "the session broke off (timeout, disconnect, garbage, oversized reply); the transcript shows where"}
-	SpecSMTPBannerMismatch  = Spec{ID: "smtp.banner-mismatch", Severity: Warn, RFC: "RFC 5321 §4.3.1", Summary: "the greeting's host name is neither the MX name nor a PTR name of the address"}
+	SpecSMTPBannerMismatch  = Spec{ID: "smtp.banner-mismatch", Severity: Warn, RFC: "RFC 5321 §4.3.1", Summary: "the greeting's host name is neither the MX name nor a PTR name of the address (nor a host of their organizational domains)"}
 	SpecSMTPNoStartTLS      = Spec{ID: "smtp.no-starttls", Severity: Fail, RFC: "RFC 3207", Summary: "the server answered EHLO without offering STARTTLS: mail to it travels in clear text"}
 	SpecSMTPOpenRelay       = Spec{ID: "smtp.open-relay", Severity: Fail, RFC: "RFC 5321 §3.9, RFC 2505", Summary: "the server accepted a recipient in a foreign domain from an unauthenticated client: an open relay"}
 	SpecSMTPRelayClosed     = Spec{ID: "smtp.relay-closed", Severity: Pass, RFC: "RFC 5321 §3.9", Summary: "the server refused to relay to a foreign domain"}
@@ -496,14 +497,18 @@ func relayLines(tr []string) []string {
 // the PTR names of the address.
 func bannerMismatch(ctx context.Context, env *Env, t smtpTarget, r *smtpprobe.Result) (Finding, bool) {
 	bh := strings.TrimSuffix(strings.ToLower(r.BannerHost), ".")
-	if strings.EqualFold(bh, t.Host) {
+	// A greeting naming another host of the MX's organization (Google's
+	// aspmx.l.google.com greets as mx.google.com, Microsoft's MX hosts
+	// with their internal names) is no mismatch: only a name outside the
+	// MX's and the PTR's organizations, or none, is worth a warning.
+	if strings.EqualFold(bh, t.Host) || sameOrg(bh, t.Host) {
 		return Finding{}, false
 	}
 	names, _, err := resolve.PTR(ctx, env.Resolver, t.Addr)
 	var ptrs []string
 	for _, n := range names {
 		n = strings.TrimSuffix(strings.ToLower(n), ".")
-		if n == bh {
+		if n == bh || sameOrg(bh, n) {
 			return Finding{}, false
 		}
 		ptrs = append(ptrs, n)
@@ -524,6 +529,14 @@ func bannerMismatch(ctx context.Context, env *Env, t smtpTarget, r *smtpprobe.Re
 	return SpecSMTPBannerMismatch.New("the greeting of %s %s, which is neither the MX name %s nor the address's %s; some receivers and blocklists score such mismatches", t, what, t.Host, ptrText).
 		WithRecords(r.Banner.String()).
 		WithFix("make the server greet with its public name (Postfix: myhostname = %s) and set the PTR of %s to that name", t.Host, t.Addr), true
+}
+
+// sameOrg reports whether two host names have the same organizational
+// domain; names without one ("localhost", a bare TLD) never match.
+func sameOrg(a, b string) bool {
+	oa, err1 := orgdomain.Lookup(a)
+	ob, err2 := orgdomain.Lookup(b)
+	return err1 == nil && err2 == nil && oa == ob
 }
 
 // judgeSubmission turns one 587/465 session into findings.

@@ -66,6 +66,9 @@ tlsbreak IN MX 20 mute.tlsbreak.test.
 stall.tlsbreak IN A 192.0.2.46
 mute.tlsbreak IN A 192.0.2.47
 
+bigmail IN MX 10 aspmx.l.bigmail.test.
+aspmx.l.bigmail IN A 192.0.2.60
+
 private IN MX 10 lan.private.test.
 lan.private IN A 10.1.2.3
 _submission._tcp.private IN SRV 0 0 0 .
@@ -142,6 +145,9 @@ func startSMTPWorld(t *testing.T) *smtpWorld {
 		mute[k] = v
 	}
 	w.dialer.Map("192.0.2.47:25", smtptest.StartFake(t, smtptest.Script("220 mute.tlsbreak.test ESMTP", mute)))
+	// A large provider: the greeting names another host of the MX's
+	// organization, and the address has no PTR in the provider's domain.
+	serve("192.0.2.60:25", smtptest.Options{Hostname: "mx.bigmail.test", Local: "bigmail.test", TLS: cert(smtptest.CertOptions{Names: []string{"aspmx.l.bigmail.test"}})})
 	w.dialer.Map("192.0.2.50:25", smtptest.StartFake(t, smtptest.Script("220 mx.unclear.test ESMTP", map[string]string{
 		"EHLO": "250-mx.unclear.test\n250 8BITMIME", "MAIL": "250 2.1.0 Ok", "RSET": "250 2.0.0 Ok",
 		"RCPT": "550 5.1.1 <relay-test@mailcheck.invalid>: Recipient address rejected: Domain not found"})))
@@ -236,6 +242,10 @@ func TestSMTPAndTLSChecks(t *testing.T) {
 			tls:  []string{"error tls.not-evaluated", "pass tls.ok"},
 			text: []string{"stall.tlsbreak.test[192.0.2.46]:25: the session broke off at EHLO after STARTTLS: smtpprobe: timeout",
 				"mute.tlsbreak.test[192.0.2.47]:25: the session broke off at the STARTTLS command: smtpprobe: timeout"}},
+		{domain: "bigmail.test", // a greeting in the MX's own organization is no mismatch
+			smtp: []string{"info smtp.submission-none", "pass smtp.ok", "pass smtp.relay-closed", "pass smtp.starttls"},
+			tls:  []string{"pass tls.ok"},
+			text: []string{`"220 mx.bigmail.test ESMTP Service Ready"`}},
 		{domain: "private.test",
 			smtp: []string{"info smtp.skipped", "info smtp.submission-none"},
 			tls:  []string{"info tls.skipped"},
