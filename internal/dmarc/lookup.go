@@ -173,11 +173,15 @@ type Authorization struct {
 	Error string `json:"error,omitempty"`
 }
 
+// MaxAuthorizeParallel bounds the authorization lookups Authorize keeps
+// in flight: a hostile record can list hundreds of destinations.
+const MaxAuthorizeParallel = 8
+
 // Authorize checks every valid mailto URI of uris against policyDomain
-// (the domain whose _dmarc record lists them), concurrently. Internal
-// destinations (same organizational domain) need no record and are
-// returned authorized without a query; each authorization name is asked
-// once.
+// (the domain whose _dmarc record lists them), at most
+// MaxAuthorizeParallel lookups at a time. Internal destinations (same
+// organizational domain) need no record and are returned authorized
+// without a query; each authorization name is asked once.
 func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uris []ReportURI) []Authorization {
 	out := make([]Authorization, 0, len(uris))
 	for _, u := range uris {
@@ -200,6 +204,7 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 		err  error
 	}
 	answers := map[string]*answer{}
+	sem := make(chan struct{}, MaxAuthorizeParallel)
 	var wg sync.WaitGroup
 	for _, a := range out {
 		if !a.External || answers[a.Name] != nil {
@@ -210,6 +215,13 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 		wg.Add(1)
 		go func(name string) {
 			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				an.err = &resolve.QueryError{Name: dns.Fqdn(name), Qtype: dns.TypeTXT, Kind: resolve.ErrTimeout, Detail: "audit deadline reached"}
+				return
+			}
 			if len(name) > 253 {
 				an.neg = fmt.Sprintf("the name is %d octets long, over the DNS limit of 253: receivers cannot verify it", len(name))
 				return

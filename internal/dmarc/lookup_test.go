@@ -3,8 +3,10 @@ package dmarc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,4 +201,60 @@ func TestLookupPSL(t *testing.T) {
 		}
 	}
 	t.Logf("DMARC discovery over PSL vectors: %d/%d passed", pass, len(cases))
+}
+
+// inflight answers every TXT question with NODATA after a pause and
+// records how many questions were in flight at once.
+type inflight struct {
+	mu        sync.Mutex
+	now, peak int
+	asked     int
+}
+
+func (f *inflight) Query(ctx context.Context, name string, qtype uint16) (*resolve.Answer, error) {
+	f.mu.Lock()
+	f.now++
+	f.asked++
+	f.peak = max(f.peak, f.now)
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.now--; f.mu.Unlock() }()
+	select {
+	case <-time.After(5 * time.Millisecond):
+	case <-ctx.Done():
+		return nil, &resolve.QueryError{Name: name, Qtype: qtype, Kind: resolve.ErrTimeout}
+	}
+	return &resolve.Answer{Name: dns.CanonicalName(name), Qtype: qtype, Rcode: dns.RcodeSuccess, Server: "test"}, nil
+}
+
+// TestAuthorizeBounded: a record listing many external destinations does
+// not fire one lookup per destination at once, and every destination is
+// still checked.
+func TestAuthorizeBounded(t *testing.T) {
+	var list []string
+	for i := range 60 {
+		list = append(list, fmt.Sprintf("mailto:r@d%d.example", i))
+	}
+	f := &inflight{}
+	got := Authorize(context.Background(), f, "policy.example", parseURIList(strings.Join(list, ",")))
+	if len(got) != 60 || f.asked != 60 {
+		t.Fatalf("%d authorizations, %d questions; want 60 and 60", len(got), f.asked)
+	}
+	for _, a := range got {
+		if a.Authorized || a.Answer != "no TXT record" || a.Err != nil {
+			t.Fatalf("%+v", a)
+		}
+	}
+	if f.peak > MaxAuthorizeParallel || f.peak < 2 {
+		t.Errorf("%d lookups in flight at once, want 2..%d", f.peak, MaxAuthorizeParallel)
+	}
+	// Under an expired deadline every destination is an error, never
+	// "unauthorized".
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f = &inflight{}
+	for _, a := range Authorize(ctx, f, "policy.example", parseURIList(strings.Join(list[:20], ","))) {
+		if a.Err == nil || !errors.Is(a.Err, resolve.ErrTimeout) {
+			t.Fatalf("%+v, want a timeout error", a)
+		}
+	}
 }
