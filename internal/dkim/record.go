@@ -74,7 +74,13 @@ func ParseTags(s string) (tags []Tag, warnings []string, err error) {
 		for j := 0; j < len(value); j++ {
 			c := value[j]
 			if !(c >= 0x21 && c <= 0x7e) && !isWS(c) {
-				return nil, warnings, syntaxErr(name, "character %q at offset %d is not allowed in a tag value (printable ASCII only)", c, j)
+				what := fmt.Sprintf("character %q", c)
+				if c >= 0x80 {
+					// A byte of a UTF-8 sequence: %q would print it as
+					// the Latin-1 letter it is not.
+					what = fmt.Sprintf("non-ASCII octet 0x%02X", c)
+				}
+				return nil, warnings, syntaxErr(name, "%s at offset %d is not allowed in a tag value (printable ASCII only; encode text in n= as quoted-printable)", what, j)
 			}
 		}
 		if seen[name] {

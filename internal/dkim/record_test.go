@@ -97,8 +97,8 @@ func TestParse(t *testing.T) {
 		{name: "not a tag list", txt: "hello world", errSub: `"hello world" is not a tag=value pair`},
 		{name: "bad tag name", txt: "1v=DKIM1; p=x", errSub: `"1v" is not a valid tag name`},
 		{name: "empty tag name", txt: "=x; p=x", errSub: "empty name"},
-		{name: "non-ASCII value", txt: "n=caf\u00e9; p=x", errTag: "n", errSub: "printable ASCII only"},
-		{name: "control character", txt: "p=ab\x00cd", errTag: "p"},
+		{name: "non-ASCII value", txt: "n=caf\u00e9; p=x", errTag: "n", errSub: "non-ASCII octet 0xC3 at offset 3 is not allowed in a tag value (printable ASCII only"},
+		{name: "control character", txt: "p=ab\x00cd", errTag: "p", errSub: `character '\x00' at offset 2`},
 		{name: "huge", txt: "p=" + strings.Repeat("A", MaxRecordLen), errSub: "octets long"},
 	}
 	for _, tc := range tests {
