@@ -8,9 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"golang.org/x/net/publicsuffix"
-
 	"github.com/mailcheck/mailcheck/internal/dnsbl"
+	"github.com/mailcheck/mailcheck/internal/orgdomain"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -128,7 +127,7 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 		data.Skipped = append(data.Skipped, dnsblSkip{"", fmt.Sprintf("%s has no public MX address; give the addresses it sends from with --ip", env.Domain.ASCII)})
 	}
 	domains := []string{env.Domain.ASCII}
-	if org, err := publicsuffix.EffectiveTLDPlusOne(env.Domain.ASCII); err == nil && org != env.Domain.ASCII {
+	if org, err := orgdomain.Lookup(env.Domain.ASCII); err == nil && org != env.Domain.ASCII {
 		domains = append(domains, org)
 	}
 	for i, d := range domains {

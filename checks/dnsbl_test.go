@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/dnsbl"
 	"github.com/mailcheck/mailcheck/internal/dnstest"
@@ -336,5 +338,35 @@ func TestDNSBLData(t *testing.T) {
 	}
 	if d := data.Lists[1]; len(d.Results) != 1 || d.Results[0].Query != "mail.example.dbl.spamhaus.org" || d.Results[0].Verdict != dnsbl.Clean {
 		t.Errorf("dbl: %+v", d.Results)
+	}
+}
+
+// Every question of the dnsbl check reaches the DNS server once per audit,
+// also when the mx and ptr checks run beside it, when an address is both
+// an MX address and an --ip, and when the domain is its own registered
+// domain.
+func TestDNSBLNoDuplicateQueries(t *testing.T) {
+	srv := startDNSBLServer(t, "zen.spamhaus.org.zone", "bl.spamcop.net.zone", "dbl.spamhaus.org.zone", "multi.uribl.com.zone")
+	n, err := resolve.ParseName("MAIL.example.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(2*time.Second)))
+	env.Options = checks.Options{DNSBLZones: dnsblTestLists, IPs: []netip.Addr{netip.MustParseAddr("192.0.2.66"), netip.MustParseAddr("::ffff:198.51.100.25")}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res := checks.Run(ctx, env, []checks.Check{checks.MX{}, checks.PTR{}, checks.DNSBL{}})
+	if d := srv.Duplicates(); len(d) > 0 {
+		t.Errorf("questions asked more than once: %v", d)
+	}
+	for _, r := range res {
+		if r.Name == "dnsbl" && len(dnsblFindings(r.Findings, "dnsbl.listed")) != 3 {
+			t.Errorf("dnsbl findings:\n%s", dnsblDump(r.Findings))
+		}
+	}
+	// The health probes ask for A records only: a test entry's TXT is
+	// no evidence about the audited domain.
+	if c := srv.Count("2.0.0.127.zen.spamhaus.org.", dns.TypeTXT); c != 0 {
+		t.Errorf("the health probe asked for the test entry's TXT %d time(s)", c)
 	}
 }

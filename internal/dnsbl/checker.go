@@ -84,8 +84,9 @@ type run struct {
 	sem chan struct{}
 }
 
-// lookup runs Lookup under the concurrency bound.
-func (r *run) lookup(ctx context.Context, l *List, t Target) Result {
+// lookup runs Lookup under the concurrency bound; probe: a health probe
+// (no TXT query).
+func (r *run) lookup(ctx context.Context, l *List, t Target, probe bool) Result {
 	select {
 	case r.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -94,7 +95,7 @@ func (r *run) lookup(ctx context.Context, l *List, t Target) Result {
 		return Result{Target: t.String(), Query: strings.TrimSuffix(name, "."), A: []string{}, Verdict: Failed, Err: err, Error: err.Error()}
 	}
 	defer func() { <-r.sem }()
-	return Lookup(ctx, r.r, l, t)
+	return lookup(ctx, r.r, l, t, probe)
 }
 
 func (r *run) list(ctx context.Context, l *List, targets []Target) ListReport {
@@ -119,7 +120,7 @@ func (r *run) list(ctx context.Context, l *List, targets []Target) ListReport {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rep.Results[i] = r.lookup(ctx, l, t)
+			rep.Results[i] = r.lookup(ctx, l, t, false)
 		}()
 	}
 	wg.Wait()
@@ -159,9 +160,9 @@ func (r *run) health(ctx context.Context, l *List) Health {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		clean = r.lookup(ctx, l, cleanT)
+		clean = r.lookup(ctx, l, cleanT, true)
 	}()
-	listed = r.lookup(ctx, l, listedT)
+	listed = r.lookup(ctx, l, listedT, true)
 	wg.Wait()
 	h := Health{Probes: []Result{listed, clean}}
 	for _, p := range h.Probes {

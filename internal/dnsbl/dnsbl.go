@@ -312,6 +312,13 @@ func (r *Result) HitsOf(classes ...Class) []Hit {
 // answer is a listing, the TXT query for the list's reason. It never
 // returns an error: failures are in Result.Err with Verdict Failed.
 func Lookup(ctx context.Context, r resolve.Resolver, l *List, t Target) Result {
+	return lookup(ctx, r, l, t, false)
+}
+
+// lookup is Lookup; for a health probe (probe) the TXT is asked only
+// after a refusal, where it says why: the reason a test entry is listed is
+// no evidence about anything.
+func lookup(ctx context.Context, r resolve.Resolver, l *List, t Target, probe bool) Result {
 	res := Result{Target: t.String(), A: []string{}}
 	name, err := QueryName(t, l.Zone)
 	if err != nil {
@@ -340,7 +347,7 @@ func Lookup(ctx context.Context, r resolve.Resolver, l *List, t Target) Result {
 		return netip.MustParseAddr(res.A[i]).Less(netip.MustParseAddr(res.A[j]))
 	})
 	res.judge()
-	if res.Verdict == Listed || res.Verdict == Policy || res.Verdict == Refused {
+	if res.Verdict == Refused || !probe && (res.Verdict == Listed || res.Verdict == Policy) {
 		// The reason, when the list publishes one; its failure changes
 		// nothing about the verdict.
 		txts, tans, err := resolve.TXT(ctx, r, name)
