@@ -94,7 +94,7 @@ type smtpWorld struct {
 	ca     *smtptest.CA
 }
 
-func startSMTPWorld(t *testing.T) *smtpWorld {
+func startSMTPWorld(t testing.TB) *smtpWorld {
 	t.Helper()
 	w := &smtpWorld{
 		dns:    dnstest.StartZones(t, dnstest.Zone(t, "test.", smtpZone), dnstest.Zone(t, "2.0.192.in-addr.arpa.", smtpPTRZone)),
@@ -347,4 +347,47 @@ func (l *lockedBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// BenchmarkSMTPAndTLSChecks measures the smtp and tls checks of good.test
+// with a cold cache: three sessions (port 25 with the relay test and
+// STARTTLS, 587 with MAIL before STARTTLS, 465 implicit TLS), each a TCP
+// connection to a go-smtp server on loopback, a TLS 1.3 handshake and the
+// certificate verification, shared between the two checks.
+func BenchmarkSMTPAndTLSChecks(b *testing.B) {
+	w := startSMTPWorld(b)
+	n, _ := resolve.ParseName("good.test")
+	list := []checks.Check{checks.SMTP{}, checks.TLS{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		env := checks.NewEnv(n, resolve.NewCache(w.dns.Resolver(time.Second)))
+		env.Dialer, env.RootCAs = w.dialer, w.ca.Pool
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res := checks.Run(ctx, env, list)
+		cancel()
+		if res[0].Status != checks.Pass || res[1].Status != checks.Pass {
+			b.Fatalf("status smtp %s tls %s", res[0].Status, res[1].Status)
+		}
+	}
+	b.ReportMetric(float64(len(w.dialer.Dials()))/float64(b.N), "sessions/op")
+}
+
+// BenchmarkSMTPHostile measures the checks against the hostile fakes of
+// hostile2.test (a tarpit, garbage, an endless line) under a 200ms probe
+// timeout: the audit costs the timeout, not the peer's whim.
+func BenchmarkSMTPHostile(b *testing.B) {
+	w := startSMTPWorld(b)
+	n, _ := resolve.ParseName("hostile2.test")
+	list := []checks.Check{checks.SMTP{}, checks.TLS{}}
+	for b.Loop() {
+		env := checks.NewEnv(n, resolve.NewCache(w.dns.Resolver(time.Second)))
+		env.Dialer, env.RootCAs = w.dialer, w.ca.Pool
+		env.Options.ProbeTimeout = 200 * time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res := checks.Run(ctx, env, list)
+		cancel()
+		if res[0].Status != checks.Error {
+			b.Fatalf("status smtp %s", res[0].Status)
+		}
+	}
 }
