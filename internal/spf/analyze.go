@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -59,6 +60,7 @@ type Node struct {
 
 	passChain bool // a match here can make the checked domain pass
 	rec       *Record
+	st        *nodeState
 }
 
 // TermReport is the analysis of one term.
@@ -91,6 +93,10 @@ type Analyzer struct {
 	// marked truncated: a hostile tree cannot make the audit explode.
 	MaxNodes int
 	MaxDepth int
+	// Parallel bounds the DNS questions in flight (default 8). Sibling
+	// records and the probes of a record's terms are fetched concurrently;
+	// the analysis does not depend on the order the answers arrive in.
+	Parallel int
 }
 
 type walker struct {
@@ -99,23 +105,259 @@ type walker struct {
 	out                *Analysis
 	nodes              int
 	maxNodes, maxDepth int
+	parallel           int
+}
+
+// nodeState is what the fetch phase learns about a node.
+type nodeState struct {
+	depth     int
+	ancestors map[string]bool // the domains on the path from the root, this one included
+	final     bool            // the node's default result is the checked domain's (root, redirect chain)
+	spf       []string
+	ans       *resolve.Answer
+	sel       Result
+	err       error
+	perr      error
+	invalid   bool
+	children  map[int]*Node // term index → the include/redirect target
+}
+
+// probeResult is what the probe phase learns about a term.
+type probeResult struct {
+	done   bool
+	err    error
+	what   string // the failed lookup, for the message
+	v4, v6 bool   // void for IPv4 / IPv6 senders
+	mxs    []*dns.MX
+	target string
+	noAddr bool
 }
 
 // Analyze fetches and analyses domain's SPF record and everything it
 // includes or redirects to.
+//
+// It works in three phases: the tree's records are fetched level by level
+// (siblings concurrently, nodes numbered in a fixed order so truncation is
+// deterministic); the a, mx and exists terms a receiver can reach (the
+// first 10 DNS-querying terms in evaluation order) are probed
+// concurrently; then a sequential walk in record order reports the issues.
 func (an *Analyzer) Analyze(ctx context.Context, domain string) *Analysis {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	w := &walker{a: an, ctx: ctx, out: &Analysis{Domain: domain, Issues: []Issue{}}, maxNodes: an.MaxNodes, maxDepth: an.MaxDepth}
+	w := &walker{a: an, ctx: ctx, out: &Analysis{Domain: domain, Issues: []Issue{}}, maxNodes: an.MaxNodes, maxDepth: an.MaxDepth, parallel: an.Parallel}
 	if w.maxNodes <= 0 {
 		w.maxNodes = 100
 	}
 	if w.maxDepth <= 0 {
 		w.maxDepth = 12
 	}
-	w.out.Root = w.node(domain, "root", "", 0, map[string]bool{}, true)
-	w.out.TotalLookups = w.out.Root.Total
+	if w.parallel <= 0 {
+		w.parallel = 8
+	}
+	root := newNode(domain, "root", "", true)
+	root.st = &nodeState{ancestors: map[string]bool{domain: true}, final: true}
+	w.nodes = 1
+	w.fetchTree(root)
+	probes := w.probeTree(root)
+	w.report(root, probes)
+	w.out.Root = root
+	w.out.TotalLookups = root.Total
 	w.voids()
 	return w.out
+}
+
+func newNode(domain, via, term string, passChain bool) *Node {
+	return &Node{Domain: domain, Via: via, Term: term, Status: "ok", Terms: []TermReport{}, Nodes: []*Node{}, passChain: passChain}
+}
+
+// run calls f(0..n-1) with at most w.parallel calls at a time and waits
+// for all of them.
+func (w *walker) run(n int, f func(i int)) {
+	if n == 0 {
+		return
+	}
+	sem := make(chan struct{}, w.parallel)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// fetchTree fetches the records of the tree breadth first: the records of
+// one level concurrently, then their children in record order.
+func (w *walker) fetchTree(root *Node) {
+	level := []*Node{root}
+	for len(level) > 0 {
+		w.run(len(level), func(i int) { w.fetch(level[i]) })
+		var next []*Node
+		for _, n := range level {
+			next = append(next, w.expand(n)...)
+		}
+		level = next
+	}
+}
+
+// fetch looks up and parses one node's record.
+func (w *walker) fetch(n *Node) {
+	st := n.st
+	if !validDomain(n.Domain) {
+		st.invalid = true
+		return
+	}
+	st.spf, st.ans, st.sel, st.err = Lookup(w.ctx, w.a.Resolver, n.Domain)
+	if st.err == nil && st.sel == "" {
+		n.Record = st.spf[0]
+		n.rec, st.perr = Parse(st.spf[0])
+	}
+}
+
+// expand creates the children of a fetched node (its static include and
+// redirect targets) and returns those to fetch.
+func (w *walker) expand(n *Node) []*Node {
+	if n.rec == nil {
+		return nil
+	}
+	st := n.st
+	st.children = map[int]*Node{}
+	var fetch []*Node
+	all := n.rec.All()
+	for i := range n.rec.Terms {
+		t := &n.rec.Terms[i]
+		var via string
+		passChain, final := n.passChain, false
+		switch {
+		case t.Kind == Include:
+			via, passChain = "include", passChain && t.Qualifier == QPass
+		case t.Kind == Redirect && all == nil:
+			via, final = "redirect", st.final
+		default:
+			continue
+		}
+		if dynamicLetters(t.Domain) != "" {
+			c := newNode(t.Domain.Raw, via, t.Text, passChain)
+			c.Status = "dynamic"
+			st.children[i] = c
+			continue
+		}
+		target := staticTarget(t.Domain, n.Domain)
+		c := newNode(target, via, t.Text, passChain)
+		st.children[i] = c
+		if st.ancestors[target] {
+			c.Status = "loop"
+			continue
+		}
+		w.nodes++
+		if w.nodes > w.maxNodes || st.depth+1 > w.maxDepth {
+			c.Status = "truncated"
+			w.out.Truncated = true
+			continue
+		}
+		anc := make(map[string]bool, len(st.ancestors)+1)
+		for k := range st.ancestors {
+			anc[k] = true
+		}
+		anc[target] = true
+		c.st = &nodeState{depth: st.depth + 1, ancestors: anc, final: final}
+		fetch = append(fetch, c)
+	}
+	return fetch
+}
+
+// probeKey names a term of the tree.
+type probeKey struct {
+	n *Node
+	i int
+}
+
+// probeTree looks up the targets of the a, mx and exists terms a receiver
+// can reach: those among the first DefaultMaxLookups DNS-querying terms in
+// evaluation order (a receiver stops with permerror at the next one).
+// Terms past them are not looked up, so a record of 500 a: terms costs 10
+// probes, not 1000 questions.
+func (w *walker) probeTree(root *Node) map[probeKey]*probeResult {
+	var keys []probeKey
+	pos := 0
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		if n.rec == nil || n.st == nil {
+			return
+		}
+		visit := func(i int) {
+			t := &n.rec.Terms[i]
+			pos++
+			switch t.Kind {
+			case Include, Redirect:
+				if c := n.st.children[i]; c != nil {
+					walk(c)
+				}
+			case A, MX, Exists:
+				if pos <= DefaultMaxLookups && dynamicLetters(t.Domain) == "" {
+					keys = append(keys, probeKey{n, i})
+				}
+			}
+		}
+		for i := range n.rec.Terms {
+			if t := &n.rec.Terms[i]; t.Kind.IsMechanism() && t.Kind.QueriesDNS() {
+				visit(i)
+			}
+		}
+		if r := n.rec.Redirect; r != nil && n.rec.All() == nil {
+			visit(r.Index - 1)
+		}
+	}
+	walk(root)
+	out := make(map[probeKey]*probeResult, len(keys))
+	res := make([]*probeResult, len(keys))
+	w.run(len(keys), func(i int) {
+		k := keys[i]
+		res[i] = w.probe(&k.n.rec.Terms[k.i], k.n.Domain)
+	})
+	for i, k := range keys {
+		out[k] = res[i]
+	}
+	return out
+}
+
+// probe looks up the target of an a, mx or exists term to find void
+// answers and count MX names.
+func (w *walker) probe(t *Term, cur string) *probeResult {
+	p := &probeResult{done: true, target: cur}
+	if t.Domain != nil {
+		p.target = staticTarget(t.Domain, cur)
+	}
+	fq := dns.Fqdn(p.target)
+	switch t.Kind {
+	case A:
+		r := resolve.Addrs(w.ctx, w.a.Resolver, fq)
+		if r.Err != nil {
+			p.err, p.what = r.Err, "the addresses of "+p.target
+			return p
+		}
+		p.v4, p.v6 = len(r.A.Of(dns.TypeA)) == 0, len(r.AAAA.Of(dns.TypeAAAA)) == 0
+		p.noAddr = p.v4 && p.v6
+	case MX:
+		mxs, _, err := resolve.MX(w.ctx, w.a.Resolver, fq)
+		if err != nil {
+			p.err, p.what = err, "the MX records of "+p.target
+			return p
+		}
+		p.mxs = mxs
+		p.v4, p.v6 = len(mxs) == 0, len(mxs) == 0
+	case Exists:
+		a, err := w.a.Resolver.Query(w.ctx, fq, dns.TypeA)
+		if err != nil {
+			p.err, p.what = err, p.target
+			return p
+		}
+		p.v4 = len(a.Of(dns.TypeA)) == 0
+		p.v6 = p.v4
+	}
+	return p
 }
 
 func (w *walker) issue(k IssueKind, domain, term, format string, args ...any) *Issue {
@@ -123,60 +365,57 @@ func (w *walker) issue(k IssueKind, domain, term, format string, args ...any) *I
 	return &w.out.Issues[len(w.out.Issues)-1]
 }
 
-func (w *walker) node(domain, via, term string, depth int, path map[string]bool, passChain bool) *Node {
-	n := &Node{Domain: domain, Via: via, Term: term, Status: "ok", Terms: []TermReport{}, Nodes: []*Node{}, passChain: passChain}
-	if path[domain] {
-		n.Status = "loop"
-		w.issue(IssueLoop, domain, term, "%s %s leads back to %s, which is already being evaluated: check_host() ends in permerror once the lookup limit is hit", via, domain, domain)
-		return n
+// report walks the fetched tree in record order, fills in the per-term
+// reports and counts, and records the issues.
+func (w *walker) report(n *Node, probes map[probeKey]*probeResult) {
+	switch n.Status {
+	case "loop", "dynamic", "truncated": // reported by child
+		return
 	}
-	w.nodes++
-	if w.nodes > w.maxNodes || depth > w.maxDepth {
-		n.Status = "truncated"
-		w.out.Truncated = true
-		return n
-	}
-	spf, ans, sel, err := Lookup(w.ctx, w.a.Resolver, domain)
+	st := n.st
 	switch {
-	case err != nil:
-		n.Status, n.Error = "temperror", err.Error()
-		w.issue(IssueTempError, domain, term, "could not look up the SPF record of %s: %v", domain, err)
-		return n
-	case sel == None:
+	case st.invalid:
+		n.Status, n.Error = "none", "not a valid domain name"
+		w.issue(IssueIncludeMissing, n.Domain, n.Term, "%s target %q is not a valid domain name (RFC 7208 §4.3): evaluating it gives permerror", n.Via, n.Domain)
+		return
+	case st.err != nil:
+		n.Status, n.Error = "temperror", st.err.Error()
+		w.issue(IssueTempError, n.Domain, n.Term, "could not look up the SPF record of %s: %v", n.Domain, st.err)
+		return
+	case st.sel == None:
 		n.Status = "none"
-		why := "no SPF record"
-		if ans.NXDomain() {
+		why := "no TXT record starts with \"v=spf1\""
+		if st.ans.NXDomain() {
 			why = "the domain does not exist"
 		}
 		n.Error = why
-		if via == "root" {
-			w.issue(IssueMissing, domain, "", "%s publishes no SPF record (%s)", domain, why).Records = ans.Strings(dns.TypeTXT)
+		if n.Via == "root" {
+			w.issue(IssueMissing, n.Domain, "", "%s publishes no SPF record (%s)", n.Domain, why).Records = st.ans.Strings(dns.TypeTXT)
 		} else {
-			w.issue(IssueIncludeMissing, domain, term, "%s target %s has no SPF record (%s): evaluating it gives permerror", via, domain, why).Records = ans.Strings(dns.TypeTXT)
+			w.issue(IssueIncludeMissing, n.Domain, n.Term, "%s target %s has no SPF record (%s): evaluating it gives permerror", n.Via, n.Domain, why).Records = st.ans.Strings(dns.TypeTXT)
 		}
-		return n
-	case sel == PermError:
+		return
+	case st.sel == PermError:
 		n.Status = "multiple"
-		if via == "root" {
-			w.out.Records = spf
+		if n.Via == "root" {
+			w.out.Records = st.spf
 		}
-		w.issue(IssueMultiple, domain, term, "%s publishes %d SPF records; exactly one is allowed, so every evaluation ends in permerror", domain, len(spf)).Records = quoteAll(spf)
-		return n
+		recs := make([]string, len(st.spf))
+		for i, s := range st.spf {
+			recs[i] = fmt.Sprintf("%s. IN TXT %q", n.Domain, s)
+		}
+		w.issue(IssueMultiple, n.Domain, n.Term, "%s publishes %d SPF records; exactly one is allowed, so every evaluation ends in permerror", n.Domain, len(st.spf)).Records = recs
+		return
 	}
-	n.Record = spf[0]
-	if via == "root" {
-		w.out.Records = spf
+	if n.Via == "root" {
+		w.out.Records = st.spf
 	}
-	rec, perr := Parse(spf[0])
-	if perr != nil {
-		n.Status, n.Error = "syntax", perr.Error()
-		w.issue(IssueSyntax, domain, term, "the SPF record of %s is invalid: %v; every evaluation ends in permerror", domain, perr).Records = []string{fmt.Sprintf("%s TXT %q", domain, spf[0])}
-		return n
+	if st.perr != nil {
+		n.Status, n.Error = "syntax", st.perr.Error()
+		w.issue(IssueSyntax, n.Domain, n.Term, "the SPF record of %s is invalid: %v; every evaluation ends in permerror", n.Domain, st.perr).Records = []string{fmt.Sprintf("%s. IN TXT %q", n.Domain, st.spf[0])}
+		return
 	}
-	n.rec = rec
-	path[domain] = true
-	defer delete(path, domain)
-
+	rec, domain := n.rec, n.Domain
 	all := rec.All()
 	for i := range rec.Terms {
 		t := &rec.Terms[i]
@@ -184,15 +423,13 @@ func (w *walker) node(domain, via, term string, depth int, path map[string]bool,
 		switch t.Kind {
 		case IP4, IP6, UnknownModifier, Exp:
 		case All:
-			if passChain {
-				switch t.Qualifier {
-				case QPass:
-					w.issue(IssueAllPass, domain, t.Text, "%q in the record of %s authorizes every host on the Internet to send as this domain", t.Text, domain)
-				case QNeutral:
-					w.issue(IssueAllNeutral, domain, t.Text, "%q in the record of %s makes no assertion about unlisted hosts: forged mail gets neutral, which receivers treat like no SPF", t.Text, domain)
-				}
-			} else if t.Qualifier == QPass {
-				w.issue(IssueAllPass, domain, t.Text, "%s ends in %q and is included: the include matches every host, so every host passes", domain, t.Text)
+			switch {
+			case t.Qualifier == QPass && n.passChain && st.final:
+				w.issue(IssueAllPass, domain, t.Text, "%q in the record of %s authorizes every host on the Internet to send as %s", t.Text, domain, w.out.Domain)
+			case t.Qualifier == QPass && n.passChain:
+				w.issue(IssueAllPass, domain, t.Text, "%s ends in %q and is included by the tree of %s: the include matches every host, so every host on the Internet passes", domain, t.Text, w.out.Domain)
+			case t.Qualifier == QNeutral && st.final:
+				w.issue(IssueAllNeutral, domain, t.Text, "%q in the record of %s makes no assertion about unlisted hosts: forged mail gets neutral, which receivers treat like no SPF", t.Text, domain)
 			}
 		case Redirect:
 			if all != nil {
@@ -201,10 +438,10 @@ func (w *walker) node(domain, via, term string, depth int, path map[string]bool,
 				break
 			}
 			tr.Lookups = 1
-			w.follow(n, t, &tr, "redirect", depth, path, passChain)
+			w.child(n, i, t, &tr, probes)
 		case Include:
 			tr.Lookups = 1
-			w.follow(n, t, &tr, "include", depth, path, passChain && t.Qualifier == QPass)
+			w.child(n, i, t, &tr, probes)
 		case A, MX, Exists, PTR:
 			tr.Lookups = 1
 			if t.Kind == PTR {
@@ -216,94 +453,76 @@ func (w *walker) node(domain, via, term string, depth int, path map[string]bool,
 				break
 			}
 			if t.Kind != PTR {
-				w.probe(n, t, &tr, domain)
+				w.probeReport(n, t, &tr, probes[probeKey{n, i}])
 			}
 		}
 		n.Lookups += tr.Lookups
 		n.Terms = append(n.Terms, tr)
 	}
-	if all == nil && rec.Redirect == nil && passChain {
+	if all == nil && rec.Redirect == nil && st.final {
 		w.issue(IssueAllNeutral, domain, "", "the record of %s has no all mechanism and no redirect: unlisted hosts get neutral (RFC 7208 §4.7), which receivers treat like no SPF", domain)
 	}
 	n.Total = n.Lookups
 	for _, c := range n.Nodes {
 		n.Total += c.Total
 	}
-	return n
 }
 
-// follow analyses an include or redirect target.
-func (w *walker) follow(n *Node, t *Term, tr *TermReport, via string, depth int, path map[string]bool, passChain bool) {
-	if dyn := dynamicLetters(t.Domain); dyn != "" {
-		tr.Dynamic = true
-		w.issue(IssueMacroUnknowable, n.Domain, t.Text, "%q depends on the sender (%s): the record it leads to, and its lookups, cannot be checked in advance", t.Text, describeLetters(dyn))
-		n.Nodes = append(n.Nodes, &Node{Domain: t.Domain.Raw, Via: via, Term: t.Text, Status: "dynamic", Terms: []TermReport{}, Nodes: []*Node{}})
+// child reports an include or redirect target.
+func (w *walker) child(n *Node, i int, t *Term, tr *TermReport, probes map[probeKey]*probeResult) {
+	c := n.st.children[i]
+	if c == nil {
 		return
 	}
-	target := staticTarget(t.Domain, n.Domain)
-	n.Nodes = append(n.Nodes, w.node(target, via, t.Text, depth+1, path, passChain))
+	n.Nodes = append(n.Nodes, c)
+	switch c.Status {
+	case "dynamic":
+		tr.Dynamic = true
+		w.issue(IssueMacroUnknowable, n.Domain, t.Text, "%q depends on the sender (%s): the record it leads to, and its lookups, cannot be checked in advance", t.Text, describeLetters(dynamicLetters(t.Domain)))
+	case "loop":
+		w.issue(IssueLoop, c.Domain, t.Text, "%q in the record of %s leads back to %s, which is already being evaluated: check_host() ends in permerror once the lookup limit is hit", t.Text, n.Domain, c.Domain)
+	default:
+		w.report(c, probes)
+	}
 }
 
-// probe looks up the target of an a, mx or exists term to count voids
-// and MX names.
-func (w *walker) probe(n *Node, t *Term, tr *TermReport, cur string) {
-	target := cur
-	if t.Domain != nil {
-		target = staticTarget(t.Domain, cur)
+// probeReport turns a probe into the term's report and issues.
+func (w *walker) probeReport(n *Node, t *Term, tr *TermReport, p *probeResult) {
+	if p == nil {
+		tr.Note = fmt.Sprintf("not looked up: beyond the %dth DNS-querying term, where receivers stop", DefaultMaxLookups)
+		return
 	}
-	var v4, v6 bool
+	if p.err != nil {
+		w.issue(IssueTempError, n.Domain, t.Text, "could not look up %s for %q: %v", p.what, t.Text, p.err)
+		return
+	}
 	switch t.Kind {
 	case A:
-		a4, err4 := w.a.Resolver.Query(w.ctx, dns.Fqdn(target), dns.TypeA)
-		a6, err6 := w.a.Resolver.Query(w.ctx, dns.Fqdn(target), dns.TypeAAAA)
-		if err4 != nil || err6 != nil {
-			err := err4
-			if err == nil {
-				err = err6
-			}
-			w.issue(IssueTempError, n.Domain, t.Text, "could not look up the addresses of %s for %q: %v", target, t.Text, err)
-			return
-		}
-		v4, v6 = len(a4.Of(dns.TypeA)) == 0, len(a6.Of(dns.TypeAAAA)) == 0
-		if v4 && v6 {
-			tr.Note = fmt.Sprintf("%s has no address", target)
+		if p.noAddr {
+			tr.Note = fmt.Sprintf("%s has no address", p.target)
 		}
 	case MX:
-		mxs, _, err := resolve.MX(w.ctx, w.a.Resolver, dns.Fqdn(target))
-		if err != nil {
-			w.issue(IssueTempError, n.Domain, t.Text, "could not look up the MX records of %s for %q: %v", target, t.Text, err)
-			return
+		tr.Names = len(p.mxs)
+		if len(p.mxs) == 0 {
+			tr.Note = fmt.Sprintf("%s has no MX record", p.target)
 		}
-		tr.Names = len(mxs)
-		v4, v6 = len(mxs) == 0, len(mxs) == 0
-		if len(mxs) == 0 {
-			tr.Note = fmt.Sprintf("%s has no MX record", target)
-		}
-		if len(mxs) > MaxNamesPerLookup {
+		if len(p.mxs) > MaxNamesPerLookup {
 			var recs []string
-			for _, mx := range mxs {
+			for _, mx := range p.mxs {
 				recs = append(recs, mx.String())
 			}
-			w.issue(IssueMXLimit, n.Domain, t.Text, "%q: %s has %d MX names; the mx mechanism may look at no more than %d, so it gives permerror (RFC 7208 §4.6.4)", t.Text, target, len(mxs), MaxNamesPerLookup).Records = recs
+			w.issue(IssueMXLimit, n.Domain, t.Text, "%q: %s has %d MX names; the mx mechanism may look at no more than %d, so it gives permerror (RFC 7208 §4.6.4)", t.Text, p.target, len(p.mxs), MaxNamesPerLookup).Records = recs
 		}
-	case Exists:
-		a, err := w.a.Resolver.Query(w.ctx, dns.Fqdn(target), dns.TypeA)
-		if err != nil {
-			w.issue(IssueTempError, n.Domain, t.Text, "could not look up %s for %q: %v", target, t.Text, err)
-			return
-		}
-		v4 = len(a.Of(dns.TypeA)) == 0
-		v6 = v4
 	}
 	switch {
-	case v4 && v6:
+	case p.v4 && p.v6:
 		tr.Void = "both"
-	case v4:
+	case p.v4:
 		tr.Void = "ipv4"
-	case v6:
+	case p.v6:
 		tr.Void = "ipv6"
 	}
-	if v4 || v6 {
+	if p.v4 || p.v6 {
 		n.Void++
 	}
 }
@@ -332,14 +551,6 @@ func describeLetters(ls string) string {
 	return strings.Join(out, ", ")
 }
 
-func quoteAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = fmt.Sprintf("%q", s)
-	}
-	return out
-}
-
 // event is a term in evaluation order, for the void-lookup analysis.
 type event struct {
 	term       string
@@ -349,29 +560,29 @@ type event struct {
 	passCapble bool
 }
 
+// events lists the terms of n's tree in evaluation order: mechanisms in
+// record order with includes expanded in place, then the redirect target.
 func (w *walker) events(n *Node, out []event) []event {
-	if n.rec == nil {
+	if n.rec == nil || n.st == nil || len(n.Terms) != len(n.rec.Terms) {
 		return out
 	}
-	child := 0
 	for i := range n.rec.Terms {
 		t := &n.rec.Terms[i]
 		tr := n.Terms[i]
 		switch t.Kind {
 		case Include:
-			if child < len(n.Nodes) {
-				out = w.events(n.Nodes[child], out)
-				child++
-			}
-		case Redirect:
-			if tr.Lookups > 0 && child < len(n.Nodes) {
-				out = w.events(n.Nodes[child], out)
-				child++
+			if c := n.st.children[i]; c != nil {
+				out = w.events(c, out)
 			}
 		case A, MX, Exists, PTR, IP4, IP6, All:
 			ev := event{term: t.Text, domain: n.Domain, void4: tr.Void == "both" || tr.Void == "ipv4", void6: tr.Void == "both" || tr.Void == "ipv6"}
 			ev.passCapble = n.passChain && t.Qualifier == QPass && t.Kind != All
 			out = append(out, ev)
+		}
+	}
+	if r := n.rec.Redirect; r != nil && n.rec.All() == nil {
+		if c := n.st.children[r.Index-1]; c != nil {
+			out = w.events(c, out)
 		}
 	}
 	return out

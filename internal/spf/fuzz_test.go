@@ -93,3 +93,23 @@ func BenchmarkCheckHost(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAnalyzeTreeRTT is BenchmarkAnalyzeTree with a 2 ms round trip
+// on every name of the tree, as a real resolver has: it measures how much
+// of the tree's latency the analyser overlaps.
+func BenchmarkAnalyzeTreeRTT(b *testing.B) {
+	srv := dnstest.Start(b, "../../testdata/zones/spf/spf.test.zone")
+	srv.SetDelay(2 * time.Millisecond)
+	for _, n := range []string{"toomany.spf.test", "t1.spf.test", "t2.spf.test", "out.spf.test", "mail.ok.spf.test"} {
+		srv.Set(n, dnstest.Slow)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		an := (&Analyzer{Resolver: resolve.NewCache(srv.Resolver(2 * time.Second))}).Analyze(ctx, "toomany.spf.test")
+		cancel()
+		if an.TotalLookups != 12 {
+			b.Fatalf("lookups %d", an.TotalLookups)
+		}
+	}
+}

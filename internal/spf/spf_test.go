@@ -2,6 +2,7 @@ package spf
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -257,6 +258,10 @@ func TestAnalyze(t *testing.T) {
 		{"redir.spf.test", 0, 0, []IssueKind{IssueRedirectIgnored}, false},
 		{"redirok.spf.test", 1, 0, nil, false},
 		{"mxlimit.spf.test", 1, 0, []IssueKind{IssueMXLimit}, false},
+		{"incneutral.spf.test", 2, 0, nil, false},
+		{"negincl.spf.test", 1, 0, nil, false},
+		{"voidredir.spf.test", 4, 3, []IssueKind{IssueTooManyVoid}, true},
+		{"badname.spf.test", 1, 0, []IssueKind{IssueIncludeMissing}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.domain, func(t *testing.T) {
@@ -439,5 +444,73 @@ func TestTimeoutIsTempError(t *testing.T) {
 		if len(an.Issues) != 1 || an.Issues[0].Kind != IssueTempError {
 			t.Errorf("%s: analysis issues %v, want one temperror", d, an.Issues)
 		}
+	}
+}
+
+// Only the terms a receiver can reach are probed: a record of 500 a: terms
+// costs its TXT question and 10 A/AAAA pairs, not 1000 questions (which,
+// over a real resolver, ran into the audit deadline and flooded the report
+// with temperror findings).
+func TestAnalyzeProbesOnlyReachableTerms(t *testing.T) {
+	srv := dnstest.StartZones(t, hostileZone(t).List...)
+	an := (&Analyzer{Resolver: resolve.NewCache(srv.Resolver(2 * time.Second))}).Analyze(context.Background(), "manya.hostile.test")
+	if n := srv.Total() - srv.Count("manya.hostile.test", dns.TypeTXT); n != 2*DefaultMaxLookups {
+		t.Errorf("%d address questions, want %d", n, 2*DefaultMaxLookups)
+	}
+	if an.TotalLookups != 500 || an.VoidLookups != DefaultMaxLookups || len(an.Root.Terms) != 500 {
+		t.Fatalf("lookups %d void %d terms %d", an.TotalLookups, an.VoidLookups, len(an.Root.Terms))
+	}
+	if tr := an.Root.Terms[DefaultMaxLookups-1]; tr.Void != "both" {
+		t.Errorf("10th term %+v, want void", tr)
+	}
+	if tr := an.Root.Terms[DefaultMaxLookups]; tr.Void != "" || !strings.Contains(tr.Note, "not looked up") {
+		t.Errorf("11th term %+v, want not looked up", tr)
+	}
+	var kinds []IssueKind
+	for _, is := range an.Issues {
+		kinds = append(kinds, is.Kind)
+	}
+	if fmt.Sprint(kinds) != "[all-neutral too-many-void]" {
+		t.Errorf("issues %v", an.Issues)
+	}
+}
+
+// A malformed include target is reported as such, not as a missing domain.
+func TestAnalyzeInvalidTarget(t *testing.T) {
+	an := (&Analyzer{Resolver: memZone(t)}).Analyze(context.Background(), "badname.spf.test")
+	if len(an.Issues) != 1 || an.Issues[0].Kind != IssueIncludeMissing || !strings.Contains(an.Issues[0].Msg, "not a valid domain name") {
+		t.Errorf("issues %v", an.Issues)
+	}
+}
+
+// Sibling records and probes are fetched concurrently, at most Parallel
+// questions at a time, and the analysis is the same whatever the order
+// the answers arrive in.
+func TestAnalyzeConcurrentDeterministic(t *testing.T) {
+	srv := dnstest.StartZones(t, hostileZone(t).List...)
+	srv.SetDelay(5 * time.Millisecond)
+	for i := 0; i <= 30; i++ {
+		srv.Set(fmt.Sprintf("w%d.hostile.test", i), dnstest.Slow)
+	}
+	var first []byte
+	for i := 0; i < 5; i++ {
+		an := (&Analyzer{Resolver: resolve.NewCache(srv.Resolver(2 * time.Second)), Parallel: 3}).Analyze(context.Background(), "w0.hostile.test")
+		b, err := json.Marshal(an)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = b
+			// The DAG includes each record twice, fetched concurrently:
+			// the cache still sends each question once.
+			if d := srv.Duplicates(); len(d) > 0 {
+				t.Errorf("asked twice: %v", d)
+			}
+		} else if string(b) != string(first) {
+			t.Fatalf("run %d differs:\n%s\n%s", i, b, first)
+		}
+	}
+	if p := srv.Peak(); p > 3 || p < 2 {
+		t.Errorf("%d questions in flight at most, want 2 or 3", p)
 	}
 }
