@@ -11,6 +11,7 @@ import (
 	"github.com/fatih/color"
 	"github.com/spf13/cobra"
 
+	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/spf"
 )
 
@@ -107,6 +108,18 @@ func (a *app) spfEval(ctx context.Context, f *spfEvalFlags) error {
 	if sender != "" && !strings.Contains(sender, "@") {
 		sender = "postmaster@" + sender
 	}
+	// An internationalized domain is looked up by its A-labels.
+	if i := strings.LastIndexByte(sender, '@'); i >= 0 {
+		d, err := aLabels(sender[i+1:], "--sender")
+		if err != nil {
+			return err
+		}
+		sender = sender[:i+1] + d
+	}
+	helo, err := aLabels(f.helo, "--helo")
+	if err != nil {
+		return err
+	}
 	// The SPF trace shows every query; the resolver's own per-packet trace
 	// would repeat them on stderr.
 	bf := f.dnsFlags
@@ -121,7 +134,7 @@ func (a *app) spfEval(ctx context.Context, f *spfEvalFlags) error {
 	ctx, cancel := context.WithTimeout(ctx, f.deadline)
 	defer cancel()
 	c := &spf.Checker{Resolver: setup.Cache, Receiver: f.receiver, Now: a.now, Trace: f.trace || f.format == "json"}
-	out := c.CheckHost(ctx, spf.Request{IP: ip, Sender: sender, Helo: f.helo})
+	out := c.CheckHost(ctx, spf.Request{IP: ip, Sender: sender, Helo: helo})
 	if f.format == "json" {
 		if out.Trace == nil {
 			out.Trace = []spf.Step{}
@@ -138,6 +151,21 @@ func (a *app) spfEval(ctx context.Context, f *spfEvalFlags) error {
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// aLabels converts a domain with non-ASCII characters to its A-label form;
+// an ASCII domain is returned as given, for check_host() to judge.
+func aLabels(d, flag string) (string, error) {
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			n, err := resolve.ParseName(d)
+			if err != nil {
+				return "", usageErr("%s: %v", flag, err)
+			}
+			return n.ASCII, nil
+		}
+	}
+	return d, nil
 }
 
 func writeSPFText(w io.Writer, o *spf.Outcome, colour bool) {

@@ -25,6 +25,10 @@ func TestSPFEvalExitCodes(t *testing.T) {
 		{[]string{"--ip", "not-an-ip", "--sender", "a@ok.spf.test"}, 2, `--ip "not-an-ip" is not an IP address`},
 		{[]string{"--sender", "a@ok.spf.test"}, 2, "--ip is required"},
 		{[]string{"--ip", "192.0.2.1"}, 2, "give --sender"},
+		// IDNs are looked up by their A-labels.
+		{[]string{"--ip", "192.0.2.1", "--sender", "user@bücher.spf.test"}, 0, "identity:    user@xn--bcher-kva.spf.test"},
+		{[]string{"--ip", "192.0.2.1", "--helo", "BÜCHER.spf.test."}, 0, "identity:    postmaster@xn--bcher-kva.spf.test"},
+		{[]string{"--ip", "192.0.2.1", "--sender", "user@bü..spf.test"}, 2, "--sender: "},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
