@@ -245,9 +245,12 @@ func judgeRecord(env *Env, l *dkim.Lookup, label, via, txt string, recs []string
 	if kerr != nil {
 		setStatus("invalid")
 		f := SpecDKIMKeyInvalid.New("the p= of %s%s holds no usable %s key: %v", label, via, rec.KeyType, strings.TrimPrefix(kerr.Error(), "dkim: "))
-		if rec.KeyType == "ed25519" {
+		switch {
+		case rec.PaddedKey() != "":
+			f = f.WithFix("publish %s", publish(rec.With("p", rec.PaddedKey(), false)))
+		case rec.KeyType == "ed25519":
 			f = f.WithFix("publish the raw 32-octet Ed25519 public key: %s", publish(rec.With("p", "<base64 of the 32-octet key: openssl pkey -in key.pem -pubout -outform DER | tail -c 32 | base64>", false)))
-		} else {
+		default:
 			f = f.WithFix("re-export the public key and publish it whole: %s", publish(rec.With("p", "<openssl rsa -in key.pem -pubout -outform DER | base64 -w0>", false)))
 		}
 		return append(fs, f.WithRecords(recs...))

@@ -141,6 +141,17 @@ func TestDKIMCheck(t *testing.T) {
 			},
 		},
 		{
+			name:      "a key without its base64 padding: the fix restores it",
+			domain:    "custom.example",
+			selectors: []string{"nopad"},
+			want:      []string{"dkim.key-invalid:fail"},
+			expect: []expect{
+				{id: "dkim.key-invalid", text: "the p= of selector nopad holds no usable rsa key: invalid public key: p= lacks the \"=\" padding at the end of its base64, so verifiers reject it (with the padding it is a valid RSA 1024-bit key)",
+					fix: `publish nopad._domainkey.custom.example. IN TXT "v=DKIM1; k=rsa; p=MIGJAoGBANa8B3SxWzeUJi0vA4mnRHuWpJf7o5raLTHk9lxag+QaxbzyRlnCC8ziI2nDI2hO0zIbFdn0qVzSZTHSaEM9QYbu9y3LR+JSnoIvOUwnxlfpLwooDa/JPFGRYiOKKTgExzj6+/LUdeQJKBHGfabg+rvPlD1/4ypofBM7L7ZCT4+7AgMBAAE="`},
+			},
+			never: []expect{{id: "dkim.ok", text: "selector nopad"}},
+		},
+		{
 			name:   "without the custom selector nothing is found",
 			domain: "custom.example",
 			want:   []string{"dkim.none-found:warn"},

@@ -306,7 +306,35 @@ func (r *Record) Key() (*Key, error) {
 	}
 	der, err := base64.StdEncoding.DecodeString(r.PublicKey)
 	if err != nil {
+		if fixed := r.PaddedKey(); fixed != "" {
+			k, _ := r.withKey(fixed)
+			return nil, fmt.Errorf("%w: p= lacks the \"=\" padding at the end of its base64, so verifiers reject it (with the padding it is a valid %s key)", ErrKey, k)
+		}
 		return nil, fmt.Errorf("%w: p= is not valid base64: %v", ErrKey, err)
+	}
+	return ParseKey(r.KeyType, der)
+}
+
+// PaddedKey returns p= with its missing base64 "=" padding restored when
+// that is all that is wrong with it (the padded value decodes to a valid
+// key of type k=), else "". Verifiers decode p= strictly (go-msgauth,
+// dkimpy), so an unpadded key fails every signature.
+func (r *Record) PaddedKey() string {
+	p := r.PublicKey
+	if p == "" || len(p)%4 == 0 || strings.HasSuffix(p, "=") {
+		return ""
+	}
+	fixed := p + strings.Repeat("=", 4-len(p)%4)
+	if _, err := r.withKey(fixed); err != nil {
+		return ""
+	}
+	return fixed
+}
+
+func (r *Record) withKey(p string) (*Key, error) {
+	der, err := base64.StdEncoding.DecodeString(p)
+	if err != nil {
+		return nil, err
 	}
 	return ParseKey(r.KeyType, der)
 }

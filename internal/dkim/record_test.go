@@ -174,6 +174,8 @@ func TestKey(t *testing.T) {
 		{"truncated", "rsa", rsa2048SPKI[:200], "", 0, "", "neither a SubjectPublicKeyInfo"},
 		{"garbage", "rsa", base64.StdEncoding.EncodeToString([]byte("hello, world")), "", 0, "", "neither"},
 		{"bad base64 (dkimpy test_bad)", "rsa", rsa1024SPKI[:len(rsa1024SPKI)-4] + "QA=", "", 0, "", "not valid base64"},
+		{"rsa without base64 padding", "rsa", strings.TrimRight(rsa1024PKCS1, "="), "", 0, "", `p= lacks the "=" padding at the end of its base64, so verifiers reject it (with the padding it is a valid RSA 1024-bit key)`},
+		{"ed25519 without base64 padding", "ed25519", strings.TrimRight(ed25519Raw, "="), "", 0, "", "with the padding it is a valid Ed25519 key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,6 +204,25 @@ func TestKey(t *testing.T) {
 				}
 			default:
 				t.Errorf("public key type %T", pub)
+			}
+		})
+	}
+}
+
+func TestPaddedKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, keyType, p, want string
+	}{
+		{"one = missing", "rsa", strings.TrimRight(rsa1024PKCS1, "="), rsa1024PKCS1},
+		{"ed25519", "ed25519", strings.TrimRight(ed25519Raw, "="), ed25519Raw},
+		{"already padded", "rsa", rsa1024PKCS1, ""},
+		{"no padding needed", "rsa", rsa2048SPKI, ""},
+		{"padding does not make a key", "rsa", strings.TrimRight(rsa1024PKCS1, "=")[:len(rsa1024PKCS1)-5], ""},
+		{"revoked", "rsa", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (&Record{KeyType: tc.keyType, PublicKey: tc.p}).PaddedKey(); got != tc.want {
+				t.Errorf("PaddedKey() = %q, want %q", got, tc.want)
 			}
 		})
 	}
