@@ -433,6 +433,15 @@ func judgeRelay(t smtpTarget, r *smtpprobe.Result) []Finding {
 	}
 	rc := r.RelayRcpt
 	switch {
+	case rc.Class() == 2 && probedItself(t, r):
+		// Run on the mail server itself, mailcheck connects from the
+		// server's own address, which the server trusts (Postfix's
+		// default mynetworks holds the host's addresses): relaying is
+		// accepted as for local programs, and says nothing about
+		// strangers.
+		return []Finding{SpecSMTPRelayUnclear.New("%s accepted RCPT TO:<%s> (%s), but mailcheck connected from the server's own address (%s), which a server trusts like its local programs: no verdict on relaying for strangers", t, r.RelayTo, rc, r.LocalAddr).
+			WithRecords(recs...).
+			WithFix("run mailcheck from another host to test relaying")}
 	case rc.Class() == 2:
 		return []Finding{SpecSMTPOpenRelay.New("%s accepted RCPT TO:<%s> from an unauthenticated client (%s): it relays mail for anyone, and will be abused for spam and blocklisted", t, r.RelayTo, rc).
 			WithRecords(recs...).
@@ -445,6 +454,13 @@ func judgeRelay(t smtpTarget, r *smtpprobe.Result) []Finding {
 	return []Finding{SpecSMTPRelayUnclear.New("%s refused <%s> with %s, which does not say whether it would relay (a recipient-domain check or greylisting); no verdict", t, r.RelayTo, rc).
 		WithRecords(recs...).
 		WithFix("rerun with --relay-test-rcpt set to an address in a real domain the server does not serve, e.g. --relay-test-rcpt you@your-other-provider.example")}
+}
+
+// probedItself reports whether the session came from the probed address
+// itself (mailcheck running on the mail server).
+func probedItself(t smtpTarget, r *smtpprobe.Result) bool {
+	ap, err := netip.ParseAddrPort(r.LocalAddr)
+	return err == nil && ap.Addr().Unmap() == t.Addr.Unmap()
 }
 
 // relayDenied reports a reply that refuses relaying as such: Postfix's

@@ -69,6 +69,9 @@ mute.tlsbreak IN A 192.0.2.47
 bigmail IN MX 10 aspmx.l.bigmail.test.
 aspmx.l.bigmail IN A 192.0.2.60
 
+self IN MX 10 mx.self.test.
+mx.self IN A 127.0.0.1
+
 private IN MX 10 lan.private.test.
 lan.private IN A 10.1.2.3
 _submission._tcp.private IN SRV 0 0 0 .
@@ -148,6 +151,9 @@ func startSMTPWorld(t testing.TB) *smtpWorld {
 	// A large provider: the greeting names another host of the MX's
 	// organization, and the address has no PTR in the provider's domain.
 	serve("192.0.2.60:25", smtptest.Options{Hostname: "mx.bigmail.test", Local: "bigmail.test", TLS: cert(smtptest.CertOptions{Names: []string{"aspmx.l.bigmail.test"}})})
+	// mailcheck run on the mail server: the probe comes from the MX's own
+	// address, which the server trusts.
+	serve("127.0.0.1:25", smtptest.Options{Hostname: "mx.self.test", Local: "self.test", OpenRelay: true, TLS: cert(smtptest.CertOptions{Names: []string{"mx.self.test"}})})
 	w.dialer.Map("192.0.2.50:25", smtptest.StartFake(t, smtptest.Script("220 mx.unclear.test ESMTP", map[string]string{
 		"EHLO": "250-mx.unclear.test\n250 8BITMIME", "MAIL": "250 2.1.0 Ok", "RSET": "250 2.0.0 Ok",
 		"RCPT": "550 5.1.1 <relay-test@mailcheck.invalid>: Recipient address rejected: Domain not found"})))
@@ -246,6 +252,10 @@ func TestSMTPAndTLSChecks(t *testing.T) {
 			smtp: []string{"info smtp.submission-none", "pass smtp.ok", "pass smtp.relay-closed", "pass smtp.starttls"},
 			tls:  []string{"pass tls.ok"},
 			text: []string{`"220 mx.bigmail.test ESMTP Service Ready"`}},
+		{domain: "self.test", opts: checks.Options{AllowPrivate: true}, // the relay test from the server's own address is no verdict
+			smtp: []string{"info smtp.relay-inconclusive", "info smtp.submission-none", "pass smtp.ok", "pass smtp.starttls"},
+			tls:  []string{"pass tls.ok"},
+			text: []string{"mailcheck connected from the server's own address (127.0.0.1:"}},
 		{domain: "private.test",
 			smtp: []string{"info smtp.skipped", "info smtp.submission-none"},
 			tls:  []string{"info tls.skipped"},

@@ -88,7 +88,9 @@ type Result struct {
 	Address string `json:"address"`
 	Mode    string `json:"mode"`
 
-	Connected   bool          `json:"connected"`
+	Connected bool `json:"connected"`
+	// LocalAddr is mailcheck's end of the connection ("ip:port").
+	LocalAddr   string        `json:"local_addr,omitempty"`
 	Banner      *Reply        `json:"banner,omitempty"`
 	BannerDelay time.Duration `json:"banner_delay_ns,omitempty"`
 	// BannerHost is the first word of the greeting: the server's name for
@@ -179,6 +181,9 @@ func Probe(ctx context.Context, cfg Config) *Result {
 		return fail(StageConnect, err)
 	}
 	res.Connected = true
+	if la := conn.LocalAddr(); la != nil {
+		res.LocalAddr = la.String()
+	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
