@@ -260,8 +260,20 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 			msg += ")"
 		}
 		msg += fmt.Sprintf("; alignment DKIM %s, SPF %s", alignName(string(pol.DKIMAlignment)), alignName(string(pol.SPFAlignment)))
-		if validRUA > 0 {
+		// Destinations that do not authorize the reports receive none.
+		refused := 0
+		for _, a := range auths {
+			if a.URI.Tag == "rua" && a.External && !a.Authorized && a.Err == nil {
+				refused++
+			}
+		}
+		switch {
+		case validRUA-refused > 0 && refused > 0:
+			msg += fmt.Sprintf("; aggregate reports to %d address(es) (%d more not authorized)", validRUA-refused, refused)
+		case validRUA-refused > 0:
 			msg += fmt.Sprintf("; aggregate reports to %d address(es)", validRUA)
+		case refused > 0:
+			msg += "; no aggregate report address authorizes the reports"
 		}
 		fs = append([]Finding{SpecDMARCOK.New("%s", msg).WithRecords(evidence...).WithData(map[string]any{
 			"policy_domain": pd, "record_name": recName, "inherited": res.Inherited,

@@ -73,7 +73,7 @@ func TestDMARC(t *testing.T) {
 			`replace it with _dmarc.nov.policy.example. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
 		{"badrua.policy.example", "dmarc.ok:pass dmarc.rua-invalid:warn dmarc.rua-invalid:warn dmarc.no-rua:warn", "reject",
 			`"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
-		{"external.policy.example", "dmarc.ok:pass dmarc.rua-unauthorized:warn dmarc.ruf-unauthorized:warn", "aggregate reports to 2 address(es)",
+		{"external.policy.example", "dmarc.ok:pass dmarc.rua-unauthorized:warn dmarc.ruf-unauthorized:warn", "aggregate reports to 1 address(es) (1 more not authorized)",
 			`publish external.policy.example._report._dmarc.noauth.example. IN TXT "v=DMARC1"`},
 		{"cname.policy.example", "dmarc.ok:pass", "found at _dmarc.cname.policy.example", ""},
 		{"upper.policy.example", "dmarc.ok:pass dmarc.syntax:info dmarc.syntax:info", "reject", `"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
