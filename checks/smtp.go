@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -74,7 +75,12 @@ type smtpTarget struct {
 
 func (t smtpTarget) address() string { return netip.AddrPortFrom(t.Addr, t.Port).String() }
 
-func (t smtpTarget) String() string { return fmt.Sprintf("%s[%s]:%d", t.Host, t.Addr, t.Port) }
+func (t smtpTarget) String() string {
+	if t.Host == t.Addr.String() {
+		return netip.AddrPortFrom(t.Addr, t.Port).String() // a host given as an address
+	}
+	return fmt.Sprintf("%s[%s]:%d", t.Host, t.Addr, t.Port)
+}
 
 // probeEntry memoizes one session per audit (Env.probes).
 type probeEntry struct {
@@ -193,8 +199,8 @@ func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 	var subs []sub
 	for _, s := range env.Options.SubmissionHosts {
 		host, port := s, ""
-		if h, pt, ok := strings.Cut(s, ":"); ok && !strings.Contains(pt, ":") {
-			host, port = h, pt
+		if h, pt, err := net.SplitHostPort(s); err == nil {
+			host, port = h, pt // NAME:PORT, [IPv6]:PORT
 		}
 		host = strings.Trim(host, "[]")
 		ports := []uint16{587, 465}

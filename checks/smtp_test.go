@@ -401,3 +401,30 @@ func BenchmarkSMTPHostile(b *testing.B) {
 		}
 	}
 }
+
+// --submission-host takes a name, an address, NAME:PORT and [IPv6]:PORT.
+func TestSMTPSubmissionHostForms(t *testing.T) {
+	w := startSMTPWorld(t)
+	subCert := &tls.Config{Certificates: []tls.Certificate{w.ca.Issue(t, smtptest.CertOptions{Names: []string{"sub.good.test"}})}}
+	w.dialer.Map("[2001:db8::587]:587", smtptest.Start(t, smtptest.Options{Hostname: "sub.good.test", TLS: subCert, Auth: true, RequireTLS: true}).Addr)
+	tests := []struct {
+		host string
+		want string // the submission-ok finding's target
+	}{
+		{"[2001:db8::587]:587", "[2001:db8::587]:587 requires STARTTLS"},
+		{"sub.good.test:587", "sub.good.test[192.0.2.2]:587 requires STARTTLS"},
+		{"[192.0.2.2]:465", "192.0.2.2:465 speaks implicit TLS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.host, func(t *testing.T) {
+			got, _ := w.run(t, "blocked.test", checks.Options{SubmissionHosts: []string{tc.host}, ProbeTimeout: 500 * time.Millisecond}, checks.SMTP{})
+			f := dnsblFindings(got["smtp"], "smtp.submission-ok")
+			if len(f) != 1 || !strings.Contains(f[0].Message, tc.want) {
+				for _, f := range got["smtp"] {
+					t.Logf("%s %s: %s", f.Severity, f.ID, f.Message)
+				}
+				t.Fatalf("want one smtp.submission-ok saying %q", tc.want)
+			}
+		})
+	}
+}
