@@ -73,13 +73,17 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 	an := (&spf.Analyzer{Resolver: env.Resolver}).Analyze(ctx, d)
 	data := &spfData{Analysis: an, IPs: []spfEval{}, MX: []spfEval{}}
 	var fs []Finding
+	records := spfRecords(an.Root)
 	for _, is := range an.Issues {
 		spec := spfIssueSpecs[is.Kind]
 		f := spec.New("%s", is.Msg).WithRecords(is.Records...)
+		if len(is.Records) == 0 && records[is.Domain] != "" && is.Kind != spf.IssueLoop && is.Kind != spf.IssueTempError {
+			f = f.WithRecords(fmt.Sprintf("%s. IN TXT %q", is.Domain, records[is.Domain]))
+		}
 		if is.Kind == spf.IssueTooManyVoid && !is.Severe {
 			f.Severity = Warn
 		}
-		f.Fix = spfFix(ctx, env, is)
+		f.Fix = spfFix(ctx, env, is, records[is.Domain])
 		fs = append(fs, f)
 	}
 	root := an.Root
@@ -146,9 +150,14 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 		case spf.TempError:
 			fs = append(fs, SpecSPFTemperror.New("evaluating SPF for %s could not finish: %s", ip, o.Reason))
 		default:
-			fs = append(fs, SpecSPFIPNotAuthorized.New("%s does not pass SPF for %s: the result is %s (%s); mail it sends as %s fails SPF and, without aligned DKIM, DMARC", ip, d, o.Result, o.Reason, d).
-				WithRecords(recEvidence).
-				WithFix("add %s:%s to the SPF record of %s before its all term", ipMech(ip), ip, d))
+			f := SpecSPFIPNotAuthorized.New("%s does not pass SPF for %s: the result is %s (%s); mail it sends as %s fails SPF and, without aligned DKIM, DMARC", ip, d, o.Result, o.Reason, d).
+				WithRecords(recEvidence)
+			if o.Result == spf.PermError {
+				f = f.WithFix("repair the permerror first (see the other spf findings), then check %s again", ip)
+			} else {
+				f = f.WithFix("%s. IN TXT %q", d, spfAddTerm(root.Record, ipMech(ip)+":"+ip.Unmap().String()))
+			}
+			fs = append(fs, f)
 		}
 	}
 	for i, o := range mxOut {
@@ -160,7 +169,7 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 			fs = append(fs, SpecSPFTemperror.New("evaluating SPF for MX host %s (%s) could not finish: %s", m.host, m.ip, o.Reason))
 		default:
 			fs = append(fs, SpecSPFMXNotAuthorized.New("MX host %s (%s) gets %s from the SPF record of %s (%s); if it also sends mail (forwarding, bounces), authorize it", m.host, m.ip, o.Result, d, o.Reason).
-				WithFix("if %s sends mail for %s, add \"mx\" or %s:%s to the record", m.host, d, ipMech(m.ip), m.ip))
+				WithFix("only if %s sends mail as %s: %s. IN TXT %q", m.host, d, d, spfAddTerm(root.Record, ipMech(m.ip)+":"+m.ip.Unmap().String())))
 		}
 	}
 	if Status(fs).Rank() < Error.Rank() {
@@ -178,8 +187,74 @@ func ipMech(ip netip.Addr) string {
 	return "ip6"
 }
 
-// spfFix returns the exact change that mends an issue.
-func spfFix(ctx context.Context, env *Env, is spf.Issue) string {
+// spfRecords maps each domain of the tree to its SPF record.
+func spfRecords(n *spf.Node) map[string]string {
+	out := map[string]string{}
+	var walk func(n *spf.Node)
+	walk = func(n *spf.Node) {
+		if n == nil {
+			return
+		}
+		if n.Record != "" && out[n.Domain] == "" {
+			out[n.Domain] = n.Record
+		}
+		for _, c := range n.Nodes {
+			walk(c)
+		}
+	}
+	walk(n)
+	return out
+}
+
+// spfAddTerm returns record with term inserted before its all mechanism
+// (or its redirect, or at the end).
+func spfAddTerm(record, term string) string {
+	r, err := spf.Parse(record)
+	if err != nil {
+		return record + " " + term
+	}
+	at := -1
+	if a := r.All(); a != nil {
+		at = a.Pos
+	} else if r.Redirect != nil {
+		at = r.Redirect.Pos
+	}
+	if at < 0 {
+		return strings.TrimRight(record, " ") + " " + term
+	}
+	return record[:at] + term + " " + record[at:]
+}
+
+// spfSetAll returns record with its all mechanism replaced by all (or all
+// appended when it has none).
+func spfSetAll(record, all string) string {
+	r, err := spf.Parse(record)
+	if err != nil {
+		return record
+	}
+	if a := r.All(); a != nil {
+		return record[:a.Pos] + all + record[a.Pos+len(a.Text):]
+	}
+	return strings.TrimRight(record, " ") + " " + all
+}
+
+// spfRemoveTerm returns record without the term written as text.
+func spfRemoveTerm(record, text string) string {
+	r, err := spf.Parse(record)
+	if err != nil {
+		return record
+	}
+	for _, t := range r.Terms {
+		if t.Text == text {
+			return strings.TrimRight(record[:t.Pos], " ") + record[t.Pos+len(t.Text):]
+		}
+	}
+	return record
+}
+
+// spfFix returns the exact change that mends an issue; record is the SPF
+// record of the issue's domain, when it has one.
+func spfFix(ctx context.Context, env *Env, is spf.Issue, record string) string {
 	d := env.Domain.ASCII
 	switch is.Kind {
 	case spf.IssueMissing:
@@ -200,18 +275,24 @@ func spfFix(ctx context.Context, env *Env, is spf.Issue) string {
 	case spf.IssueLoop:
 		return fmt.Sprintf("remove %q from the record that leads back to %s", is.Term, is.Domain)
 	case spf.IssueAllPass:
-		if is.Domain == d {
-			return fmt.Sprintf("replace %q with \"-all\" (or \"~all\" while you collect DMARC reports)", is.Term)
+		if is.Included {
+			return fmt.Sprintf("stop including %s, whose record ends in %q", is.Domain, is.Term)
 		}
-		return fmt.Sprintf("stop including %s, whose record ends in %q", is.Domain, is.Term)
+		if record != "" {
+			return fmt.Sprintf("list every host that sends as %s first, then: %s. IN TXT %q (or \"~all\" while you collect DMARC reports)", d, is.Domain, spfSetAll(record, "-all"))
+		}
+		return fmt.Sprintf("replace %q with \"-all\" (or \"~all\" while you collect DMARC reports)", is.Term)
 	case spf.IssueAllNeutral:
-		if is.Term == "" {
-			return fmt.Sprintf("end the record of %s with \"-all\" (or \"~all\" while you collect DMARC reports)", is.Domain)
+		if record != "" {
+			return fmt.Sprintf("%s. IN TXT %q (or \"~all\" while you collect DMARC reports)", is.Domain, spfSetAll(record, "-all"))
 		}
-		return fmt.Sprintf("replace %q with \"-all\" (or \"~all\")", is.Term)
+		return fmt.Sprintf("end the record of %s with \"-all\" (or \"~all\" while you collect DMARC reports)", is.Domain)
 	case spf.IssuePTR:
 		return fmt.Sprintf("replace %q with ip4:/ip6: ranges or a: terms for the hosts it was meant to cover", is.Term)
 	case spf.IssueRedirectIgnored:
+		if record != "" {
+			return fmt.Sprintf("%s. IN TXT %q (or remove the all term, if the redirect target's policy is the one meant)", is.Domain, spfRemoveTerm(record, is.Term))
+		}
 		return fmt.Sprintf("remove either %q or the all term", is.Term)
 	}
 	return ""

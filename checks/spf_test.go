@@ -141,3 +141,45 @@ func TestSPFCheckEvidence(t *testing.T) {
 		t.Errorf("fix %q", miss.Fix)
 	}
 }
+
+// Fixes are the exact records to publish where one exists, and evidence
+// quotes the record concerned.
+func TestSPFCheckFixes(t *testing.T) {
+	srv := startSPFServer(t)
+	tests := []struct {
+		domain, ip, id string
+		fix, record    string
+	}{
+		{"neutral.spf.test", "", "spf.all-neutral", `neutral.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 -all" (or "~all" while you collect DMARC reports)`, `neutral.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 ?all"`},
+		{"noall.spf.test", "", "spf.all-neutral", `noall.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 -all" (or "~all" while you collect DMARC reports)`, `noall.spf.test. IN TXT "v=spf1 ip4:192.0.2.1"`},
+		{"allpass.spf.test", "", "spf.all-pass", `list every host that sends as allpass.spf.test first, then: allpass.spf.test. IN TXT "v=spf1 -all" (or "~all" while you collect DMARC reports)`, `allpass.spf.test. IN TXT "v=spf1 +all"`},
+		{"incallpass.spf.test", "", "spf.all-pass", `stop including allpass.spf.test, whose record ends in "+all"`, `allpass.spf.test. IN TXT "v=spf1 +all"`},
+		{"redir.spf.test", "", "spf.redirect-ignored", `redir.spf.test. IN TXT "v=spf1 -all" (or remove the all term, if the redirect target's policy is the one meant)`, `redir.spf.test. IN TXT "v=spf1 redirect=inc.spf.test -all"`},
+		{"ok.spf.test", "203.0.113.5", "spf.ip-not-authorized", `ok.spf.test. IN TXT "v=spf1 mx a:out.spf.test include:inc.spf.test ip4:203.0.113.5 -all"`, `ok.spf.test. IN TXT "v=spf1 mx a:out.spf.test include:inc.spf.test -all"`},
+		{"redirok.spf.test", "2001:db8:99::1", "spf.ip-not-authorized", `redirok.spf.test. IN TXT "v=spf1 ip6:2001:db8:99::1 redirect=inc.spf.test"`, `redirok.spf.test. IN TXT "v=spf1 redirect=inc.spf.test"`},
+		{"noall.spf.test", "203.0.113.5", "spf.ip-not-authorized", `noall.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 ip4:203.0.113.5"`, `noall.spf.test. IN TXT "v=spf1 ip4:192.0.2.1"`},
+		{"mxout.spf.test", "", "spf.mx-not-authorized", `only if mail.mxout.spf.test sends mail as mxout.spf.test: mxout.spf.test. IN TXT "v=spf1 ip4:203.0.113.0/24 ip4:192.0.2.99 -all"`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.domain+"/"+tc.id, func(t *testing.T) {
+			var opts checks.Options
+			if tc.ip != "" {
+				opts.IPs = []netip.Addr{netip.MustParseAddr(tc.ip)}
+			}
+			res := runCheck(t, srv, tc.domain, opts, checks.SPF{})[0]
+			for _, f := range res.Findings {
+				if f.ID != tc.id {
+					continue
+				}
+				if f.Fix != tc.fix {
+					t.Errorf("fix %s\nwant %s", f.Fix, tc.fix)
+				}
+				if tc.record != "" && (len(f.Records) == 0 || f.Records[0] != tc.record) {
+					t.Errorf("records %q, want %q", f.Records, tc.record)
+				}
+				return
+			}
+			t.Errorf("no %s finding", tc.id)
+		})
+	}
+}

@@ -40,8 +40,11 @@ type Issue struct {
 	Msg    string    `json:"message"`
 	// Severe is set on too-many-void when senders the domain authorizes can
 	// hit the limit (a pass-capable term comes after the excess).
-	Severe  bool     `json:"severe,omitempty"`
-	Records []string `json:"records,omitempty"` // evidence
+	Severe bool `json:"severe,omitempty"`
+	// Included is set when the record concerned is reached through an
+	// include, so the checked domain cannot edit it.
+	Included bool     `json:"included,omitempty"`
+	Records  []string `json:"records,omitempty"` // evidence
 }
 
 // Node is one record of the include/redirect tree.
@@ -427,7 +430,7 @@ func (w *walker) report(n *Node, probes map[probeKey]*probeResult) {
 			case t.Qualifier == QPass && n.passChain && st.final:
 				w.issue(IssueAllPass, domain, t.Text, "%q in the record of %s authorizes every host on the Internet to send as %s", t.Text, domain, w.out.Domain)
 			case t.Qualifier == QPass && n.passChain:
-				w.issue(IssueAllPass, domain, t.Text, "%s ends in %q and is included by the tree of %s: the include matches every host, so every host on the Internet passes", domain, t.Text, w.out.Domain)
+				w.issue(IssueAllPass, domain, t.Text, "%s ends in %q and is included by the tree of %s: the include matches every host, so every host on the Internet passes", domain, t.Text, w.out.Domain).Included = true
 			case t.Qualifier == QNeutral && st.final:
 				w.issue(IssueAllNeutral, domain, t.Text, "%q in the record of %s makes no assertion about unlisted hosts: forged mail gets neutral, which receivers treat like no SPF", t.Text, domain)
 			}
