@@ -61,7 +61,8 @@ func (SMTP) Meta() Meta {
 // server serves, so accepting it can only mean relaying.
 const DefaultRelayRcpt = "relay-test@mailcheck.invalid"
 
-// probeConcurrency bounds the sessions one check runs at once.
+// probeConcurrency bounds the sessions of an audit (smtp and tls checks
+// together) at once.
 const probeConcurrency = 8
 
 // smtpTarget is one address and port to probe.
@@ -82,6 +83,9 @@ func (t smtpTarget) String() string {
 	return fmt.Sprintf("%s[%s]:%d", t.Host, t.Addr, t.Port)
 }
 
+// probeSemKey is the Env.probes key of the audit's session bound.
+type probeSemKey struct{}
+
 // probeEntry memoizes one session per audit (Env.probes).
 type probeEntry struct {
 	once sync.Once
@@ -95,6 +99,19 @@ func (e *Env) probe(ctx context.Context, t smtpTarget) *smtpprobe.Result {
 	v, _ := e.probes.LoadOrStore(key, &probeEntry{})
 	pe := v.(*probeEntry)
 	pe.once.Do(func() {
+		// One bound for the whole audit: the session's runner holds a
+		// slot, a check waiting for a session another check runs holds
+		// none.
+		s, _ := e.probes.LoadOrStore(probeSemKey{}, make(chan struct{}, probeConcurrency))
+		sem := s.(chan struct{})
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			pe.res = &smtpprobe.Result{Host: t.Host, Address: t.address(), Mode: t.Mode.String(), Stage: smtpprobe.StageConnect,
+				Err: fmt.Errorf("not started before the audit deadline: %w", ctx.Err()), Transcript: []string{}}
+			return
+		}
+		defer func() { <-sem }()
 		timeout := e.Options.ProbeTimeout
 		if timeout <= 0 {
 			timeout = 10 * time.Second
@@ -118,23 +135,15 @@ func (e *Env) relayRcpt() string {
 	return DefaultRelayRcpt
 }
 
-// probeAll runs the sessions of targets with bounded concurrency.
+// probeAll runs the sessions of targets, at most probeConcurrency at once
+// in the whole audit (Env.probe).
 func probeAll(ctx context.Context, env *Env, targets []smtpTarget) []*smtpprobe.Result {
 	out := make([]*smtpprobe.Result, len(targets))
-	sem := make(chan struct{}, probeConcurrency)
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				out[i] = &smtpprobe.Result{Host: t.Host, Address: t.address(), Mode: t.Mode.String(), Stage: smtpprobe.StageConnect,
-					Err: fmt.Errorf("not started before the audit deadline: %w", ctx.Err()), Transcript: []string{}}
-				return
-			}
-			defer func() { <-sem }()
 			out[i] = env.probe(ctx, t)
 		}()
 	}

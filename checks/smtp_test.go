@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -426,5 +427,48 @@ func TestSMTPSubmissionHostForms(t *testing.T) {
 				t.Fatalf("want one smtp.submission-ok saying %q", tc.want)
 			}
 		})
+	}
+}
+
+// The sessions of an audit are bounded together: the smtp and tls checks
+// share one bound, not one each.
+func TestSMTPSessionsBounded(t *testing.T) {
+	var zone strings.Builder
+	zone.WriteString("$ORIGIN many.test.\n$TTL 300\n@ IN SOA ns h 1 2 3 4 5\n")
+	dialer := smtptest.NewDialer()
+	var mu sync.Mutex
+	open, peak := 0, 0
+	slow := func(c net.Conn, done <-chan struct{}) {
+		mu.Lock()
+		open++
+		peak = max(peak, open)
+		mu.Unlock()
+		defer func() { mu.Lock(); open--; mu.Unlock() }()
+		select {
+		case <-done:
+		case <-time.After(150 * time.Millisecond):
+		}
+		c.Write([]byte("421 4.3.2 busy\r\n"))
+	}
+	addr := smtptest.StartFake(t, slow)
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&zone, "@ IN MX %d mx%d\nmx%d IN A 192.0.2.%d\n", i, i, i, 100+i)
+		dialer.Map(fmt.Sprintf("192.0.2.%d:25", 100+i), addr)
+	}
+	srv := dnstest.StartZones(t, dnstest.Zone(t, "many.test.", zone.String()))
+	n, _ := resolve.ParseName("many.test")
+	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(time.Second)))
+	env.Dialer = dialer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res := checks.Run(ctx, env, []checks.Check{checks.SMTP{}, checks.TLS{}})
+	if got := sevIDs(res[0].Findings); strings.Join(got, "; ") != "error smtp.greeting-refused x20; info smtp.submission-none" {
+		t.Errorf("smtp findings %v", got)
+	}
+	if len(dialer.Dials()) != 20 {
+		t.Errorf("%d sessions, want one per address", len(dialer.Dials()))
+	}
+	if peak > 8 || peak < 2 {
+		t.Errorf("%d sessions at once, want 2 to 8", peak)
 	}
 }
