@@ -124,8 +124,8 @@ type state struct {
 	maxLook  int
 	maxVoid  int
 	trace    []Step
-	cur      int // index of the current trace step, -1 without trace
-	ptrCache *string
+	cur      int      // index of the current trace step, -1 without trace
+	ptrValid []string // validated PTR names of the client, once looked up
 }
 
 // CheckHost runs check_host() for req (RFC 7208 §4).
@@ -635,16 +635,19 @@ func (s *state) confirms(name string) bool {
 // validatedPTR computes %{p} (RFC 7208 §7.3): a validated PTR name, the
 // current domain or a subdomain of it preferred, else "unknown".
 func (s *state) validatedPTR(cur string) string {
-	if s.ptrCache != nil {
-		return *s.ptrCache
-	}
-	names, _ := s.ptrNames()
-	var valid []string
-	for _, n := range names {
-		if s.confirms(n) {
-			valid = append(valid, n)
+	// The validated names are looked up once; which one %{p} gives
+	// depends on the current domain.
+	if s.ptrValid == nil {
+		names, _ := s.ptrNames()
+		valid := []string{}
+		for _, n := range names {
+			if s.confirms(n) {
+				valid = append(valid, n)
+			}
 		}
+		s.ptrValid = valid
 	}
+	valid := s.ptrValid
 	out := unknownDomain
 	for _, n := range valid {
 		if strings.EqualFold(n, cur) {
@@ -663,7 +666,6 @@ func (s *state) validatedPTR(cur string) string {
 	if out == unknownDomain && len(valid) > 0 {
 		out = valid[0]
 	}
-	s.ptrCache = &out
 	return out
 }
 

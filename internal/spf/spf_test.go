@@ -514,3 +514,29 @@ func TestAnalyzeConcurrentDeterministic(t *testing.T) {
 		t.Errorf("%d questions in flight at most, want 2 or 3", p)
 	}
 }
+
+// %{p} prefers the validated name in the current domain: an include
+// evaluated after the first expansion gets its own domain's name, not the
+// one computed for the including record (RFC 7208 §7.3).
+func TestMacroPFollowsCurrentDomain(t *testing.T) {
+	fwd := dnstest.Zone(t, "test.", `$ORIGIN test.
+$TTL 300
+@ SOA ns hm 1 1 1 1 1
+one TXT "v=spf1 exists:%{p}.ok.one.test include:two.test -all"
+two TXT "v=spf1 exists:%{p}.ok.two.test -all"
+h.one A 192.0.2.5
+h.two A 192.0.2.5
+h.two.test.ok.two A 127.0.0.2
+`)
+	rev := dnstest.Zone(t, "2.0.192.in-addr.arpa.", `$ORIGIN 2.0.192.in-addr.arpa.
+$TTL 300
+@ SOA ns hm 1 1 1 1 1
+5 PTR h.one.test.
+5 PTR h.two.test.
+`)
+	c := &Checker{Resolver: &resolve.Zones{List: []*resolve.Zone{fwd, rev}}}
+	out := c.CheckHost(context.Background(), Request{IP: netip.MustParseAddr("192.0.2.5"), Sender: "u@one.test"})
+	if out.Result != Pass || !strings.Contains(out.Reason, "two.test") {
+		t.Errorf("%s (%s), want pass through the include", out.Result, out.Reason)
+	}
+}
