@@ -74,7 +74,11 @@ func (TLS) Run(ctx context.Context, env *Env) Result {
 		case r.TLSError != "":
 			fs = append(fs, handshakeFailure(t, r))
 		case r.Connected && r.Banner != nil && r.Banner.Code == 220 && r.Stage == "" && !r.StartTLSOffered:
-			fs = append(fs, SpecTLSSkipped.New("%s offers no STARTTLS: no certificate to inspect (see smtp.no-starttls)", t))
+			see := "smtp.no-starttls"
+			if t.Mode != smtpprobe.Relay {
+				see = "smtp.submission-no-tls-required"
+			}
+			fs = append(fs, SpecTLSSkipped.New("%s offers no STARTTLS: no certificate to inspect (see %s)", t, see))
 		default:
 			unreached++
 			why = append(why, fmt.Sprintf("%s: %s", t, stoppedAt(r)))
