@@ -472,3 +472,24 @@ func TestSMTPSessionsBounded(t *testing.T) {
 		t.Errorf("%d sessions at once, want 2 to 8", peak)
 	}
 }
+
+// The audit deadline (--deadline) ends every session at once, whatever
+// the probe timeout: a silent server costs the deadline, not 10 seconds.
+func TestSMTPAuditDeadline(t *testing.T) {
+	w := startSMTPWorld(t)
+	n, _ := resolve.ParseName("hostile.test")
+	env := checks.NewEnv(n, resolve.NewCache(w.dns.Resolver(time.Second)))
+	env.Dialer, env.RootCAs = w.dialer, w.ca.Pool
+	env.Options.ProbeTimeout = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res := checks.Run(ctx, env, []checks.Check{checks.SMTP{}, checks.TLS{}})
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("took %s under a 700ms deadline", el)
+	}
+	f := dnsblFindings(res[0].Findings, "smtp.session-error")
+	if !someField(f, func(f checks.Finding) string { return f.Message }, "silent.hostile.test[192.0.2.40]:25: the session broke off at the banner: smtpprobe: timeout") {
+		t.Errorf("smtp findings:\n%s", dnsblDump(res[0].Findings))
+	}
+}
