@@ -208,11 +208,19 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	b := s.behaviors[name]
 	delay, ad := s.delay, s.ad
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inflight--
-		s.mu.Unlock()
-	}()
+	// The question stops counting as in flight just before its answer is
+	// written (or when it is dropped), so a client that sends its next
+	// question on receipt is never counted twice.
+	var once sync.Once
+	finish := func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.inflight--
+			s.mu.Unlock()
+		})
+	}
+	defer finish()
+	w = finishingWriter{w, finish}
 
 	m := new(dns.Msg)
 	m.SetReply(r)
@@ -260,6 +268,16 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 		m.Truncate(size)
 	}
 	w.WriteMsg(m)
+}
+
+type finishingWriter struct {
+	dns.ResponseWriter
+	finish func()
+}
+
+func (f finishingWriter) WriteMsg(m *dns.Msg) error {
+	f.finish()
+	return f.ResponseWriter.WriteMsg(m)
 }
 
 // Resolver returns a network client pointed at the server, with a short
