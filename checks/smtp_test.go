@@ -443,11 +443,15 @@ func TestSMTPSessionsBounded(t *testing.T) {
 		open++
 		peak = max(peak, open)
 		mu.Unlock()
-		defer func() { mu.Lock(); open--; mu.Unlock() }()
 		select {
 		case <-done:
 		case <-time.After(150 * time.Millisecond):
 		}
+		// Stop counting before the reply: the prober may start its next
+		// session as soon as it reads it.
+		mu.Lock()
+		open--
+		mu.Unlock()
 		c.Write([]byte("421 4.3.2 busy\r\n"))
 	}
 	addr := smtptest.StartFake(t, slow)
