@@ -170,7 +170,7 @@ func (w *smtpWorld) run(t *testing.T, domain string, opts checks.Options, list .
 	env := checks.NewEnv(n, resolve.NewCache(w.dns.Resolver(time.Second)))
 	env.Options = opts
 	if env.Options.ProbeTimeout == 0 {
-		env.Options.ProbeTimeout = 2 * time.Second
+		env.Options.ProbeTimeout = 5 * time.Second
 	}
 	env.Dialer = w.dialer
 	env.RootCAs = w.ca.Pool
@@ -244,7 +244,7 @@ func TestSMTPAndTLSChecks(t *testing.T) {
 				"garbage.hostile2.test[192.0.2.44]:25: the session broke off at the banner: smtpprobe: malformed reply",
 				"longline.hostile2.test[192.0.2.45]:25: the session broke off at the banner: smtpprobe: reply line too long",
 				"3 of 3 server(s) could not be inspected"}},
-		{domain: "tlsbreak.test", opts: checks.Options{ProbeTimeout: 500 * time.Millisecond},
+		{domain: "tlsbreak.test", opts: checks.Options{ProbeTimeout: 1500 * time.Millisecond},
 			smtp: []string{"error smtp.session-error x2", "info smtp.submission-none", "pass smtp.ok x2", "pass smtp.relay-closed x2", "pass smtp.starttls x2"},
 			tls:  []string{"error tls.not-evaluated", "pass tls.ok"},
 			text: []string{"stall.tlsbreak.test[192.0.2.46]:25: the session broke off at EHLO after STARTTLS: smtpprobe: timeout",
