@@ -306,11 +306,9 @@ func judgeRecord(env *Env, l *dkim.Lookup, label, via, txt string, recs []string
 		if rec.Strict() {
 			extra = "; t=s: the i= domain must equal d="
 		}
-		form := key.Form
+		form := "raw 32-octet form"
 		if key.Type == "rsa" {
 			form = key.Form + " form"
-		} else {
-			form = "raw 32-octet form"
 		}
 		fs = append([]Finding{SpecDKIMOK.New("selector %s: %s key (%s)%s%s", l.Selector, key, form, via, extra).
 			WithRecords(recs...).WithData(key)}, fs...)

@@ -232,6 +232,3 @@ var specialPrefixes = []struct {
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use translation"},
 	{netip.MustParsePrefix("100::/64"), "discard-only"},
 }
-
-// Unroutable is exported for checks that probe addresses (smtp, dnsbl).
-func Unroutable(a netip.Addr) string { return unroutable(a) }

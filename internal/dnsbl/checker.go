@@ -139,16 +139,6 @@ func kindNoun(k Kind) string {
 	return "IP address"
 }
 
-// CheckHealth runs a list's RFC 5782 §5 probes: the test entry that must
-// be listed and the one that must not.
-func (c *Checker) CheckHealth(ctx context.Context, l *List) Health {
-	n := c.Concurrency
-	if n <= 0 {
-		n = DefaultConcurrency
-	}
-	return (&run{r: c.Resolver, sem: make(chan struct{}, n)}).health(ctx, l)
-}
-
 func (r *run) health(ctx context.Context, l *List) Health {
 	listedT, err1 := testTarget(l.Kind, l.TestListed)
 	cleanT, err2 := testTarget(l.Kind, l.TestClean)

@@ -308,16 +308,11 @@ func (r *Result) HitsOf(classes ...Class) []Hit {
 	return out
 }
 
-// Lookup asks list about target through r: the A query and, when the
+// lookup asks list about target through r: the A query and, when the
 // answer is a listing, the TXT query for the list's reason. It never
-// returns an error: failures are in Result.Err with Verdict Failed.
-func Lookup(ctx context.Context, r resolve.Resolver, l *List, t Target) Result {
-	return lookup(ctx, r, l, t, false)
-}
-
-// lookup is Lookup; for a health probe (probe) the TXT is asked only
-// after a refusal, where it says why: the reason a test entry is listed is
-// no evidence about anything.
+// returns an error: failures are in Result.Err with Verdict Failed. For a
+// health probe (probe) the TXT is asked only after a refusal, where it
+// says why: the reason a test entry is listed is no evidence about anything.
 func lookup(ctx context.Context, r resolve.Resolver, l *List, t Target, probe bool) Result {
 	res := Result{Target: t.String(), A: []string{}}
 	name, err := QueryName(t, l.Zone)
