@@ -63,6 +63,7 @@ type Options struct {
 	CAFile          string        // tls: extra trust roots (--ca-file)
 	ProbeTimeout    time.Duration // smtp, tls: per-connection timeout; 0 means 10s
 	Offline         bool          // no network at all: network probes report errors
+	AllowSRVPorts   bool          // smtp: probe submission SRV targets on ports other than 587/465 (--allow-srv-ports)
 }
 
 // Env is everything a check may use. Checks reach DNS only through
