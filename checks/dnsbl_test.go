@@ -240,7 +240,7 @@ func TestDNSBLNeverAnsweringList(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("the check took %s under a 500ms deadline", el)
 	}
-	want := []string{"dnsbl.listed:fail", "dnsbl.skipped:info", "dnsbl.timeout:error"}
+	want := []string{"check.deadline:error", "dnsbl.listed:fail", "dnsbl.skipped:info", "dnsbl.timeout:error"}
 	if got := ids(r.Findings); !slices.Equal(got, want) {
 		t.Fatalf("findings %v, want %v\n%s", got, want, dnsblDump(r.Findings))
 	}

@@ -3,6 +3,8 @@ package checks
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
 // Severity grades one finding.
@@ -52,9 +54,23 @@ type Finding struct {
 	// Records is the evidence: the DNS records (presentation format),
 	// SMTP lines or other raw material the finding rests on.
 	Records []string `json:"records"`
+	// RecordsOmitted counts evidence records left out by the bound on
+	// records per finding (MaxRecords).
+	RecordsOmitted int `json:"records_omitted,omitempty"`
 	// Data carries structured details for machines (per-finding).
 	Data any `json:"data,omitempty"`
 }
+
+// Bounds on what one finding carries, whatever a peer sends: a report's
+// size grows with the number of checks and causes, never with the size of
+// an answer. Documented in docs/report.md.
+const (
+	MaxRecords      = 32   // evidence records per finding
+	MaxRecordBytes  = 4096 // one record (a 4096-bit DKIM key record fits)
+	MaxMessageBytes = 8192 // a message (an SPF include tree is laid out in one)
+	MaxFixBytes     = 8192 // a fix (a complete SPF or DMARC record and its explanation)
+	MaxPerID        = 32   // findings of one ID in one check; the rest are counted in check.truncated
+)
 
 // Spec describes a finding ID in the catalogue: every finding a check emits
 // is made from one of the specs the check lists in its Meta.
@@ -84,9 +100,33 @@ func (f Finding) WithFix(format string, args ...any) Finding {
 	return f
 }
 
-// WithRecords returns f with evidence appended.
+// WithRecords returns f with evidence appended, at most MaxRecords of it:
+// the rest is counted in RecordsOmitted.
 func (f Finding) WithRecords(recs ...string) Finding {
-	f.Records = append(append([]string{}, f.Records...), recs...)
+	room := max(MaxRecords-len(f.Records), 0)
+	keep := recs[:min(len(recs), room)]
+	f.Records = append(append(make([]string, 0, len(f.Records)+len(keep)), f.Records...), keep...)
+	f.RecordsOmitted += len(recs) - len(keep)
+	return f
+}
+
+// Bounded returns f with its text made safe to print (no control bytes,
+// valid UTF-8) and within the size bounds above. The runner applies it to
+// every finding, as a last guard behind the sanitising done where peer
+// text enters.
+func (f Finding) Bounded() Finding {
+	f.Message = sanitize.Multiline(f.Message, MaxMessageBytes)
+	f.Fix = sanitize.Multiline(f.Fix, MaxFixBytes)
+	f.RFC = sanitize.Line(f.RFC, 200)
+	if len(f.Records) > MaxRecords {
+		f.RecordsOmitted += len(f.Records) - MaxRecords
+		f.Records = f.Records[:MaxRecords]
+	}
+	recs := make([]string, len(f.Records))
+	for i, r := range f.Records {
+		recs[i] = sanitize.Line(r, MaxRecordBytes)
+	}
+	f.Records = recs
 	return f
 }
 

@@ -24,3 +24,18 @@ func Catalogue(list []Check) []Spec {
 	}
 	return append(out, RunnerSpecs...)
 }
+
+// Essential names the checks without which a report gets no grade: the
+// MX set, SPF and DMARC decide whether mail arrives and whether the
+// domain can be spoofed.
+var Essential = []string{"mx", "spf", "dmarc"}
+
+// IsEssential reports whether the named check is essential.
+func IsEssential(name string) bool {
+	for _, e := range Essential {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}

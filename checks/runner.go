@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -12,15 +13,36 @@ import (
 type CheckResult struct {
 	Name       string    `json:"name"`
 	Title      string    `json:"title"`
-	Status     Severity  `json:"status"` // the worst severity among the findings
+	Status     Severity  `json:"status"` // the worst severity among the findings (fail > error > warn > info > pass)
 	DurationMS int64     `json:"duration_ms"`
 	Findings   []Finding `json:"findings"`
 	Data       any       `json:"data,omitempty"`
+
+	// Verdict is the worst severity among the findings that are not
+	// errors, or error when the check evaluated nothing: what the check's
+	// header shows, beside its error count.
+	Verdict Severity `json:"verdict"`
+	// Evaluated is false when the check could not say anything about the
+	// domain (only error findings) or was cut short by the deadline or an
+	// interruption: then it has no score and carries no weight.
+	Evaluated bool `json:"evaluated"`
+	// Score is the check's score (0-100), absent when not evaluated.
+	Score *int `json:"score,omitempty"`
+	// Weight is the check's share of the report's score.
+	Weight int `json:"weight"`
+	// Errors counts the error findings.
+	Errors int `json:"errors"`
+	// CutShort is set when the audit deadline or an interruption ended
+	// the check before it returned everything.
+	CutShort bool `json:"cut_short,omitempty"`
 }
 
-// Evaluated reports whether the check produced at least one finding that
-// is not an error.
-func (r CheckResult) Evaluated() bool {
+// HasEvaluation reports whether the check produced at least one finding
+// that is not an error and was not cut short.
+func (r CheckResult) HasEvaluation() bool {
+	if r.CutShort {
+		return false
+	}
 	for _, f := range r.Findings {
 		if f.Severity != Error {
 			return true
@@ -31,67 +53,145 @@ func (r CheckResult) Evaluated() bool {
 
 // Runner-level findings, shared by every check.
 var (
-	SpecPanic    = Spec{ID: "check.panic", Severity: Error, Summary: "the check crashed; the rest of the report is intact (please report this as a bug)"}
-	SpecDeadline = Spec{ID: "check.deadline", Severity: Error, Summary: "the check did not finish before the audit deadline (--deadline)"}
+	SpecPanic       = Spec{ID: "check.panic", Severity: Error, Summary: "the check crashed; the rest of the report is intact (please report this as a bug)"}
+	SpecDeadline    = Spec{ID: "check.deadline", Severity: Error, Summary: "the audit deadline (--deadline) ended the check: what it found so far is shown, and it counts as not evaluated"}
+	SpecInterrupted = Spec{ID: "check.interrupted", Severity: Error, Summary: "the run was interrupted (SIGINT or SIGTERM) before the check finished: it counts as not evaluated"}
+	SpecNoFinding   = Spec{ID: "check.no-finding", Severity: Error, Summary: "the check returned no finding at all (a bug: every check must say what it saw or why it could not look)"}
+	SpecTruncated   = Spec{ID: "check.truncated", Severity: Info, Summary: "more findings of one kind than a report keeps: the rest are counted, not listed"}
 )
 
 // RunnerSpecs lists the findings the runner itself may add to any check.
-var RunnerSpecs = []Spec{SpecPanic, SpecDeadline}
+var RunnerSpecs = []Spec{SpecPanic, SpecDeadline, SpecInterrupted, SpecNoFinding, SpecTruncated}
 
-// deadlineGrace is how long the runner waits past the audit deadline for a
-// check to return what it has before reporting it as unfinished.
-const deadlineGrace = 250 * time.Millisecond
+// ErrInterrupted is the cancellation cause the CLI gives the audit's
+// context when a signal stops the run (context.WithCancelCause); the
+// runner then says "interrupted" rather than "deadline".
+var ErrInterrupted = errors.New("interrupted")
+
+// DeadlineGrace is how long the runner waits past the audit deadline for
+// each check to return what it has before reporting it as unfinished.
+const DeadlineGrace = 250 * time.Millisecond
 
 // Run runs the checks concurrently on env and returns their results in
-// the order given. Each check runs under ctx (the audit deadline); a check
-// that panics yields a check.panic finding, one that has not returned
-// shortly after the deadline a check.deadline finding. Neither affects the
-// other checks.
+// the order given. Each check runs under ctx (the audit deadline). A check
+// that panics yields a check.panic finding; one still running when ctx
+// ends gets DeadlineGrace of its own to return, then check.deadline (or
+// check.interrupted); one that returns after ctx ended keeps its findings
+// with check.deadline added. Neither affects the other checks, and no
+// check waits for another.
 func Run(ctx context.Context, env *Env, list []Check) []CheckResult {
-	out := make([]CheckResult, len(list))
-	done := make([]chan Result, len(list))
-	start := make([]time.Time, len(list))
+	type done struct {
+		i   int
+		res Result
+		at  time.Time
+	}
+	ch := make(chan done, len(list))
+	start := time.Now()
 	for i, c := range list {
-		done[i] = make(chan Result, 1)
-		start[i] = time.Now()
 		go func() {
 			defer func() {
 				if p := recover(); p != nil {
-					stack := string(debug.Stack())
-					env.Log.Error("check panicked", "check", c.Meta().Name, "panic", p, "stack", stack)
-					done[i] <- Result{Findings: []Finding{SpecPanic.New("the %s check crashed: %v", c.Meta().Name, p)}}
+					env.Log.Error("check panicked", "check", c.Meta().Name, "panic", p, "stack", string(debug.Stack()))
+					ch <- done{i, Result{Findings: []Finding{SpecPanic.New("the %s check crashed: %v", c.Meta().Name, p)}}, time.Now()}
 				}
 			}()
-			done[i] <- c.Run(ctx, env)
+			res := c.Run(ctx, env)
+			ch <- done{i, res, time.Now()}
 		}()
 	}
-	var timer <-chan time.Time
-	for i, c := range list {
-		m := c.Meta()
-		var res Result
+	out := make([]CheckResult, len(list))
+	got := make([]bool, len(list))
+	var grace <-chan time.Time
+	ctxDone := ctx.Done()
+	for n := 0; n < len(list); {
 		select {
-		case res = <-done[i]:
-		case <-ctx.Done():
-			if timer == nil {
-				timer = time.After(deadlineGrace)
+		case d := <-ch:
+			cut := ended(ctx, d.at)
+			out[d.i] = finish(list[d.i].Meta(), d.res, d.at.Sub(start), cut, ctx)
+			got[d.i] = true
+			n++
+		case <-ctxDone:
+			ctxDone = nil
+			grace = time.After(DeadlineGrace)
+		case <-grace:
+			for i, c := range list {
+				if !got[i] {
+					out[i] = finish(c.Meta(), Result{}, time.Since(start), true, ctx)
+				}
 			}
-			select {
-			case res = <-done[i]:
-			case <-timer:
-				res = Result{Findings: []Finding{SpecDeadline.New("the %s check did not finish before the audit deadline", m.Name)}}
-			}
+			return out
 		}
-		out[i] = CheckResult{
-			Name:       m.Name,
-			Title:      m.Title,
-			DurationMS: time.Since(start[i]).Milliseconds(),
-			Findings:   res.Findings,
-			Data:       res.Data,
+	}
+	return out
+}
+
+// ended reports whether ctx was over at t: cancelled, or past its
+// deadline (a socket deadline taken from ctx can fire before ctx's timer).
+func ended(ctx context.Context, t time.Time) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !t.Before(dl)
+}
+
+// finish turns what a check returned into its result: the runner's own
+// findings added, every finding bounded, statuses set.
+func finish(m Meta, res Result, took time.Duration, cut bool, ctx context.Context) CheckResult {
+	fs := boundFindings(res.Findings)
+	if cut {
+		fs = append(fs, endedFinding(ctx, m.Name, len(fs) > 0))
+	}
+	if len(fs) == 0 {
+		fs = []Finding{SpecNoFinding.New("the %s check returned no finding", m.Name)}
+	}
+	r := CheckResult{Name: m.Name, Title: m.Title, DurationMS: took.Milliseconds(), Findings: fs, Data: res.Data,
+		Weight: m.Weight, CutShort: cut}
+	r.Status = Status(fs)
+	r.Verdict = Verdict(fs)
+	for _, f := range fs {
+		if f.Severity == Error {
+			r.Errors++
 		}
-		if out[i].Findings == nil {
-			out[i].Findings = []Finding{}
+	}
+	r.Evaluated = r.HasEvaluation()
+	if !r.Evaluated {
+		r.Verdict = Error
+	}
+	return r
+}
+
+// endedFinding says why the runner stopped waiting for a check.
+func endedFinding(ctx context.Context, name string, partial bool) Finding {
+	what := "did not finish"
+	if partial {
+		what = "was cut short; what it found so far is shown"
+	}
+	if errors.Is(context.Cause(ctx), ErrInterrupted) {
+		return SpecInterrupted.New("the run was interrupted before the %s check finished: it %s", name, strings.TrimPrefix(what, "was "))
+	}
+	return SpecDeadline.New("the audit deadline ended the %s check: it %s", name, what)
+}
+
+// boundFindings applies Finding.Bounded to each finding and keeps at most
+// MaxPerID findings of one ID, counting the rest in check.truncated.
+func boundFindings(in []Finding) []Finding {
+	out := make([]Finding, 0, len(in))
+	seen := map[string]int{}
+	var order []string
+	for _, f := range in {
+		seen[f.ID]++
+		if seen[f.ID] == 1 {
+			order = append(order, f.ID)
 		}
-		out[i].Status = Status(out[i].Findings)
+		if seen[f.ID] <= MaxPerID {
+			out = append(out, f.Bounded())
+		}
+	}
+	for _, id := range order {
+		if n := seen[id]; n > MaxPerID {
+			out = append(out, SpecTruncated.New("%d more %s findings were left out (a report keeps %d of one kind)", n-MaxPerID, id, MaxPerID).Bounded())
+		}
 	}
 	return out
 }
@@ -107,17 +207,30 @@ func Status(fs []Finding) Severity {
 	return st
 }
 
+// Verdict is the worst severity among the findings that are not errors
+// (pass when there are none).
+func Verdict(fs []Finding) Severity {
+	st := Pass
+	for _, f := range fs {
+		if f.Severity != Error && f.Severity.Rank() > st.Rank() {
+			st = f.Severity
+		}
+	}
+	return st
+}
+
 // Select returns the registry entries named in names (all when names is
-// empty), in registry order.
+// nil), in registry order. Names are case-insensitive; an empty name is
+// an error.
 func Select(registry []Check, names []string) ([]Check, error) {
-	if len(names) == 0 {
+	if names == nil {
 		return registry, nil
 	}
 	want := map[string]bool{}
 	for _, n := range names {
 		n = strings.ToLower(strings.TrimSpace(n))
 		if n == "" {
-			continue
+			return nil, fmt.Errorf("empty check name (known: %s)", strings.Join(Names(registry), ", "))
 		}
 		found := false
 		for _, c := range registry {

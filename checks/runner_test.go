@@ -2,8 +2,10 @@ package checks_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mailcheck/mailcheck/checks"
@@ -24,54 +26,123 @@ func (f fakeCheck) Meta() checks.Meta {
 func (f fakeCheck) Run(ctx context.Context, _ *checks.Env) checks.Result { return f.fn(ctx) }
 
 func TestRunnerIsolatesPanicsAndDeadlines(t *testing.T) {
-	ok := func(context.Context) checks.Result {
-		return checks.Result{Findings: []checks.Finding{specFake.New("fine")}}
-	}
-	list := []checks.Check{
-		fakeCheck{"first", ok},
-		fakeCheck{"boom", func(context.Context) checks.Result { var m map[string]int; m["x"]++; return checks.Result{} }},
-		fakeCheck{"stuck", func(context.Context) checks.Result { time.Sleep(5 * time.Second); return checks.Result{} }},
-		fakeCheck{"empty", func(context.Context) checks.Result { return checks.Result{} }},
-		fakeCheck{"last", ok},
-	}
-	n, _ := resolve.ParseName("example.org")
-	env := checks.NewEnv(n, &resolve.Zones{})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	res := checks.Run(ctx, env, list)
-	if el := time.Since(start); el > 2*time.Second {
-		t.Errorf("runner waited %s for a stuck check", el)
-	}
-	want := []struct{ name, status, id, msg string }{
-		{"first", "pass", "fake.ok", "fine"},
-		{"boom", "error", "check.panic", "the boom check crashed: assignment to entry in nil map"},
-		{"stuck", "error", "check.deadline", "the stuck check did not finish before the audit deadline"},
-		{"empty", "pass", "", ""},
-		{"last", "pass", "fake.ok", "fine"},
-	}
-	if len(res) != len(want) {
-		t.Fatalf("%d results, want %d", len(res), len(want))
-	}
-	for i, w := range want {
-		r := res[i]
-		if r.Name != w.name || string(r.Status) != w.status {
-			t.Errorf("result %d = %s/%s, want %s/%s", i, r.Name, r.Status, w.name, w.status)
+	synctest.Test(t, func(t *testing.T) {
+		ok := func(context.Context) checks.Result {
+			return checks.Result{Findings: []checks.Finding{specFake.New("fine")}}
 		}
-		if w.id == "" {
-			if len(r.Findings) != 0 || r.Findings == nil {
-				t.Errorf("%s: findings = %#v, want an empty, non-nil list", w.name, r.Findings)
+		list := []checks.Check{
+			fakeCheck{"first", ok},
+			fakeCheck{"boom", func(context.Context) checks.Result { var m map[string]int; m["x"]++; return checks.Result{} }},
+			fakeCheck{"stuck", func(context.Context) checks.Result { time.Sleep(5 * time.Second); return checks.Result{} }},
+			fakeCheck{"empty", func(context.Context) checks.Result { return checks.Result{} }},
+			fakeCheck{"late", func(ctx context.Context) checks.Result {
+				<-ctx.Done()
+				time.Sleep(checks.DeadlineGrace / 2)
+				return checks.Result{Findings: []checks.Finding{specFake.New("looked fine so far")}}
+			}},
+			fakeCheck{"last", ok},
+		}
+		n, _ := resolve.ParseName("example.org")
+		env := checks.NewEnv(n, &resolve.Zones{})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		res := checks.Run(ctx, env, list)
+		// Fake time: the runner waits the deadline plus one grace, not
+		// the stuck check's 5 s.
+		if el := time.Since(start); el != 200*time.Millisecond+checks.DeadlineGrace {
+			t.Errorf("runner returned after %s", el)
+		}
+		want := []struct {
+			name, verdict string
+			evaluated     bool
+			ids, msg      string
+		}{
+			{"first", "pass", true, "fake.ok", "fine"},
+			{"boom", "error", false, "check.panic", "the boom check crashed: assignment to entry in nil map"},
+			{"stuck", "error", false, "check.deadline", "the audit deadline ended the stuck check: it did not finish"},
+			{"empty", "error", false, "check.no-finding", "the empty check returned no finding"},
+			{"late", "error", false, "fake.ok check.deadline", "the audit deadline ended the late check: it was cut short"},
+			{"last", "pass", true, "fake.ok", "fine"},
+		}
+		if len(res) != len(want) {
+			t.Fatalf("%d results, want %d", len(res), len(want))
+		}
+		for i, w := range want {
+			r := res[i]
+			var ids []string
+			for _, f := range r.Findings {
+				ids = append(ids, f.ID)
 			}
-			continue
+			if r.Name != w.name || string(r.Verdict) != w.verdict || r.Evaluated != w.evaluated {
+				t.Errorf("result %d = %s/%s/%v, want %s/%s/%v", i, r.Name, r.Verdict, r.Evaluated, w.name, w.verdict, w.evaluated)
+			}
+			last := r.Findings[len(r.Findings)-1]
+			if strings.Join(ids, " ") != w.ids || !strings.Contains(last.Message, w.msg) {
+				t.Errorf("%s: findings = %+v, want %s %q", w.name, r.Findings, w.ids, w.msg)
+			}
 		}
-		if len(r.Findings) != 1 || r.Findings[0].ID != w.id || !strings.Contains(r.Findings[0].Message, w.msg) {
-			t.Errorf("%s: findings = %+v, want %s %q", w.name, r.Findings, w.id, w.msg)
+		time.Sleep(5 * time.Second) // let the stuck check end inside the bubble
+	})
+}
+
+// TestRunnerInterrupted: a run cancelled with ErrInterrupted (SIGINT)
+// says "interrupted", not "deadline".
+func TestRunnerInterrupted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		list := []checks.Check{fakeCheck{"slow", func(ctx context.Context) checks.Result {
+			<-ctx.Done()
+			return checks.Result{}
+		}}}
+		n, _ := resolve.ParseName("example.org")
+		go func() { time.Sleep(time.Second); cancel(checks.ErrInterrupted) }()
+		res := checks.Run(ctx, checks.NewEnv(n, &resolve.Zones{}), list)
+		if f := res[0].Findings; len(f) != 1 || f[0].ID != "check.interrupted" || res[0].Evaluated {
+			t.Errorf("findings = %+v", f)
+		}
+	})
+}
+
+// TestRunnerBoundsEvidence: a check that makes thousands of findings,
+// each with thousands of records, yields a bounded result.
+func TestRunnerBoundsEvidence(t *testing.T) {
+	recs := make([]string, 5000)
+	for i := range recs {
+		recs[i] = fmt.Sprintf("sel._domainkey.example.org. 300 IN TXT \"v=DKIM1; p=%d\x1b[2J\"", i)
+	}
+	recs[0] = strings.Repeat("x", 100000)
+	list := []checks.Check{fakeCheck{"many", func(context.Context) checks.Result {
+		var fs []checks.Finding
+		for range 5000 {
+			fs = append(fs, specFake.New("record\x1b]52;c;ZXZpbA==\x07").WithRecords(recs...))
+		}
+		return checks.Result{Findings: fs}
+	}}}
+	n, _ := resolve.ParseName("example.org")
+	res := checks.Run(context.Background(), checks.NewEnv(n, &resolve.Zones{}), list)[0]
+	if len(res.Findings) != checks.MaxPerID+1 || res.Findings[checks.MaxPerID].ID != "check.truncated" ||
+		!strings.Contains(res.Findings[checks.MaxPerID].Message, "4968 more fake.ok findings") {
+		t.Fatalf("%d findings, last %+v", len(res.Findings), res.Findings[len(res.Findings)-1])
+	}
+	for _, f := range res.Findings[:checks.MaxPerID] {
+		if len(f.Records) != checks.MaxRecords || f.RecordsOmitted != 5000-checks.MaxRecords {
+			t.Fatalf("%d records, %d omitted", len(f.Records), f.RecordsOmitted)
+		}
+		if len(f.Records[0]) > checks.MaxRecordBytes || strings.ContainsRune(f.Records[1], 0x1b) || strings.ContainsRune(f.Message, 0x1b) {
+			t.Fatalf("unbounded or unsanitised evidence: %q / %q", f.Records[1], f.Message)
 		}
 	}
 }
 
 func TestSelect(t *testing.T) {
 	reg := checks.Registry()
+	if _, err := checks.Select(reg, []string{}); err != nil {
+		t.Errorf("Select(empty list) = %v; the CLI rejects --checks '' itself", err)
+	}
+	if _, err := checks.Select(reg, []string{"mx", " "}); err == nil {
+		t.Errorf("Select with an empty name: no error")
+	}
 	got, err := checks.Select(reg, []string{"ptr", "MX"})
 	if err != nil || strings.Join(checks.Names(got), ",") != "mx,ptr" {
 		t.Errorf("Select = %v, %v; want registry order mx,ptr", checks.Names(got), err)

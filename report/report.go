@@ -4,6 +4,8 @@
 package report
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mailcheck/mailcheck/checks"
@@ -12,22 +14,43 @@ import (
 // SchemaVersion is the version of the JSON document. It changes only when
 // a field is removed or changes meaning; new fields may appear within one
 // version.
-const SchemaVersion = "1.0"
+const SchemaVersion = "1.1"
 
 // Report is the audit of one domain.
 type Report struct {
-	SchemaVersion string               `json:"schema_version"`
-	Domain        string               `json:"domain"`                   // A-label form
-	DomainUnicode string               `json:"domain_unicode,omitempty"` // only when it differs
-	Score         int                  `json:"score"`                    // 0-100
-	Grade         string               `json:"grade"`                    // A-F, or "-" when nothing was evaluated
-	Evaluated     bool                 `json:"evaluated"`                // false: nothing could be evaluated
-	StartedAt     time.Time            `json:"started_at"`
-	DurationMS    int64                `json:"duration_ms"`
-	Resolver      []string             `json:"resolver"` // servers or zone files used
-	Summary       Summary              `json:"summary"`
-	Checks        []checks.CheckResult `json:"checks"`
+	SchemaVersion string `json:"schema_version"`
+	Domain        string `json:"domain"`                   // A-label form
+	DomainUnicode string `json:"domain_unicode,omitempty"` // only when it differs
+	Score         int    `json:"score"`                    // 0-100 over the evaluated checks
+	Grade         string `json:"grade"`                    // A-F, or "-" when no grade is given
+	// Graded is false when no grade is given: an essential check (mx, spf,
+	// dmarc) was not evaluated, less than MinCoverage of the weight was,
+	// or the run was interrupted. GradeWithheld says why.
+	Graded        bool   `json:"graded"`
+	GradeWithheld string `json:"grade_withheld,omitempty"`
+	Evaluated     bool   `json:"evaluated"` // false: nothing could be evaluated
+	// Complete is true when every check was evaluated and no lookup or
+	// probe failed (no error finding). Only a complete report can pass
+	// without --allow-incomplete.
+	Complete bool `json:"complete"`
+	// Coverage is the share of the checks' weight (percent, rounded down)
+	// carried by the checks that were evaluated.
+	Coverage    int      `json:"coverage"`
+	Unevaluated []string `json:"unevaluated"` // the checks that could not be evaluated
+	// NXDomain is set when the domain does not exist: the report is then
+	// graded F whatever else was found.
+	NXDomain    bool                 `json:"nxdomain,omitempty"`
+	Interrupted bool                 `json:"interrupted,omitempty"` // a signal ended the run
+	StartedAt   time.Time            `json:"started_at"`
+	DurationMS  int64                `json:"duration_ms"`
+	Resolver    []string             `json:"resolver"` // servers or zone files used
+	Summary     Summary              `json:"summary"`
+	Checks      []checks.CheckResult `json:"checks"`
 }
+
+// MinCoverage is the share of the weight (percent) that must be evaluated
+// for a report to get a grade.
+const MinCoverage = 60
 
 // Summary counts findings by severity.
 type Summary struct {
@@ -39,8 +62,8 @@ type Summary struct {
 }
 
 // New builds a report from results and scores it; weights come from the
-// checks' Meta.
-func New(domain, unicode string, started time.Time, resolver []string, results []checks.CheckResult, list []checks.Check) *Report {
+// checks' results (the runner copies them from each Meta).
+func New(domain, unicode string, started time.Time, resolver []string, results []checks.CheckResult) *Report {
 	r := &Report{
 		SchemaVersion: SchemaVersion,
 		Domain:        domain,
@@ -48,6 +71,7 @@ func New(domain, unicode string, started time.Time, resolver []string, results [
 		DurationMS:    time.Since(started).Milliseconds(),
 		Resolver:      resolver,
 		Checks:        results,
+		Unevaluated:   []string{},
 	}
 	if unicode != domain {
 		r.DomainUnicode = unicode
@@ -55,29 +79,105 @@ func New(domain, unicode string, started time.Time, resolver []string, results [
 	if r.Resolver == nil {
 		r.Resolver = []string{}
 	}
-	weights := map[string]int{}
-	for _, c := range list {
-		weights[c.Meta().Name] = c.Meta().Weight
+	for i := range r.Checks {
+		c := &r.Checks[i]
+		if s, ok := CheckScore(*c); ok {
+			c.Score = &s
+		}
+		r.count(c.Findings)
+		r.Interrupted = r.Interrupted || hasID(c.Findings, checks.SpecInterrupted.ID)
+		r.NXDomain = r.NXDomain || hasID(c.Findings, checks.SpecNXDomain.ID)
 	}
-	r.Score, r.Evaluated = Score(results, weights)
-	r.Grade = Grade(r.Score, r.Evaluated, r.HasFail())
-	for _, c := range results {
-		for _, f := range c.Findings {
-			switch f.Severity {
-			case checks.Pass:
-				r.Summary.Pass++
-			case checks.Info:
-				r.Summary.Info++
-			case checks.Warn:
-				r.Summary.Warn++
-			case checks.Fail:
-				r.Summary.Fail++
-			case checks.Error:
-				r.Summary.Error++
-			}
+	r.Score, r.Evaluated = Score(results)
+	r.Coverage, r.Unevaluated = coverage(results)
+	r.Complete = len(r.Unevaluated) == 0 && r.Summary.Error == 0
+	r.grade()
+	return r
+}
+
+// grade applies the grading rules (README "Severities and score").
+func (r *Report) grade() {
+	missing := []string{}
+	for _, n := range r.Unevaluated {
+		if checks.IsEssential(n) {
+			missing = append(missing, n)
 		}
 	}
-	return r
+	switch {
+	case r.NXDomain:
+		r.Score, r.Grade, r.Graded = 0, "F", true
+		return
+	case r.Interrupted:
+		r.GradeWithheld = "the run was interrupted"
+	case !r.Evaluated:
+		r.GradeWithheld = "nothing could be evaluated"
+	case len(missing) > 0:
+		r.GradeWithheld = fmt.Sprintf("essential checks could not be evaluated: %s", strings.Join(missing, ", "))
+	case r.Coverage < MinCoverage:
+		r.GradeWithheld = fmt.Sprintf("only %d%% of the score's weight could be evaluated (a grade needs %d%%)", r.Coverage, MinCoverage)
+	}
+	r.Graded = r.GradeWithheld == ""
+	r.Grade = Grade(r.Score, r.Graded, r.HasFail())
+}
+
+func (r *Report) count(fs []checks.Finding) {
+	for _, f := range fs {
+		switch f.Severity {
+		case checks.Pass:
+			r.Summary.Pass++
+		case checks.Info:
+			r.Summary.Info++
+		case checks.Warn:
+			r.Summary.Warn++
+		case checks.Fail:
+			r.Summary.Fail++
+		case checks.Error:
+			r.Summary.Error++
+		}
+	}
+}
+
+func hasID(fs []checks.Finding, id string) bool {
+	for _, f := range fs {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// coverage returns the percentage of the weight carried by evaluated
+// checks and the names of the others.
+func coverage(results []checks.CheckResult) (int, []string) {
+	total, got := 0, 0
+	missing := []string{}
+	for _, c := range results {
+		w := weight(c)
+		total += w
+		if c.Evaluated {
+			got += w
+		} else {
+			missing = append(missing, c.Name)
+		}
+	}
+	if total == 0 {
+		return 0, missing
+	}
+	return got * 100 / total, missing
+}
+
+func weight(c checks.CheckResult) int {
+	if c.Weight <= 0 {
+		return 1
+	}
+	return c.Weight
+}
+
+// Passed reports whether the report is a pass for a CI gate: graded, no
+// fail finding, the score at least failUnder, and complete unless
+// allowIncomplete.
+func (r *Report) Passed(failUnder int, allowIncomplete bool) bool {
+	return r.Graded && !r.NXDomain && !r.HasFail() && r.Score >= failUnder && (r.Complete || allowIncomplete)
 }
 
 // HasFail reports whether any finding is a fail.
@@ -103,7 +203,7 @@ const (
 // when the check evaluated nothing (only error findings): such a check is
 // left out of the total rather than counted as passed or failed.
 func CheckScore(c checks.CheckResult) (score int, ok bool) {
-	if !c.Evaluated() {
+	if !c.HasEvaluation() {
 		return 0, false
 	}
 	score = 100
@@ -119,17 +219,14 @@ func CheckScore(c checks.CheckResult) (score int, ok bool) {
 }
 
 // Score is the weighted mean of the evaluated checks' scores, rounded.
-func Score(results []checks.CheckResult, weights map[string]int) (score int, evaluated bool) {
+func Score(results []checks.CheckResult) (score int, evaluated bool) {
 	total, wsum := 0, 0
 	for _, c := range results {
 		s, ok := CheckScore(c)
 		if !ok {
 			continue
 		}
-		w := weights[c.Name]
-		if w <= 0 {
-			w = 1
-		}
+		w := weight(c)
 		total += s * w
 		wsum += w
 	}

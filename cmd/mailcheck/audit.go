@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -34,6 +35,9 @@ type auditFlags struct {
 	caFile          string
 	probeTimeout    time.Duration
 	parallel        int
+	allowIncomplete bool
+	allowSRVPorts   bool
+	checksSet       bool
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -45,9 +49,12 @@ func (a *app) rootCmd() *cobra.Command {
 SPF, DKIM, DMARC, blocklists and the servers' SMTP/TLS — and prints a scored
 report saying what is wrong, why (with the RFC), and the record to publish.
 
-Exit codes: 0 passed; 1 a fail finding or score below --fail-under;
-2 usage error (bad flag, malformed domain, bad zone file); 3 nothing could
-be evaluated.`,
+Exit codes: 0 passed (every check evaluated, no fail, score at least
+--fail-under); 1 a fail finding, a domain that does not exist, or a score
+below --fail-under; 2 usage error (bad flag, malformed domain, bad zone
+file); 3 could not be evaluated (no grade, or incomplete without
+--allow-incomplete); 4 the report could not be written; 130/143
+interrupted by SIGINT/SIGTERM.`,
 		Example: `  mailcheck example.org
   mailcheck --format json example.org example.net
   mailcheck --offline --zone testdata/zones/example.org.zone example.org
@@ -60,6 +67,7 @@ be evaluated.`,
 			if len(args) == 0 {
 				return usageErr("no domain given; usage: mailcheck [flags] DOMAIN...")
 			}
+			f.checksSet = cmd.Flags().Changed("checks")
 			return a.audit(cmd.Context(), f, args)
 		},
 	}
@@ -81,6 +89,8 @@ be evaluated.`,
 	lf.StringVar(&f.caFile, "ca-file", "", "PEM file of extra trusted CA certificates for the TLS checks")
 	lf.DurationVar(&f.probeTimeout, "probe-timeout", 10*time.Second, "timeout of one SMTP/TLS probe connection (connect, dialogue and handshake)")
 	lf.IntVar(&f.parallel, "parallel", 8, "how many domains to audit at once")
+	lf.BoolVar(&f.allowIncomplete, "allow-incomplete", false, "let a graded report pass (exit 0) even when some checks or lookups could not be evaluated")
+	lf.BoolVar(&f.allowSRVPorts, "allow-srv-ports", false, "probe submission SRV targets on ports other than 587 and 465")
 	cmd.AddCommand(a.versionCmd(), a.findingsCmd())
 	for _, sub := range a.subcommands() {
 		cmd.AddCommand(sub)
@@ -102,63 +112,20 @@ func (a *app) subcommands() []*cobra.Command {
 var extraCommands []func(*app) *cobra.Command
 
 func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
-	if err := f.dnsFlags.validate(); err != nil {
+	opts, roots, err := a.auditOptions(f)
+	if err != nil {
 		return err
-	}
-	if f.failUnder < 0 || f.failUnder > 100 {
-		return usageErr("--fail-under must be between 0 and 100, not %d", f.failUnder)
-	}
-	if f.probeTimeout <= 0 {
-		return usageErr("--probe-timeout must be positive, not %s", f.probeTimeout)
-	}
-	if f.parallel < 1 {
-		return usageErr("--parallel must be at least 1")
 	}
 	list, err := checks.Select(checks.Registry(), f.checks)
 	if err != nil {
 		return usageErr("--checks: %v", err)
 	}
-	opts := checks.Options{
-		AllowPrivate:    f.allowPrivate,
-		DKIMSelectors:   f.dkimSelectors,
-		DNSBLZones:      f.dnsbl,
-		DNSBLFile:       f.dnsblFile,
-		SubmissionHosts: f.submissionHosts,
-		RelayTestRcpt:   f.relayRcpt,
-		CAFile:          f.caFile,
-		ProbeTimeout:    f.probeTimeout,
-		Offline:         f.offline,
-	}
-	for _, s := range f.ips {
-		ip, err := netip.ParseAddr(s)
-		if err != nil {
-			return usageErr("--ip %q is not an IP address", s)
-		}
-		opts.IPs = append(opts.IPs, ip.Unmap())
-	}
-	var roots *x509.CertPool
-	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
-		if err != nil {
-			return usageErr("--ca-file: %v", err)
-		}
-		roots, err = x509.SystemCertPool()
-		if err != nil || roots == nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return usageErr("--ca-file %s: no PEM certificate found", f.caFile)
-		}
-	} else if a.rootCAs != nil {
-		roots = a.rootCAs
-	}
-
 	// Validate every domain first: a typo is a usage error, reported
 	// without hiding the audits of the other domains.
 	var names []resolve.Name
 	bad := 0
 	for _, arg := range args {
-		n, err := resolve.ParseName(arg)
+		n, err := parseDomainArg(arg)
 		if err != nil {
 			fmt.Fprintf(a.stderr, "mailcheck: %v\n", err)
 			bad++
@@ -169,7 +136,6 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 	if len(names) == 0 {
 		return &exitError{code: exitUsage}
 	}
-
 	setup, err := f.dnsFlags.build(a)
 	if err != nil {
 		return err
@@ -177,6 +143,85 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 	for _, w := range setup.Warnings {
 		fmt.Fprintf(a.stderr, "mailcheck: warning: %s\n", w)
 	}
+	newEnv := a.envMaker(f, opts, roots, setup)
+	reports := a.schedule(ctx, f, names, list, setup, newEnv)
+	code, err := a.writeReports(f, reports)
+	switch {
+	case err != nil:
+		return err
+	case bad > 0:
+		return &exitError{code: exitUsage}
+	case code != exitOK:
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// auditOptions validates the audit's flags and turns them into the
+// checks' options and the trust roots.
+func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error) {
+	var opts checks.Options
+	if err := f.dnsFlags.validate(); err != nil {
+		return opts, nil, err
+	}
+	if f.failUnder < 0 || f.failUnder > 100 {
+		return opts, nil, usageErr("--fail-under must be between 0 and 100, not %d", f.failUnder)
+	}
+	if f.probeTimeout <= 0 {
+		return opts, nil, usageErr("--probe-timeout must be positive, not %s", f.probeTimeout)
+	}
+	if f.parallel < 1 {
+		return opts, nil, usageErr("--parallel must be at least 1")
+	}
+	if f.checksSet && len(f.checks) == 0 {
+		return opts, nil, usageErr("--checks: empty list (known: %s)", strings.Join(checks.Names(checks.Registry()), ", "))
+	}
+	if err := validateAuditFlags(f); err != nil {
+		return opts, nil, err
+	}
+	opts = checks.Options{
+		AllowPrivate:    f.allowPrivate,
+		DKIMSelectors:   f.dkimSelectors,
+		DNSBLZones:      f.dnsbl,
+		DNSBLFile:       f.dnsblFile,
+		SubmissionHosts: f.submissionHosts,
+		RelayTestRcpt:   f.relayRcpt,
+		CAFile:          f.caFile,
+		ProbeTimeout:    f.probeTimeout,
+		Offline:         f.offline,
+		AllowSRVPorts:   f.allowSRVPorts,
+	}
+	for _, s := range f.ips {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return opts, nil, usageErr("--ip %q is not an IP address", s)
+		}
+		opts.IPs = append(opts.IPs, ip.Unmap())
+	}
+	roots, err := a.trustRoots(f.caFile)
+	return opts, roots, err
+}
+
+func (a *app) trustRoots(caFile string) (*x509.CertPool, error) {
+	if caFile == "" {
+		return a.rootCAs, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, usageErr("--ca-file: %v", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, usageErr("--ca-file %s: no PEM certificate found", caFile)
+	}
+	return roots, nil
+}
+
+// envMaker returns a function that builds the environment of one audit.
+func (a *app) envMaker(f *auditFlags, opts checks.Options, roots *x509.CertPool, setup *resolverSetup) func(resolve.Name) *checks.Env {
 	var trace *lockedWriter
 	if f.trace {
 		trace = &lockedWriter{w: a.stderr}
@@ -185,7 +230,25 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 	if f.offline {
 		dialer = offlineDialer{}
 	}
+	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	return func(n resolve.Name) *checks.Env {
+		env := checks.NewEnv(n, setup.Cache)
+		env.Options = opts
+		env.Dialer = dialer
+		env.RootCAs = roots
+		env.Now = a.now
+		env.Log = logger
+		if trace != nil {
+			env.Trace = trace
+		}
+		return env
+	}
+}
 
+// schedule audits the domains, at most --parallel at once, and returns
+// one channel per domain that receives its report.
+func (a *app) schedule(ctx context.Context, f *auditFlags, names []resolve.Name, list []checks.Check,
+	setup *resolverSetup, newEnv func(resolve.Name) *checks.Env) []chan *report.Report {
 	reports := make([]chan *report.Report, len(names))
 	sem := make(chan struct{}, f.parallel)
 	for i, n := range names {
@@ -193,26 +256,24 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 		go func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			env := checks.NewEnv(n, setup.Cache)
-			env.Options = opts
-			env.Dialer = dialer
-			env.RootCAs = roots
-			env.Now = a.now
-			if trace != nil {
-				env.Trace = trace
-			}
 			started := a.now()
 			actx, cancel := context.WithTimeout(ctx, f.deadline)
 			defer cancel()
-			results := checks.Run(actx, env, list)
-			reports[i] <- report.New(n.ASCII, n.Unicode, started, setup.Description, results, list)
+			results := checks.Run(actx, newEnv(n), list)
+			reports[i] <- report.New(n.ASCII, n.Unicode, started, setup.Description, results)
 		}()
 	}
+	return reports
+}
 
+// writeReports prints the reports in argument order and returns the
+// run's exit code: 1 if any domain failed, else 3 if any could not be
+// (completely) evaluated, else 0.
+func (a *app) writeReports(f *auditFlags, reports []chan *report.Report) (int, error) {
 	failed, unevaluated := false, false
 	color := f.colorOn(a)
-	for i := range names {
-		r := <-reports[i]
+	for _, ch := range reports {
+		r := <-ch
 		var err error
 		if f.format == "json" {
 			err = report.WriteJSON(a.stdout, r)
@@ -220,24 +281,24 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 			err = report.WriteText(a.stdout, r, report.TextOptions{Color: color})
 		}
 		if err != nil {
-			return &exitError{code: exitUnevaluated, err: fmt.Errorf("writing the report: %w", err)}
+			return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
 		}
 		switch {
-		case !r.Evaluated:
+		case r.NXDomain || r.HasFail():
+			failed = true
+		case !r.Graded || !r.Complete && !f.allowIncomplete:
 			unevaluated = true
-		case r.HasFail() || r.Score < f.failUnder:
+		case r.Score < f.failUnder:
 			failed = true
 		}
 	}
 	switch {
-	case bad > 0:
-		return &exitError{code: exitUsage}
 	case failed:
-		return &exitError{code: exitFail}
+		return exitFail, nil
 	case unevaluated:
-		return &exitError{code: exitUnevaluated}
+		return exitUnevaluated, nil
 	}
-	return nil
+	return exitOK, nil
 }
 
 // offlineDialer refuses every connection: --offline means no network.

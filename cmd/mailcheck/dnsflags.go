@@ -39,6 +39,7 @@ func (f *dnsFlags) register(fs *pflag.FlagSet) {
 }
 
 func (f *dnsFlags) validate() error {
+	f.format = strings.ToLower(f.format)
 	if f.format != "text" && f.format != "json" {
 		return usageErr("--format must be text or json, not %q", f.format)
 	}
@@ -50,6 +51,11 @@ func (f *dnsFlags) validate() error {
 	}
 	if f.offline && len(f.resolvers) > 0 {
 		return usageErr("--offline and --resolver exclude each other")
+	}
+	for _, r := range f.resolvers {
+		if err := validHostPort(r, false); err != nil {
+			return usageErr("--resolver: %v", err)
+		}
 	}
 	return nil
 }

@@ -25,7 +25,10 @@ const (
 	exitOK          = 0 // the audit passed
 	exitFail        = 1 // a fail finding, or the score is below --fail-under
 	exitUsage       = 2 // bad flag, malformed domain, unreadable or corrupt zone file
-	exitUnevaluated = 3 // nothing could be evaluated (no resolver answers...)
+	exitUnevaluated = 3 // could not be evaluated: no grade, or incomplete without --allow-incomplete
+	exitOutput      = 4 // the report could not be written (stdout closed, disk full)
+	exitSIGINT      = 130
+	exitSIGTERM     = 143
 )
 
 // exitError carries an exit code through cobra.
@@ -71,12 +74,48 @@ func newApp(stdout, stderr io.Writer) *app {
 }
 
 func main() {
-	// Ctrl-C cancels the audits in progress: their checks end with errors
-	// and the reports are still printed.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(context.Background())
 	code := newApp(os.Stdout, os.Stderr).run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
+}
+
+// signalCause is the cancellation cause of a run stopped by a signal.
+type signalCause struct{ sig os.Signal }
+
+func (s signalCause) Error() string { return "interrupted by " + s.sig.String() }
+func (s signalCause) Unwrap() error { return checks.ErrInterrupted }
+
+// interruptible returns a context that the first SIGINT or SIGTERM
+// cancels with a signalCause: the audits in progress end, what finished
+// is printed, the reports are marked interrupted, and the exit code is
+// 130 or 143. A second signal kills the process as usual.
+func interruptible(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			signal.Stop(sigs)
+			cancel(signalCause{s})
+		case <-done:
+		}
+	}()
+	return ctx, func() { signal.Stop(sigs); close(done); cancel(nil) }
+}
+
+// interruptCode maps a run stopped by a signal to its exit code.
+func interruptCode(ctx context.Context) (int, bool) {
+	var sc signalCause
+	if !errors.As(context.Cause(ctx), &sc) {
+		return 0, false
+	}
+	if sc.sig == syscall.SIGTERM {
+		return exitSIGTERM, true
+	}
+	return exitSIGINT, true
 }
 
 // run executes the command line and returns the exit code.
@@ -86,6 +125,14 @@ func (a *app) run(ctx context.Context, args []string) int {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	err := root.ExecuteContext(ctx)
+	if code, ok := interruptCode(ctx); ok {
+		var ee *exitError
+		if errors.As(err, &ee) && ee.code == exitUsage {
+			return exitUsage
+		}
+		fmt.Fprintf(a.stderr, "mailcheck: %v: the reports above are incomplete\n", context.Cause(ctx))
+		return code
+	}
 	if err == nil {
 		return exitOK
 	}

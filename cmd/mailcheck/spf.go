@@ -110,6 +110,9 @@ func (a *app) spfEval(ctx context.Context, f *spfEvalFlags) error {
 	}
 	// An internationalized domain is looked up by its A-labels.
 	if i := strings.LastIndexByte(sender, '@'); i >= 0 {
+		if i == len(sender)-1 {
+			return usageErr("--sender %q has no domain after '@'", f.sender)
+		}
 		d, err := aLabels(sender[i+1:], "--sender")
 		if err != nil {
 			return err
@@ -153,19 +156,17 @@ func (a *app) spfEval(ctx context.Context, f *spfEvalFlags) error {
 	return nil
 }
 
-// aLabels converts a domain with non-ASCII characters to its A-label form;
-// an ASCII domain is returned as given, for check_host() to judge.
+// aLabels checks a domain given on the command line (a malformed one is a
+// usage error, not an SPF "none") and returns its A-label form.
 func aLabels(d, flag string) (string, error) {
-	for i := 0; i < len(d); i++ {
-		if d[i] >= 0x80 {
-			n, err := resolve.ParseName(d)
-			if err != nil {
-				return "", usageErr("%s: %v", flag, err)
-			}
-			return n.ASCII, nil
-		}
+	if d == "" {
+		return "", nil
 	}
-	return d, nil
+	n, err := resolve.ParseName(d)
+	if err != nil {
+		return "", usageErr("%s: %v", flag, err)
+	}
+	return n.ASCII, nil
 }
 
 func writeSPFText(w io.Writer, o *spf.Outcome, colour bool) {

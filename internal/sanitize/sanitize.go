@@ -19,8 +19,15 @@ const Ellipsis = "…"
 // Text returns s with every control character (C0 except tab, DEL, the C1
 // range) and every invalid UTF-8 byte written as \xNN. Printable Unicode
 // is kept. It never grows a string that needs no change.
-func Text(s string) string {
-	if clean(s) {
+func Text(s string) string { return text(s, false) }
+
+// Multiline is Text that keeps line feeds, for messages that are
+// deliberately laid out on several lines (an include tree); max bounds
+// the result as in Line.
+func Multiline(s string, max int) string { return Truncate(text(s, true), max) }
+
+func text(s string, keepLF bool) string {
+	if clean(s, keepLF) {
 		return s
 	}
 	var b strings.Builder
@@ -30,7 +37,7 @@ func Text(s string) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, "\\x%02x", s[i])
-		case isControl(r):
+		case isControl(r) && !(keepLF && r == '\n'):
 			writeEscaped(&b, s[i:i+size])
 		default:
 			b.WriteString(s[i : i+size])
@@ -64,13 +71,13 @@ func Truncate(s string, max int) string {
 }
 
 // IsClean reports whether s would be returned unchanged by Text.
-func IsClean(s string) bool { return clean(s) }
+func IsClean(s string) bool { return clean(s, false) }
 
-func clean(s string) bool {
+func clean(s string, keepLF bool) bool {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if isControl(rune(c)) {
+			if isControl(rune(c)) && !(keepLF && c == '\n') {
 				return false
 			}
 			i++

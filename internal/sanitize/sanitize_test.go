@@ -25,6 +25,12 @@ func TestText(t *testing.T) {
 	}
 }
 
+func TestMultiline(t *testing.T) {
+	if got := Multiline("tree:\n  a\x1b[1m\r\n  b", 0); got != "tree:\n  a\\x1b[1m\\x0d\n  b" {
+		t.Errorf("Multiline = %q", got)
+	}
+}
+
 func TestLine(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/mailcheck/mailcheck/internal/dnsbl"
+	"github.com/mailcheck/mailcheck/internal/resolve"
+)
+
+// Flag values are checked here, before any network traffic: a bad value
+// is a usage error (exit 2) with a message naming the flag, never a
+// silently disabled check or a green run.
+
+// parseDomainArg accepts a mail domain given on the command line: a name
+// of at least two labels, not an IP address.
+func parseDomainArg(s string) (resolve.Name, error) {
+	t := strings.TrimSpace(s)
+	if _, err := netip.ParseAddr(strings.Trim(t, "[]")); err == nil {
+		return resolve.Name{}, fmt.Errorf("%q is an IP address; give a domain name such as example.org", s)
+	}
+	n, err := resolve.ParseName(t)
+	if err != nil {
+		return n, err
+	}
+	if !strings.Contains(n.ASCII, ".") {
+		return resolve.Name{}, fmt.Errorf("%q is a single label; give a domain name such as example.org", s)
+	}
+	return n, nil
+}
+
+// validHostPort checks HOST or HOST:PORT (IPv6 in brackets with a port):
+// the host an IP address or a valid host name, the port 1-65535.
+func validHostPort(s string, needPort bool) error {
+	if strings.Contains(s, "://") || strings.ContainsAny(s, "/?#@ ") {
+		return fmt.Errorf("%q is not HOST[:PORT] (no URL, path or user)", s)
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		if needPort {
+			return fmt.Errorf("%q is not HOST:PORT", s)
+		}
+		host, port = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), ""
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
+		}
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostName(host) {
+		return fmt.Errorf("%q: %q is neither an IP address nor a host name", s, host)
+	}
+	return nil
+}
+
+// validHostName: LDH labels of 1-63 octets (underscore allowed), 253 in all.
+func validHostName(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if !validLabel(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func validLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i] | 0x20
+		if !(c >= 'a' && c <= 'z' || l[i] >= '0' && l[i] <= '9' || l[i] == '-' || l[i] == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validateAuditFlags checks the audit's own flag values.
+func validateAuditFlags(f *auditFlags) error {
+	for _, s := range f.dkimSelectors {
+		if !validHostName(s) || len(s) > 200 {
+			return usageErr("--dkim-selector %q is not a valid selector (DNS labels of letters, digits, '-' and '_')", s)
+		}
+	}
+	for _, h := range f.submissionHosts {
+		if err := validHostPort(h, false); err != nil {
+			return usageErr("--submission-host: %v", err)
+		}
+	}
+	if f.relayRcpt != "" {
+		if err := validMailbox(f.relayRcpt); err != nil {
+			return usageErr("--relay-test-rcpt: %v", err)
+		}
+	}
+	if f.dnsblFile != "" {
+		file, err := dnsbl.LoadFile(f.dnsblFile)
+		if err != nil {
+			return usageErr("--dnsbl-file: %v", err)
+		}
+		if _, err := dnsbl.Select(f.dnsbl, file); err != nil {
+			return usageErr("--dnsbl-file: %v", err)
+		}
+	} else if _, err := dnsbl.Select(f.dnsbl, nil); err != nil {
+		return usageErr("--dnsbl: %v", err)
+	}
+	return nil
+}
+
+// validMailbox checks local@domain: a non-empty local part without space,
+// control bytes or angle brackets, and a valid domain.
+func validMailbox(s string) error {
+	i := strings.LastIndexByte(s, '@')
+	if i <= 0 || i == len(s)-1 {
+		return fmt.Errorf("%q is not an address of the form local@domain", s)
+	}
+	for _, c := range s[:i] {
+		if c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '@' && !strings.HasPrefix(s, `"`) {
+			return fmt.Errorf("%q: the local part contains %q", s, c)
+		}
+	}
+	if _, err := parseDomainArg(s[i+1:]); err != nil {
+		return fmt.Errorf("%q: %v", s, err)
+	}
+	return nil
+}
