@@ -141,7 +141,11 @@ func handshakeFailure(t smtpTarget, r *smtpprobe.Result) Finding {
 	if smtpprobe.CutShort(r.Err) {
 		return SpecTLSNotEvaluated.New("%s: %v; the TLS session was not inspected", t, r.Err).WithRecords(r.Transcript...)
 	}
-	if errors.Is(r.Err, smtpprobe.ErrTimeout) || strings.Contains(r.TLSError, smtpprobe.ErrTimeout.Error()) {
+	// A handshake that timed out, or on 465 a connection closed before
+	// any TLS answer (a busy or rate-limiting server), is no verdict on
+	// the server's TLS.
+	closed := t.Mode == smtpprobe.Implicit && strings.Contains(r.TLSError, smtpprobe.ErrClosed.Error())
+	if closed || errors.Is(r.Err, smtpprobe.ErrTimeout) || strings.Contains(r.TLSError, smtpprobe.ErrTimeout.Error()) {
 		return SpecTLSNotEvaluated.New("%s: %s", t, r.TLSError).WithRecords(r.Transcript...)
 	}
 	f := SpecTLSHandshakeFailed.New("%s: %s; senders that insist on TLS cannot deliver, the others fall back to clear text", t, r.TLSError)
