@@ -37,18 +37,27 @@ type CheckResult struct {
 	CutShort bool `json:"cut_short,omitempty"`
 }
 
-// HasEvaluation reports whether the check produced at least one finding
-// that is not an error and was not cut short.
+// HasEvaluation reports whether the check evaluated the domain: it was
+// not cut short, and it has a verdict (a pass, warn or fail finding), or
+// only info findings and no error. Info findings carry no verdict: beside
+// errors, they do not make a check evaluated (a check whose probes all
+// failed is not rescued by a note).
 func (r CheckResult) HasEvaluation() bool {
 	if r.CutShort {
 		return false
 	}
+	info, errs := false, false
 	for _, f := range r.Findings {
-		if f.Severity != Error {
+		switch f.Severity {
+		case Pass, Warn, Fail:
 			return true
+		case Info:
+			info = true
+		case Error:
+			errs = true
 		}
 	}
-	return false
+	return info && !errs
 }
 
 // Runner-level findings, shared by every check.

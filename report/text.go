@@ -92,7 +92,7 @@ func unevaluatedErrors(r *Report) int {
 func writeScore(w io.Writer, r *Report, p palette) {
 	s := r.Summary
 	verdict := fmt.Sprintf("%d/100  grade %s", r.Score, r.Grade)
-	if !r.Evaluated {
+	if !r.Graded {
 		verdict = "-/100  grade -"
 	}
 	fmt.Fprintf(w, "%s %s  %s\n", p.bold("score:"), p.grade(r.Grade, verdict),
