@@ -32,11 +32,12 @@ const (
 	Foreign       // the answer plus out-of-bailiwick and class CH copies of each record
 	Referral      // NOERROR, no answer, NS in authority, RA=0: an authoritative-only server
 	ControlBytes  // the answer with terminal escapes added to TXT data and MX hosts
+	Spoofed       // over UDP, a garbage datagram and a reply with a wrong ID before the answer
 )
 
 var behaviorNames = [...]string{"normal", "drop", "servfail", "refused", "truncate", "slow",
 	"wrong-id", "wrong-question", "echo", "stall-tcp", "trickle", "huge", "many-txt",
-	"compress-loop", "cname-chain", "cname-loop", "foreign", "referral", "control-bytes"}
+	"compress-loop", "cname-chain", "cname-loop", "foreign", "referral", "control-bytes", "spoofed"}
 
 func (b Behavior) String() string {
 	if int(b) < len(behaviorNames) {
@@ -112,6 +113,11 @@ func (s *Server) answer(pkt []byte, proto string, send func(b []byte, pace time.
 	case Trickle:
 		sendMsg(out, s.normal(r, name, q.Qtype, ad, proto), pace)
 		return
+	case Spoofed:
+		if proto == "udp" {
+			send([]byte("\x00\x01not a DNS message"), 0)
+			sendMsg(send, s.hostile(WrongID, r, name, q.Qtype, ad, proto), 0)
+		}
 	}
 	m := s.hostile(b, r, name, q.Qtype, ad, proto)
 	sendMsg(out, m, 0)
