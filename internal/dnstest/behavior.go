@@ -65,12 +65,14 @@ func (s *Server) answer(pkt []byte, proto string, send func(b []byte, pace time.
 	}
 	q := r.Question[0]
 	name := dns.CanonicalName(q.Name)
+	key := name + " " + dns.TypeToString[q.Qtype] + " " + proto
 	s.mu.Lock()
-	s.counts[name+" "+dns.TypeToString[q.Qtype]+" "+proto]++
+	s.counts[key]++
 	s.total++
 	s.inflight++
 	s.peak = max(s.peak, s.inflight)
 	b := s.behavior(name, q.Qtype)
+	s.failed[key] = b != Normal && b != Slow && b != Truncate
 	delay, pace, ad := s.delay, s.trickle, s.ad
 	s.mu.Unlock()
 	// The question stops counting as in flight just before its answer is

@@ -273,9 +273,13 @@ func TestCacheSendsEachQuestionOnce(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	// SERVFAIL is transient: asked once more before it is stored.
-	if d := srv.Duplicates(); len(d) != 1 || d[0] != "servfail.example.org. TXT udp x2" {
-		t.Errorf("questions sent more than once: %v, want only the SERVFAIL retried once", d)
+	// SERVFAIL is transient: asked once more before it is stored (which
+	// Duplicates does not list).
+	if d := srv.Duplicates(); len(d) > 0 {
+		t.Errorf("questions sent more than once: %v", d)
+	}
+	if n := srv.Count("servfail.example.org", dns.TypeTXT); n != 2 {
+		t.Errorf("SERVFAIL asked %d times, want 2", n)
 	}
 	if got := srv.Total(); got != 6 {
 		t.Errorf("server received %d queries, want 5 distinct + 1 retry", got)
