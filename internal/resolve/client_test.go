@@ -142,7 +142,7 @@ func TestClientErrors(t *testing.T) {
 		{"not-served.example.com", dns.TypeA, resolve.ErrRefused, "REFUSED from " + srv.Addr + " for A not-served.example.com"},
 		{"dead.example.org", dns.TypeA, resolve.ErrTimeout, "timeout from " + srv.Addr + " for A dead.example.org: no answer within 150ms"},
 		{"loop1.example.org", dns.TypeA, resolve.ErrLoop, "CNAME loop from " + srv.Addr + " for A loop1.example.org: chain loop1.example.org. -> loop2.example.org. -> loop1.example.org."},
-		{"long0.example.org", dns.TypeA, resolve.ErrLoop, "CNAME loop from " + srv.Addr + " for A long0.example.org: chain long0.example.org. -> long1.example.org. -> long2.example.org. -> long3.example.org. -> long4.example.org. -> long5.example.org. -> long6.example.org. -> long7.example.org. -> long8.example.org. -> long9.example.org. -> long10.example.org."},
+		{"long0.example.org", dns.TypeA, resolve.ErrLongChain, "CNAME chain longer than 8 from " + srv.Addr + " for A long0.example.org: chain long0.example.org. -> long1.example.org. -> long2.example.org. -> long3.example.org. -> long4.example.org. -> long5.example.org. -> long6.example.org. -> long7.example.org. -> long8.example.org. -> long9.example.org. -> long10.example.org."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,7 +189,7 @@ func TestClientFailover(t *testing.T) {
 	dead := startServer(t)
 	dead.Set("example.org", dnstest.Drop)
 	live := startServer(t)
-	c := &resolve.Client{Servers: []string{dead.Addr, live.Addr}, Timeout: 100 * time.Millisecond}
+	c := &resolve.Client{Servers: []string{dead.Addr, live.Addr}, Timeout: time.Second}
 	mx, a, err := resolve.MX(context.Background(), c, "example.org")
 	if err != nil || len(mx) != 2 {
 		t.Fatalf("MX = %v, %v", mx, err)
@@ -273,11 +273,16 @@ func TestCacheSendsEachQuestionOnce(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	// SERVFAIL is transient: asked once more before it is stored (which
+	// Duplicates does not list).
 	if d := srv.Duplicates(); len(d) > 0 {
 		t.Errorf("questions sent more than once: %v", d)
 	}
-	if got := srv.Total(); got != 5 {
-		t.Errorf("server received %d queries, want 5 distinct", got)
+	if n := srv.Count("servfail.example.org", dns.TypeTXT); n != 2 {
+		t.Errorf("SERVFAIL asked %d times, want 2", n)
+	}
+	if got := srv.Total(); got != 6 {
+		t.Errorf("server received %d queries, want 5 distinct + 1 retry", got)
 	}
 	hits, misses := cache.Stats()
 	if misses != 5 || hits != int64(40*len(questions)-5) {
