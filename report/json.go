@@ -52,3 +52,14 @@ func marshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
+
+// jsonReporter writes each report as one line of JSON Lines.
+type jsonReporter struct{ w io.Writer }
+
+var _ Reporter = (*jsonReporter)(nil)
+
+func newJSONReporter(w io.Writer, _ Options) Reporter { return &jsonReporter{w: w} }
+
+func (j *jsonReporter) Begin(Run) error        { return nil }
+func (j *jsonReporter) Report(r *Report) error { return WriteJSON(j.w, r) }
+func (j *jsonReporter) End(RunSummary) error   { return nil }

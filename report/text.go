@@ -319,3 +319,19 @@ func (p palette) grade(g, text string) string {
 	}
 	return p.sev(checks.Fail, text)
 }
+
+// textReporter writes each report as the terminal report.
+type textReporter struct {
+	w   io.Writer
+	opt TextOptions
+}
+
+var _ Reporter = (*textReporter)(nil)
+
+func newTextReporter(w io.Writer, opt Options) Reporter {
+	return &textReporter{w: w, opt: TextOptions{Color: opt.Color, Width: opt.Width}}
+}
+
+func (t *textReporter) Begin(Run) error        { return nil }
+func (t *textReporter) Report(r *Report) error { return WriteText(t.w, r, t.opt) }
+func (t *textReporter) End(RunSummary) error   { return nil }
