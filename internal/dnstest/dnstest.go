@@ -246,11 +246,14 @@ func (s *Server) behavior(name string, qtype uint16) Behavior {
 		if b, ok := s.behaviors["*."+n]; ok {
 			return b
 		}
-		i, end := dns.NextLabel(n, 0)
-		if end || n == "." {
+		if n == "." {
 			return Normal
 		}
-		n = n[i:]
+		if i, end := dns.NextLabel(n, 0); end {
+			n = "."
+		} else {
+			n = n[i:]
+		}
 	}
 }
 

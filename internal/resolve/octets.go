@@ -19,6 +19,9 @@ import (
 // cannot be encoded (over 255 octets, empty labels) are only lower-cased
 // and made fully qualified.
 func Canonical(name string) string {
+	if plain(name) {
+		return name // already canonical: the common case, without a copy
+	}
 	var buf [256]byte
 	off, err := dns.PackDomainName(dns.Fqdn(name), buf[:], 0, nil, false)
 	if err != nil {
@@ -29,6 +32,21 @@ func Canonical(name string) string {
 		return asciiLower(dns.Fqdn(name))
 	}
 	return asciiLower(s)
+}
+
+// plain reports a fully qualified name of lower-case letters, digits,
+// hyphens and underscores only, which Canonical leaves as it is.
+func plain(s string) bool {
+	if len(s) == 0 || s[len(s)-1] != '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // EscapeName turns a name made of raw octets, labels separated by dots

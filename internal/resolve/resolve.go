@@ -64,7 +64,16 @@ func (a *Answer) Of(t uint16) []dns.RR {
 	if a == nil {
 		return nil
 	}
-	var out []dns.RR
+	n := 0
+	for _, rr := range a.Records {
+		if rr.Header().Rrtype == t {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]dns.RR, 0, n)
 	for _, rr := range a.Records {
 		if rr.Header().Rrtype == t {
 			out = append(out, rr)

@@ -3,6 +3,7 @@ package resolve_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,5 +322,73 @@ func TestParseDomain(t *testing.T) {
 		if err != nil || n.ASCII != tc.ascii {
 			t.Errorf("ParseDomain(%q) = %+v, %v", tc.in, n, err)
 		}
+	}
+}
+
+// rawServer answers each UDP query on loopback with the datagrams reply
+// makes of it, in order.
+func rawServer(t *testing.T, reply func(q *dns.Msg) []*dns.Msg) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:n]) != nil {
+				continue
+			}
+			for _, m := range reply(q) {
+				b, _ := m.Pack()
+				pc.WriteTo(b, addr)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// TestClientTakesOnlyAnswers: a datagram that is not an answer to the
+// question (opcode, question count, class) is set aside; the answer that
+// follows it is taken, and without one the error names what was ignored.
+func TestClientTakesOnlyAnswers(t *testing.T) {
+	good := func(q *dns.Msg) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.RecursionAvailable = true
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1)}}
+		return m
+	}
+	tests := []struct {
+		name string
+		bad  func(m *dns.Msg)
+		want string
+	}{
+		{"opcode", func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify }, "opcode NOTIFY, not QUERY"},
+		{"two questions", func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) }, "2 questions in the reply"},
+		{"class", func(m *dns.Msg) { m.Question[0].Qclass = dns.ClassCHAOS }, "question class CH, not IN"},
+		{"question", func(m *dns.Msg) { m.Question[0].Name = "other.example." }, "another question"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := func(q *dns.Msg) *dns.Msg { m := good(q); tc.bad(m); return m }
+			then := rawServer(t, func(q *dns.Msg) []*dns.Msg { return []*dns.Msg{bad(q), good(q)} })
+			c := &resolve.Client{Servers: []string{then}, Timeout: 5 * time.Second}
+			if a, err := c.Query(context.Background(), "x.example", dns.TypeA); err != nil || len(a.Of(dns.TypeA)) != 1 {
+				t.Errorf("with the answer after it: %+v, %v", a, err)
+			}
+			only := rawServer(t, func(q *dns.Msg) []*dns.Msg { return []*dns.Msg{bad(q)} })
+			c = &resolve.Client{Servers: []string{only}, Timeout: 300 * time.Millisecond}
+			_, err := c.Query(context.Background(), "x.example", dns.TypeA)
+			if !errors.Is(err, resolve.ErrBadReply) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("alone: %v, want ErrBadReply naming %q", err, tc.want)
+			}
+		})
 	}
 }
