@@ -95,6 +95,8 @@ func TestMX(t *testing.T) {
 		{"implicit.mx.test", false, []string{"mx.implicit:info", "mx.missing:warn", "mx.no-ipv6:info"}, "mail for implicit.mx.test goes to 192.0.2.2 (implicit MX)", "IN MX 10 mail.implicit.mx.test."},
 		{"nomail.mx.test", false, []string{"mx.missing:fail"}, "no MX record and no A/AAAA record", ""},
 		{"null.mx.test", false, []string{"mx.null:info"}, "accepts no mail", `"v=spf1 -all"`},
+		{"nullok.mx.test", false, []string{"mx.null:info"}, "with SPF -all and DMARC p=reject it also says it sends none", ""},
+		{"nullspf.mx.test", false, []string{"mx.null:info"}, "accepts no mail", `if the domain also sends no mail, publish _dmarc.nullspf.mx.test. IN TXT "v=DMARC1; p=reject"`},
 		{"nullmixed.mx.test", false, []string{"mx.null-mixed:fail"}, "beside 1 other MX record", ""},
 		{"cname.mx.test", false, []string{"mx.cname:warn", "mx.ok:pass"}, "alias.cname.mx.test is an alias for mail.ok.mx.test", "point the MX directly at mail.ok.mx.test"},
 		{"iplit.mx.test", false, []string{"mx.ip-literal:fail", "mx.unreachable-all:fail"}, `MX target "192.0.2.3" is an IP address`, ""},
@@ -121,6 +123,10 @@ func TestMX(t *testing.T) {
 			}
 			if tc.fix != "" && !someField(res[0].Findings, func(f checks.Finding) string { return f.Fix }, tc.fix) {
 				t.Errorf("no fix contains %q: %+v", tc.fix, res[0].Findings)
+			}
+			// Never told to publish what it already has.
+			if strings.HasPrefix(tc.domain, "null") && someField(res[0].Findings, func(f checks.Finding) string { return f.Fix }, "spf1") && tc.domain != "null.mx.test" {
+				t.Errorf("fix repeats a published record: %+v", res[0].Findings)
 			}
 		})
 	}
