@@ -151,16 +151,22 @@ func TestPTR(t *testing.T) {
 		allowPrivate bool
 		want         []string
 		message      string
+		fix          string
 	}{
-		{"ok.mx.test", false, []string{"ptr.ok:pass", "ptr.ok:pass"}, "192.0.2.1 has PTR mail.ok.mx.test, which resolves back to it"},
-		{"implicit.mx.test", false, []string{"ptr.missing:fail"}, "192.0.2.2 (MX host implicit.mx.test) has no PTR record (NXDOMAIN for PTR 2.2.0.192.in-addr.arpa)"},
-		{"nov6.mx.test", false, []string{"ptr.mismatch:warn"}, "192.0.2.4 has PTR other.mx.test, but no such name resolves back to 192.0.2.4"},
-		{"ptrfail.mx.test", false, []string{"ptr.temperror:error"}, "SERVFAIL from " + srv.Addr + " for PTR 5.2.0.192.in-addr.arpa"},
-		{"fwdfail.mx.test", false, []string{"ptr.temperror:error"}, "its forward lookup failed: SERVFAIL"},
-		{"private.mx.test", false, []string{"ptr.skipped:info"}, "10.0.0.5 (mail.private.mx.test) is a private address"},
-		{"private.mx.test", true, []string{"ptr.temperror:error"}, "REFUSED from " + srv.Addr + " for PTR 5.0.0.10.in-addr.arpa"},
-		{"null.mx.test", false, []string{"ptr.skipped:info"}, "has no MX host address to check"},
-		{"broken.mx.test", false, []string{"ptr.temperror:error"}, "the MX lookup failed"},
+		{"ok.mx.test", false, []string{"ptr.ok:pass", "ptr.ok:pass"}, "192.0.2.1 has PTR mail.ok.mx.test, which resolves back to it", ""},
+		// An MX alias: the fixes name the canonical host, never the alias.
+		{"cnameptr.mx.test", false, []string{"ptr.missing:fail"}, "192.0.2.9 (MX host alias.cnameptr.mx.test) has no PTR record",
+			"set 9.2.0.192.in-addr.arpa. PTR real.cnameptr.mx.test. (the MX name alias.cnameptr.mx.test is an alias for real.cnameptr.mx.test)"},
+		{"cnamemis.mx.test", false, []string{"ptr.mismatch:warn"}, "192.0.2.10 has PTR other.mx.test",
+			"or set the PTR to real.cnamemis.mx.test. (the MX name"},
+		{"implicit.mx.test", false, []string{"ptr.missing:fail"}, "192.0.2.2 (MX host implicit.mx.test) has no PTR record (NXDOMAIN for PTR 2.2.0.192.in-addr.arpa)", ""},
+		{"nov6.mx.test", false, []string{"ptr.mismatch:warn"}, "192.0.2.4 has PTR other.mx.test, but no such name resolves back to 192.0.2.4", ""},
+		{"ptrfail.mx.test", false, []string{"ptr.temperror:error"}, "SERVFAIL from " + srv.Addr + " for PTR 5.2.0.192.in-addr.arpa", ""},
+		{"fwdfail.mx.test", false, []string{"ptr.temperror:error"}, "its forward lookup failed: SERVFAIL", ""},
+		{"private.mx.test", false, []string{"ptr.skipped:info"}, "10.0.0.5 (mail.private.mx.test) is a private address", ""},
+		{"private.mx.test", true, []string{"ptr.temperror:error"}, "REFUSED from " + srv.Addr + " for PTR 5.0.0.10.in-addr.arpa", ""},
+		{"null.mx.test", false, []string{"ptr.skipped:info"}, "has no MX host address to check", ""},
+		{"broken.mx.test", false, []string{"ptr.temperror:error"}, "the MX lookup failed", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.domain, func(t *testing.T) {
@@ -171,6 +177,12 @@ func TestPTR(t *testing.T) {
 			}
 			if !someField(res[0].Findings, func(f checks.Finding) string { return f.Message }, tc.message) {
 				t.Errorf("no message contains %q: %+v", tc.message, res[0].Findings)
+			}
+			if tc.fix != "" && !someField(res[0].Findings, func(f checks.Finding) string { return f.Fix }, tc.fix) {
+				t.Errorf("no fix contains %q: %+v", tc.fix, res[0].Findings)
+			}
+			if someField(res[0].Findings, func(f checks.Finding) string { return f.Fix }, "PTR alias.") {
+				t.Errorf("a fix names the alias: %+v", res[0].Findings)
 			}
 		})
 	}
