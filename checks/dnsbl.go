@@ -26,6 +26,7 @@ var (
 	SpecDNSBLSkipped   = Spec{ID: "dnsbl.skipped", Severity: Info, Summary: "addresses not checked (private or unroutable, IPv6 on IPv4-only lists, or none to check)"}
 	SpecDNSBLConfig    = Spec{ID: "dnsbl.config", Severity: Error, Summary: "the --dnsbl or --dnsbl-file list definitions are invalid or the file is unreadable; no list was queried"}
 	SpecDNSBLPrivate   = Spec{ID: "dnsbl.private-queried", Severity: Info, Summary: "--allow-private: private or loopback addresses were looked up too, though public lists never list them"}
+	SpecDNSBLNXDomain  = Spec{ID: "dnsbl.nxdomain", Severity: Error, Summary: "the domain does not exist (NXDOMAIN): no MX address to look up, and its name is not looked up either"}
 	SpecDNSBLNothing   = Spec{ID: "dnsbl.not-evaluated", Severity: Error, Summary: "no blocklist lookup could be made (only private or loopback addresses, none that the lists cover): why, and what to give instead"}
 )
 
@@ -40,7 +41,7 @@ var _ Check = DNSBL{}
 func (DNSBL) Meta() Meta {
 	return Meta{Name: "dnsbl", Title: "Blocklists", Weight: 2, Findings: []Spec{
 		SpecDNSBLOK, SpecDNSBLListed, SpecDNSBLPolicy, SpecDNSBLRefused, SpecDNSBLUnhealthy,
-		SpecDNSBLTimeout, SpecDNSBLTemperror, SpecDNSBLOffline, SpecDNSBLSkipped, SpecDNSBLConfig, SpecDNSBLPrivate, SpecDNSBLNothing,
+		SpecDNSBLTimeout, SpecDNSBLTemperror, SpecDNSBLOffline, SpecDNSBLSkipped, SpecDNSBLConfig, SpecDNSBLPrivate, SpecDNSBLNothing, SpecDNSBLNXDomain,
 	}}
 }
 
@@ -83,6 +84,10 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return Result{Findings: []Finding{SpecDNSBLConfig.New("no blocklist was queried: %v", strings.TrimPrefix(err.Error(), dnsbl.ErrConfig.Error()+": ")).
 			WithFix("correct the list definition; the file format is in docs/checks/dnsbl.md")}}
+	}
+	if nx := nxDomainAnswer(ctx, env); nx != "" && len(env.Options.IPs) == 0 {
+		return Result{Findings: []Finding{SpecDNSBLNXDomain.New("%s does not exist (%s): it has no MX address to look up, and a clean answer for its name would say nothing", env.Domain.ASCII, nx).
+			WithFix("check the spelling of the domain; to check sending addresses anyway, give them with --ip")}}
 	}
 	var fs []Finding
 	data := dnsblData{Targets: []dnsblTarget{}}

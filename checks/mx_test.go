@@ -167,6 +167,7 @@ func TestPTR(t *testing.T) {
 		{"private.mx.test", true, []string{"ptr.temperror:error"}, "REFUSED from " + srv.Addr + " for PTR 5.0.0.10.in-addr.arpa", ""},
 		{"null.mx.test", false, []string{"ptr.skipped:info"}, "has no MX host address to check", ""},
 		{"broken.mx.test", false, []string{"ptr.temperror:error"}, "the MX lookup failed", ""},
+		{"missing.mx.test", false, []string{"ptr.nxdomain:error"}, "missing.mx.test does not exist (NXDOMAIN for MX missing.mx.test from ", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.domain, func(t *testing.T) {
@@ -216,5 +217,28 @@ func TestAuditSendsNoQuestionTwice(t *testing.T) {
 	}
 	if srv.Total() == 0 {
 		t.Error("no query reached the server")
+	}
+}
+
+// A domain that does not exist gets one finding per check, saying so,
+// and nothing that passes (no record of its parent is inherited).
+func TestNXDomainAcrossChecks(t *testing.T) {
+	srv := startMXServer(t)
+	list := []checks.Check{checks.MX{}, checks.PTR{}, checks.SPF{}, checks.DMARC{}, checks.DKIM{}, checks.DNSBL{}}
+	res := runCheck(t, srv, "missing.mx.test", checks.Options{}, list...)
+	want := map[string]string{"mx": "domain.nxdomain:fail", "ptr": "ptr.nxdomain:error", "spf": "spf.nxdomain:error",
+		"dmarc": "dmarc.nxdomain:error", "dkim": "dkim.nxdomain:error", "dnsbl": "dnsbl.nxdomain:error"}
+	for _, r := range res {
+		if got := strings.Join(ids(r.Findings), " "); got != want[r.Name] {
+			t.Errorf("%s: findings %s, want %s", r.Name, got, want[r.Name])
+		}
+		for _, f := range r.Findings {
+			if !strings.Contains(f.Message, "NXDOMAIN") {
+				t.Errorf("%s: %s does not name the NXDOMAIN answer: %s", r.Name, f.ID, f.Message)
+			}
+		}
+	}
+	if d := srv.Duplicates(); len(d) > 0 {
+		t.Errorf("questions asked twice: %v", d)
 	}
 }

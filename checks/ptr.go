@@ -19,6 +19,7 @@ var (
 	SpecPTRMismatch  = Spec{ID: "ptr.mismatch", Severity: Warn, RFC: "RFC 8601 §3 (iprev)", Summary: "forward-confirmed reverse DNS fails: no PTR name resolves back to the address"}
 	SpecPTRSkipped   = Spec{ID: "ptr.skipped", Severity: Info, Summary: "an address was not checked (private address, or no MX host to check)"}
 	SpecPTRTemperror = Spec{ID: "ptr.temperror", Severity: Error, Summary: "a reverse or forward lookup failed"}
+	SpecPTRNXDomain  = Spec{ID: "ptr.nxdomain", Severity: Error, Summary: "the domain does not exist (NXDOMAIN): it has no MX host whose reverse DNS could be checked"}
 )
 
 // PTR checks forward-confirmed reverse DNS (FCrDNS) for every address of
@@ -30,7 +31,7 @@ var _ Check = PTR{}
 // Meta implements Check.
 func (PTR) Meta() Meta {
 	return Meta{Name: "ptr", Title: "Reverse DNS", Weight: 2, Findings: []Spec{
-		SpecPTROK, SpecPTRMissing, SpecPTRMismatch, SpecPTRSkipped, SpecPTRTemperror,
+		SpecPTROK, SpecPTRMissing, SpecPTRMismatch, SpecPTRSkipped, SpecPTRTemperror, SpecPTRNXDomain,
 	}}
 }
 
@@ -47,6 +48,9 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 	set := env.MX(ctx)
 	if set.Err != nil {
 		return Result{Findings: []Finding{SpecPTRTemperror.New("no MX hosts to check: the MX lookup failed: %v", set.Err)}}
+	}
+	if nx := nxDomainAnswer(ctx, env); nx != "" {
+		return Result{Findings: []Finding{SpecPTRNXDomain.New("%s does not exist (%s): there is no MX host whose reverse DNS could be checked", env.Domain.ASCII, nx)}}
 	}
 	type job struct {
 		host, canon string
