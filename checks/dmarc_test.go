@@ -215,3 +215,20 @@ www 3600 IN A 192.0.2.1
 		t.Errorf("message %q", res.Findings[0].Message)
 	}
 }
+
+// A report destination whose MX lookup fails is an error, not
+// undeliverable, and the fix keeps it (nothing was observed against it).
+func TestDMARCDestinationTemperror(t *testing.T) {
+	srv := startDMARCZones(t)
+	srv.Set("nomail.policy.example", dnstest.ServFail)
+	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "deadrua.policy.example", srv))
+	if got := findingKeys(res.Findings); got != "dmarc.ok:pass dmarc.temperror:error dmarc.report-undeliverable:warn" {
+		t.Fatalf("findings = %s", got)
+	}
+	if f := res.Findings[1]; !strings.Contains(f.Message, "nomail.policy.example") || !strings.Contains(f.Message, "SERVFAIL") {
+		t.Errorf("temperror %q", f.Message)
+	}
+	if fix := res.Findings[2].Fix; !strings.Contains(fix, "rua=mailto:d@nomail.policy.example;") || strings.Contains(fix, "gone.policy.example") {
+		t.Errorf("fix %q", fix)
+	}
+}
