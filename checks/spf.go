@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -81,8 +82,8 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 	an := analyzer.Analyze(ctx, d)
 	data := &spfData{Analysis: an, IPs: []spfEval{}, MX: []spfEval{}}
 	root := an.Root
-	if root.Status == "none" && len(an.Issues) == 1 && an.Issues[0].Kind == spf.IssueMissing && spfNXDomain(ctx, env) != "" {
-		return Result{Findings: []Finding{SpecSPFNXDomain.New("%s does not exist (%s), so it has no SPF record to evaluate; receivers reject mail from a non-existent domain before SPF", d, spfNXDomain(ctx, env)).
+	if root.Status == "none" && len(an.Issues) == 1 && an.Issues[0].Kind == spf.IssueMissing && nxDomainAnswer(ctx, env) != "" {
+		return Result{Findings: []Finding{SpecSPFNXDomain.New("%s does not exist (%s), so it has no SPF record to evaluate; receivers reject mail from a non-existent domain before SPF", d, nxDomainAnswer(ctx, env)).
 			WithFix("check the spelling of the domain, or register it and publish its DNS")}, Data: data}
 	}
 	ipv6 := spfSendsIPv6(ctx, env)
@@ -221,10 +222,10 @@ func spfLookupsFinding(an *spf.Analysis, label string) Finding {
 		WithFix("replace include: and mx/a terms whose addresses are stable with ip4:/ip6: ranges, drop includes of services you no longer use, or move rarely used senders to a subdomain with its own SPF record")
 }
 
-// spfNXDomain returns the NXDOMAIN answer for the domain (from the MX
+// nxDomainAnswer returns the NXDOMAIN answer for the domain (from the MX
 // lookup every check shares), or "" when the domain exists or the lookup
 // failed.
-func spfNXDomain(ctx context.Context, env *Env) string {
+func nxDomainAnswer(ctx context.Context, env *Env) string {
 	set := env.MX(ctx)
 	if set.Err != nil || !set.NXDomain {
 		return ""
@@ -250,6 +251,56 @@ func spfSendsIPv6(ctx context.Context, env *Env) bool {
 		}
 	}
 	return false
+}
+
+// spfTexts extracts the record texts from evidence lines
+// (`name. IN TXT "..."`).
+func spfTexts(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		i := strings.Index(l, " IN TXT ")
+		if i < 0 {
+			continue
+		}
+		if t, err := strconv.Unquote(l[i+len(" IN TXT "):]); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// spfMerge joins several SPF records into one: every mechanism other than
+// all, in order and without repeats, then the strictest all among them.
+// It declines (false) when a record does not parse or has modifiers,
+// whose merge needs a human.
+func spfMerge(records []string) (string, bool) {
+	terms := []string{"v=spf1"}
+	seen := map[string]bool{}
+	all := ""
+	rank := map[spf.Qualifier]int{spf.QFail: 3, spf.QSoftFail: 2, spf.QNeutral: 1, spf.QPass: 0}
+	for _, rec := range records {
+		r, err := spf.Parse(rec)
+		if err != nil || r.Redirect != nil || r.Exp != nil {
+			return "", false
+		}
+		for _, t := range r.Terms {
+			switch {
+			case !t.Kind.IsMechanism():
+				return "", false
+			case t.Kind == spf.All:
+				if all == "" || rank[t.Qualifier] > rank[spf.Qualifier(all[0])] {
+					all = string(t.Qualifier) + "all"
+				}
+			case !seen[strings.ToLower(t.Text)]:
+				seen[strings.ToLower(t.Text)] = true
+				terms = append(terms, t.Text)
+			}
+		}
+	}
+	if all != "" {
+		terms = append(terms, all)
+	}
+	return strings.Join(terms, " "), len(records) > 1
 }
 
 func ipMech(ip netip.Addr) string {
@@ -335,6 +386,13 @@ func spfFix(ctx context.Context, env *Env, is spf.Issue, record string) string {
 		}
 		return fmt.Sprintf("%s. IN TXT \"v=spf1 mx -all\" (add ip4:/ip6:/include: terms for every other host or service that sends as %s)", d, d)
 	case spf.IssueMultiple:
+		if merged, ok := spfMerge(spfTexts(is.Records)); ok {
+			an := (&spf.Analyzer{Resolver: env.Resolver}).AnalyzeRecord(ctx, is.Domain, merged)
+			if an.TotalLookups > spf.DefaultMaxLookups {
+				return fmt.Sprintf("merge the %d records into one TXT record at %s; joined as they are (%q) they need %d DNS lookups, over the limit of %d, so cut lookups first (see the findings below)", len(is.Records), is.Domain, merged, an.TotalLookups, spf.DefaultMaxLookups)
+			}
+			return fmt.Sprintf("publish one record instead of the %d, with the terms of all of them (%d of %d DNS lookups): %s. IN TXT %q", len(is.Records), an.TotalLookups, spf.DefaultMaxLookups, is.Domain, merged)
+		}
 		return fmt.Sprintf("merge the %d records into one: keep a single \"v=spf1 ... -all\" TXT record at %s", len(is.Records), is.Domain)
 	case spf.IssueSyntax:
 		return fmt.Sprintf("correct the record of %s as the message says", is.Domain)

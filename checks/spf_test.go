@@ -172,6 +172,8 @@ func TestSPFCheckFixes(t *testing.T) {
 		{"noall.spf.test", "203.0.113.5", "spf.ip-not-authorized", `noall.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 ip4:203.0.113.5"`, `noall.spf.test. IN TXT "v=spf1 ip4:192.0.2.1"`},
 		{"aempty.spf.test", "", "spf.term-matches-nothing", `aempty.spf.test. IN TXT "v=spf1 -all" (or publish the addresses or MX records "a" was meant to find)`, `aempty.spf.test. IN TXT "v=spf1 a -all"`},
 		{"expnone.spf.test", "", "spf.exp-unusable", `publish exactly one TXT record at nowhy.spf.test, e.g. nowhy.spf.test. IN TXT "%{i} is not one of %{d}'s mail servers", or drop the modifier: expnone.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"`, `expnone.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 -all exp=nowhy.spf.test"`},
+		{"multi3.spf.test", "", "spf.multiple", `publish one record instead of the 2, with the terms of all of them (2 of 10 DNS lookups): multi3.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 include:inc.spf.test a:out.spf.test -all"`, ""},
+		{"multi2.spf.test", "", "spf.multiple", `merge the 2 records into one TXT record at multi2.spf.test; joined as they are ("v=spf1 a mx include:t1.spf.test include:t2.spf.test ip4:192.0.2.1 -all") they need 12 DNS lookups, over the limit of 10, so cut lookups first (see the findings below)`, ""},
 		{"mxout.spf.test", "", "spf.mx-not-authorized", `only if mail.mxout.spf.test sends mail as mxout.spf.test: mxout.spf.test. IN TXT "v=spf1 ip4:203.0.113.0/24 ip4:192.0.2.99 -all"`, ""},
 	}
 	for _, tc := range tests {
