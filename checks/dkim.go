@@ -142,6 +142,7 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 type noMail struct {
 	nullMX, spfFail, dmarcReject bool
 	evidence                     []string
+	failed                       []string // lookups that failed: what they would have shown is unknown
 }
 
 func (n noMail) all() bool { return n.nullMX && n.spfFail && n.dmarcReject }
@@ -162,13 +163,21 @@ func noMailOf(ctx context.Context, env *Env) noMail {
 	n.nullMX = true
 	n.evidence = append(n.evidence, set.Answer.Strings(dns.TypeMX)...)
 	d := env.Domain.ASCII
-	if recs, _, _, err := spf.Lookup(ctx, env.Resolver, d); err == nil && len(recs) == 1 {
+	recs, _, _, err := spf.Lookup(ctx, env.Resolver, d)
+	if err != nil {
+		n.failed = append(n.failed, fmt.Sprintf("the SPF lookup (%v)", err))
+	}
+	if err == nil && len(recs) == 1 {
 		if r, perr := spf.Parse(recs[0]); perr == nil && len(r.Terms) == 1 && r.All() != nil && r.All().Qualifier == spf.QFail {
 			n.spfFail = true
 			n.evidence = append(n.evidence, fmt.Sprintf("%s. IN TXT %q", d, recs[0]))
 		}
 	}
-	if res, err := dmarc.Lookup(ctx, env.Resolver, d); err == nil && res.Status == dmarc.StatusFound && res.Record.Policy != nil {
+	res, err := dmarc.Lookup(ctx, env.Resolver, d)
+	if err != nil {
+		n.failed = append(n.failed, fmt.Sprintf("the DMARC lookup (%s)", unwrapLookup(err)))
+	}
+	if err == nil && res.Status == dmarc.StatusFound && res.Record.Policy != nil {
 		pol := res.Record.Policy
 		eff := string(pol.Policy)
 		if res.Inherited && pol.SubdomainPolicy != "" {

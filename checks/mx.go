@@ -108,7 +108,11 @@ func nullMXFinding(ctx context.Context, env *Env, mxRecords []string) Finding {
 		f.Message += "; with SPF -all and DMARC p=reject it also says it sends none"
 		return f
 	}
-	return f.WithFix("if the domain also sends no mail, publish %s", strings.Join(missing, " and "))
+	fix := fmt.Sprintf("if the domain also sends no mail, publish %s", strings.Join(missing, " and "))
+	if len(nm.failed) > 0 {
+		fix += fmt.Sprintf(" (unless already published: %s failed)", strings.Join(nm.failed, " and "))
+	}
+	return f.WithFix("%s", fix)
 }
 
 // hostFindings judges each host of the set and sums up.

@@ -242,3 +242,15 @@ func TestNXDomainAcrossChecks(t *testing.T) {
 		t.Errorf("questions asked twice: %v", d)
 	}
 }
+
+// The null-MX fix does not claim a companion is missing when its lookup
+// failed: it says the lookup failed.
+func TestMXNullCompanionLookupFails(t *testing.T) {
+	srv := startMXServer(t)
+	srv.Set("_dmarc.nullspf.mx.test", dnstest.ServFail)
+	res := runCheck(t, srv, "nullspf.mx.test", checks.Options{}, checks.MX{})
+	f := res[0].Findings[0]
+	if f.ID != "mx.null" || !strings.Contains(f.Fix, `publish _dmarc.nullspf.mx.test. IN TXT "v=DMARC1; p=reject" (unless already published: the DMARC lookup (SERVFAIL`) || strings.Contains(f.Fix, "spf1") {
+		t.Errorf("%s fix %q", f.ID, f.Fix)
+	}
+}
