@@ -102,12 +102,27 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 	if root.Status != "ok" {
 		return Result{Findings: fs, Data: data}
 	}
-	recEvidence := fmt.Sprintf("%s. IN TXT %q", d, root.Record)
 	if an.TotalLookups > spf.DefaultMaxLookups {
 		fs = append(fs, spfLookupsFinding(an, ""))
 	} else {
 		fs = append(fs, SpecSPFTree.New("include tree (%d of %d DNS lookups, %d void):\n%s", an.TotalLookups, spf.DefaultMaxLookups, an.VoidLookups, strings.Join(an.TreeLines(), "\n")))
 	}
+	fs = append(fs, spfEvaluations(ctx, env, root, data)...)
+	if Status(fs).Rank() < Error.Rank() {
+		ok := SpecSPFOK.New("%s publishes one valid SPF record using %d of %d DNS lookups: %s", d, an.TotalLookups, spf.DefaultMaxLookups, root.Record).
+			WithRecords(fmt.Sprintf("%s. IN TXT %q", d, root.Record))
+		fs = append([]Finding{ok}, fs...)
+	}
+	return Result{Findings: fs, Data: data}
+}
+
+// spfEvaluations runs check_host() for the --ip addresses (which must
+// pass) and the MX addresses (informational: MX and outbound hosts often
+// differ), concurrently, and judges the results.
+func spfEvaluations(ctx context.Context, env *Env, root *spf.Node, data *spfData) []Finding {
+	d := env.Domain.ASCII
+	recEvidence := fmt.Sprintf("%s. IN TXT %q", d, root.Record)
+	var fs []Finding
 
 	checker := &spf.Checker{Resolver: env.Resolver}
 	evaluate := func(ip netip.Addr) *spf.Outcome {
@@ -176,12 +191,7 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 				WithFix("only if %s sends mail as %s: %s. IN TXT %q", m.host, d, d, spfAddTerm(root.Record, ipMech(m.ip)+":"+m.ip.Unmap().String())))
 		}
 	}
-	if Status(fs).Rank() < Error.Rank() {
-		ok := SpecSPFOK.New("%s publishes one valid SPF record using %d of %d DNS lookups: %s", d, an.TotalLookups, spf.DefaultMaxLookups, root.Record).
-			WithRecords(recEvidence)
-		fs = append([]Finding{ok}, fs...)
-	}
-	return Result{Findings: fs, Data: data}
+	return fs
 }
 
 // spfIssueFindings turns the issues of an analysis into findings; label
