@@ -22,7 +22,7 @@ var hostileZones = []string{"../testdata/zones/example.org.zone", "../testdata/z
 
 const (
 	hostileDeadline = 2 * time.Second
-	hostileTimeout  = 500 * time.Millisecond // per DNS attempt
+	hostileDNSTimeout  = 500 * time.Millisecond // per DNS attempt
 	hostileHeapMax  = 100 << 20
 )
 
@@ -74,7 +74,7 @@ var hostileCases = []hostileCase{
 // client; no SMTP connection).
 func hostileAudit(srv *dnstest.Server) []checks.CheckResult {
 	n, _ := resolve.ParseName("example.org")
-	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(hostileTimeout)))
+	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(hostileDNSTimeout)))
 	env.Options.Offline = true
 	ctx, cancel := context.WithTimeout(context.Background(), hostileDeadline)
 	defer cancel()
