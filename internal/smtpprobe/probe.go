@@ -171,6 +171,11 @@ func CutShort(err error) bool {
 // session had no timeout of its own.
 func CutError(parent context.Context, own time.Time) error {
 	err := parent.Err()
+	if dl, ok := parent.Deadline(); err == nil && ok && !time.Now().Before(dl) {
+		// The socket deadline taken from parent fired before parent's
+		// own timer did: the deadline ended the session all the same.
+		err = context.DeadlineExceeded
+	}
 	switch {
 	case err == nil:
 		return nil
