@@ -24,6 +24,7 @@ import (
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/internal/dnstest"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/sharedtest"
 )
@@ -41,11 +42,16 @@ func readShared(t testing.TB, parts ...string) []byte {
 // server would: unknown names are NXDOMAIN, long strings are split into
 // 255-octet character-strings (so resolve.TXT must join them), and names
 // marked with an error fail with it.
+//
+// After overWire, the same records are published on an in-process DNS
+// server (internal/dnstest) and every question goes through the real
+// resolve.Client to it: the wire path, with the same expectations.
 type memResolver struct {
 	mu    sync.Mutex
-	txt   map[string][]string // fqdn, lower case
+	txt   map[string][]string // fqdn, canonical
 	fail  map[string]error    // sentinel from resolve
 	asked map[string]int
+	wire  resolve.Resolver
 }
 
 func newMem() *memResolver {
@@ -53,15 +59,18 @@ func newMem() *memResolver {
 }
 
 func (m *memResolver) add(name, value string) {
-	k := dns.CanonicalName(name)
+	k := resolve.Canonical(name)
 	m.txt[k] = append(m.txt[k], value)
 }
 
 func (m *memResolver) Query(ctx context.Context, name string, qtype uint16) (*resolve.Answer, error) {
-	k := dns.CanonicalName(name)
+	k := resolve.Canonical(name)
 	m.mu.Lock()
 	m.asked[k]++
 	m.mu.Unlock()
+	if m.wire != nil {
+		return m.wire.Query(ctx, name, qtype)
+	}
 	if err := m.fail[k]; err != nil {
 		return nil, &resolve.QueryError{Name: k, Qtype: qtype, Server: "mem", Kind: err}
 	}
@@ -74,15 +83,43 @@ func (m *memResolver) Query(ctx context.Context, name string, qtype uint16) (*re
 		return a, nil
 	}
 	for _, v := range vals {
-		rr := &dns.TXT{Hdr: dns.RR_Header{Name: k, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 300}}
-		for len(v) > 255 {
-			rr.Txt = append(rr.Txt, v[:255])
-			v = v[255:]
-		}
-		rr.Txt = append(rr.Txt, v)
-		a.Records = append(a.Records, rr)
+		a.Records = append(a.Records, resolve.NewTXT(k, v))
 	}
 	return a, nil
+}
+
+// overWire publishes m's records on an in-process DNS server as a root
+// zone (names without records are NXDOMAIN) and sends every later
+// question there through the real client; names that fail with
+// SERVFAIL answer SERVFAIL, names that time out are dropped.
+func (m *memResolver) overWire(t *testing.T) {
+	t.Helper()
+	rrs := []dns.RR{&dns.HINFO{Hdr: dns.RR_Header{Name: "placeholder.invalid.", Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 300}, Cpu: "x", Os: "x"}}
+	for k, vals := range m.txt {
+		for _, v := range vals {
+			rrs = append(rrs, resolve.NewTXT(k, v))
+		}
+	}
+	zone, err := resolve.NewZone("memResolver", ".", rrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := dnstest.StartZones(t, zone)
+	for k, err := range m.fail {
+		b := dnstest.ServFail
+		if errors.Is(err, resolve.ErrTimeout) {
+			b = dnstest.Drop
+		}
+		srv.Set(k, b)
+	}
+	m.wire = srv.Resolver(time.Second)
+}
+
+// bothPaths runs f in memory and over the wire (f calls overWire on its
+// resolvers when wire is set).
+func bothPaths(t *testing.T, f func(t *testing.T, wire bool)) {
+	t.Run("memory", func(t *testing.T) { f(t, false) })
+	t.Run("wire", func(t *testing.T) { f(t, true) })
 }
 
 var _ resolve.Resolver = (*memResolver)(nil)
@@ -145,7 +182,9 @@ func atClock(t time.Time, f func()) {
 // the real clock, which is what Verify does, 005 is permerror "signature
 // has expired" and the others still pass; one second after its x= it
 // expires under the fixed clock too, which shows the clock is applied.
-func TestConformanceStalwart(t *testing.T) {
+func TestConformanceStalwart(t *testing.T) { bothPaths(t, testStalwart) }
+
+func testStalwart(t *testing.T, wire bool) {
 	signatures := map[string]int{"001.txt": 2, "002.txt": 1, "003.txt": 2, "004.txt": 1, "005.txt": 1, "006.txt": 1}
 	const expiry005 = 1667930064
 	count := tally{}
@@ -178,6 +217,9 @@ func TestConformanceStalwart(t *testing.T) {
 				if k, err := rec.Key(); err != nil || k.Bits < 256 {
 					t.Errorf("%s: Key: %v %v", owner, k, err)
 				}
+			}
+			if wire {
+				mem.overWire(t)
 			}
 			msg = crlf(msg)
 			run := func(clock string, at time.Time, want ...Status) []Verdict {
@@ -274,10 +316,15 @@ func sign(t *testing.T, msg []byte, domain, selector string, key crypto.Signer) 
 // message, and signatures made here with dkimpy's private keys verified
 // against each key-record variant. Our parser's verdict on every record is
 // asserted beside go-msgauth's.
-func TestConformanceDkimpy(t *testing.T) {
+func TestConformanceDkimpy(t *testing.T) { bothPaths(t, testDkimpy) }
+
+func testDkimpy(t *testing.T, wire bool) {
 	count := tally{}
 	check := func(t *testing.T, mem *memResolver, msg []byte, want ...Status) []Verdict {
 		t.Helper()
+		if wire {
+			mem.overWire(t)
+		}
 		vs := verifyAll(t, mem, msg)
 		var got []Status
 		for _, v := range vs {
@@ -484,7 +531,9 @@ var mailDKIMExpect = map[string]struct {
 // TestConformanceMailDKIM runs the Mail::DKIM corpus through a modern
 // verifier with FAKE_DNS.dat as the DNS, and checks every key record of
 // FAKE_DNS.dat with our parser without crashing.
-func TestConformanceMailDKIM(t *testing.T) {
+func TestConformanceMailDKIM(t *testing.T) { bothPaths(t, testMailDKIM) }
+
+func testMailDKIM(t *testing.T, wire bool) {
 	mem := newMem()
 	sc := bufio.NewScanner(bytes.NewReader(readShared(t, "mail-dkim", "FAKE_DNS.dat")))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -516,6 +565,9 @@ func TestConformanceMailDKIM(t *testing.T) {
 			records++
 			_, _ = Parse(value) // must not panic
 		}
+	}
+	if wire {
+		mem.overWire(t)
 	}
 	files, _ := filepath.Glob(filepath.Join(sharedtest.Dir(t, "testdata", "conformance", "dkim"), "mail-dkim", "corpus", "*.txt"))
 	sort.Strings(files)

@@ -1,14 +1,20 @@
 // Package dnstest runs an in-process DNS server on 127.0.0.1 (UDP and TCP,
-// one ephemeral port) that answers authoritatively from zone files, for
-// hermetic tests driven through the real resolver and the real CLI.
+// one ephemeral port) that answers from zone files as a recursive resolver
+// would (RA set), for hermetic tests driven through the real resolver and
+// the real CLI.
 //
-// Tests can make chosen names misbehave (never answer, SERVFAIL, REFUSED,
-// always truncate over UDP, answer late) and read how many times each
-// question reached the server.
+// Tests can make chosen names misbehave, from the merely unavailable
+// (never answer, SERVFAIL, REFUSED, answer late) to the hostile (wrong ID,
+// another question, an echo, stalled or trickled TCP, 65 KB answers,
+// compression loops, CNAME loops, foreign records, referrals, control
+// bytes in data; see Behavior), and read how many times each question
+// reached the server.
 package dnstest
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -20,29 +26,23 @@ import (
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
-// Behavior is how the server treats a name.
-type Behavior int
-
-const (
-	Normal   Behavior = iota
-	Drop              // never answer
-	ServFail          // answer SERVFAIL
-	Refused           // answer REFUSED
-	Truncate          // over UDP, answer with TC set and no records
-	Slow              // answer after the delay set by SetDelay
-)
-
 // Server is a running test DNS server.
 type Server struct {
 	Addr  string // "127.0.0.1:PORT", for UDP and TCP
 	Zones *resolve.Zones
 
-	udp, tcp *dns.Server
+	pc   net.PacketConn
+	ln   net.Listener
+	done chan struct{} // closed when the test ends
+	wg   sync.WaitGroup
 
 	mu        sync.Mutex
-	delay     time.Duration  // how long Slow names wait before answering
-	ad        bool           // set the AD bit on answers
-	counts    map[string]int // "name TYPE proto"
+	conns     map[net.Conn]bool
+	delay     time.Duration   // how long Slow names wait before answering
+	trickle   time.Duration   // the pause between octets of a Trickle answer
+	ad        bool            // set the AD bit on answers
+	counts    map[string]int  // "name TYPE proto"
+	failed    map[string]bool // keys of counts the server did not answer with data
 	behaviors map[string]Behavior
 	total     int
 	inflight  int // questions being answered now
@@ -79,52 +79,182 @@ func StartZones(t testing.TB, zones ...*resolve.Zone) *Server {
 	t.Helper()
 	s := &Server{
 		Zones:     &resolve.Zones{List: zones},
+		done:      make(chan struct{}),
+		conns:     map[net.Conn]bool{},
 		delay:     3 * time.Second,
+		trickle:   500 * time.Millisecond,
 		counts:    map[string]int{},
+		failed:    map[string]bool{},
 		behaviors: map[string]Behavior{},
 	}
-	// The same port for UDP and TCP: an ephemeral UDP port may be taken
-	// for TCP, so try a few.
-	var pc net.PacketConn
-	var l net.Listener
+	s.listen(t)
+	s.Addr = s.pc.LocalAddr().String()
+	s.wg.Add(2)
+	go s.serveUDP()
+	go s.serveTCP()
+	t.Cleanup(s.close)
+	return s
+}
+
+// listen opens the same port for UDP and TCP: an ephemeral UDP port may
+// be taken for TCP, so it tries a few.
+func (s *Server) listen(t testing.TB) {
 	for attempt := 0; ; attempt++ {
-		var err error
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("dnstest: %v", err)
 		}
 		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
-			break
+			s.pc, s.ln = pc, l
+			return
 		}
 		pc.Close()
 		if attempt == 20 {
 			t.Fatalf("dnstest: tcp port %d: %v", port, err)
 		}
 	}
-	s.Addr = pc.LocalAddr().String()
-	mux := dns.NewServeMux() // per server, never the global mux
-	mux.HandleFunc(".", s.serve)
-	var started sync.WaitGroup
-	started.Add(2)
-	s.udp = &dns.Server{PacketConn: pc, Handler: mux, NotifyStartedFunc: started.Done}
-	s.tcp = &dns.Server{Listener: l, Handler: mux, NotifyStartedFunc: started.Done}
-	go s.udp.ActivateAndServe()
-	go s.tcp.ActivateAndServe()
-	started.Wait()
-	t.Cleanup(func() {
-		s.udp.Shutdown()
-		s.tcp.Shutdown()
-	})
-	return s
+}
+
+func (s *Server) close() {
+	close(s.done)
+	s.pc.Close()
+	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Server) serveUDP() {
+	defer s.wg.Done()
+	buf := make([]byte, 65535)
+	for {
+		n, addr, err := s.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pkt := append([]byte(nil), buf[:n]...)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.answer(pkt, "udp", func(b []byte, _ time.Duration) { s.pc.WriteTo(b, addr) })
+		}()
+	}
+}
+
+func (s *Server) serveTCP() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns[c] = true
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.serveConn(c)
+	}
+}
+
+// serveConn answers the queries of one TCP connection in turn.
+func (s *Server) serveConn(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	for {
+		var hdr [2]byte
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			return
+		}
+		pkt := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+		if _, err := io.ReadFull(c, pkt); err != nil {
+			return
+		}
+		s.answer(pkt, "tcp", func(b []byte, pace time.Duration) { s.writeTCP(c, b, pace) })
+	}
+}
+
+// writeTCP sends b with its length prefix, all at once or one octet per
+// pace.
+func (s *Server) writeTCP(c net.Conn, b []byte, pace time.Duration) {
+	out := make([]byte, 2+len(b))
+	binary.BigEndian.PutUint16(out, uint16(len(b)))
+	copy(out[2:], b)
+	if pace <= 0 {
+		c.Write(out)
+		return
+	}
+	for i := range out {
+		if _, err := c.Write(out[i : i+1]); err != nil || !s.sleep(pace) {
+			return
+		}
+	}
+}
+
+// sleep waits d, or less when the test ends; it reports whether the
+// server is still running.
+func (s *Server) sleep(d time.Duration) bool {
+	select {
+	case <-time.After(d):
+		return true
+	case <-s.done:
+		return false
+	}
 }
 
 // Set makes name (any type) behave as b.
 func (s *Server) Set(name string, b Behavior) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.behaviors[dns.CanonicalName(name)] = b
+	s.behaviors[resolve.Canonical(name)] = b
+}
+
+// SetType makes questions for name of type qtype behave as b; it takes
+// precedence over Set for that type.
+func (s *Server) SetType(name string, qtype uint16, b Behavior) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.behaviors[resolve.Canonical(name)+" "+dns.TypeToString[qtype]] = b
+}
+
+// SetBelow makes name and every name below it (any type) behave as b,
+// unless Set or SetType says otherwise for a name.
+func (s *Server) SetBelow(name string, b Behavior) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.behaviors["*."+resolve.Canonical(name)] = b
+}
+
+// behavior returns how the question is treated. Called with mu held.
+func (s *Server) behavior(name string, qtype uint16) Behavior {
+	if b, ok := s.behaviors[name+" "+dns.TypeToString[qtype]]; ok {
+		return b
+	}
+	if b, ok := s.behaviors[name]; ok {
+		return b
+	}
+	for n := name; ; {
+		if b, ok := s.behaviors["*."+n]; ok {
+			return b
+		}
+		if n == "." {
+			return Normal
+		}
+		if i, end := dns.NextLabel(n, 0); end {
+			n = "."
+		} else {
+			n = n[i:]
+		}
+	}
 }
 
 // SetDelay sets how long Slow names wait before answering (default 3s).
@@ -132,6 +262,14 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
+}
+
+// SetTrickle sets the pause between the octets of a Trickle answer
+// (default 500ms).
+func (s *Server) SetTrickle(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trickle = d
 }
 
 // SetAD makes the server set the Authenticated Data bit on answers, as a
@@ -147,7 +285,7 @@ func (s *Server) SetAD(on bool) {
 func (s *Server) Count(name string, qtype uint16) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := dns.CanonicalName(name) + " " + dns.TypeToString[qtype]
+	k := resolve.Canonical(name) + " " + dns.TypeToString[qtype]
 	return s.counts[k+" udp"] + s.counts[k+" tcp"]
 }
 
@@ -155,7 +293,7 @@ func (s *Server) Count(name string, qtype uint16) int {
 func (s *Server) CountProto(name string, qtype uint16, proto string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.counts[dns.CanonicalName(name)+" "+dns.TypeToString[qtype]+" "+proto]
+	return s.counts[resolve.Canonical(name)+" "+dns.TypeToString[qtype]+" "+proto]
 }
 
 // Total returns how many queries arrived.
@@ -173,111 +311,20 @@ func (s *Server) Peak() int {
 }
 
 // Duplicates lists the questions that arrived more than once on the same
-// transport (a UDP query retried over TCP after truncation is not a
-// duplicate).
+// transport. A UDP query retried over TCP after truncation is not a
+// duplicate, nor is the second arrival of a question the server failed
+// (dropped, SERVFAIL, REFUSED or any hostile behaviour): resolve.Cache
+// retries a transient failure once by design.
 func (s *Server) Duplicates() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
 	for k, n := range s.counts {
-		if n > 1 {
+		if n > 2 || n == 2 && !s.failed[k] {
 			out = append(out, fmt.Sprintf("%s x%d", k, n))
 		}
 	}
 	return out
-}
-
-func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
-	if len(r.Question) != 1 {
-		m := new(dns.Msg)
-		m.SetRcode(r, dns.RcodeFormatError)
-		w.WriteMsg(m)
-		return
-	}
-	q := r.Question[0]
-	name := dns.CanonicalName(q.Name)
-	proto := "udp"
-	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
-		proto = "tcp"
-	}
-	s.mu.Lock()
-	s.counts[name+" "+dns.TypeToString[q.Qtype]+" "+proto]++
-	s.total++
-	s.inflight++
-	s.peak = max(s.peak, s.inflight)
-	b := s.behaviors[name]
-	delay, ad := s.delay, s.ad
-	s.mu.Unlock()
-	// The question stops counting as in flight just before its answer is
-	// written (or when it is dropped), so a client that sends its next
-	// question on receipt is never counted twice.
-	var once sync.Once
-	finish := func() {
-		once.Do(func() {
-			s.mu.Lock()
-			s.inflight--
-			s.mu.Unlock()
-		})
-	}
-	defer finish()
-	w = finishingWriter{w, finish}
-
-	m := new(dns.Msg)
-	m.SetReply(r)
-	m.Authoritative = true
-	switch b {
-	case Drop:
-		return
-	case ServFail:
-		m.Rcode = dns.RcodeServerFailure
-		w.WriteMsg(m)
-		return
-	case Refused:
-		m.Rcode = dns.RcodeRefused
-		w.WriteMsg(m)
-		return
-	case Truncate:
-		if proto == "udp" {
-			m.Truncated = true
-			w.WriteMsg(m)
-			return
-		}
-	case Slow:
-		time.Sleep(delay)
-	}
-	z := s.Zones.Find(name)
-	if z == nil {
-		m.Authoritative = false
-		m.Rcode = dns.RcodeRefused
-		w.WriteMsg(m)
-		return
-	}
-	m.Rcode, m.Answer = z.Exchange(name, q.Qtype)
-	m.AuthenticatedData = ad
-	// Records are shared with the zone: copy before the names are
-	// rewritten to the question's case by WriteMsg's compression.
-	for i, rr := range m.Answer {
-		m.Answer[i] = dns.Copy(rr)
-	}
-	size := dns.MinMsgSize
-	if opt := r.IsEdns0(); opt != nil {
-		size = int(opt.UDPSize())
-		m.SetEdns0(opt.UDPSize(), false)
-	}
-	if proto == "udp" {
-		m.Truncate(size)
-	}
-	w.WriteMsg(m)
-}
-
-type finishingWriter struct {
-	dns.ResponseWriter
-	finish func()
-}
-
-func (f finishingWriter) WriteMsg(m *dns.Msg) error {
-	f.finish()
-	return f.ResponseWriter.WriteMsg(m)
 }
 
 // Resolver returns a network client pointed at the server, with a short

@@ -2,23 +2,33 @@ package resolve
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 )
 
 // Cache wraps a Resolver for the length of one run. Each distinct question
 // reaches the underlying resolver once: concurrent identical questions wait
-// for the one in flight, later ones get the stored answer (or the stored
-// error: a SERVFAIL is not asked again within the run). A question whose
-// asker's context ended before the answer arrived is forgotten, so a later
-// asker with time left sends it again.
+// for the one in flight, later ones get the stored answer.
 //
-// TTLs are not applied: a run lasts seconds, and an audit must see one
-// consistent picture of the DNS.
+// A failure is not a fact for the whole run: a transient one (timeout,
+// SERVFAIL, network error, invalid reply) is asked once more before it is
+// stored, and a stored failure is forgotten after FailureTTL, so one lost
+// packet for a shared include does not fail every later domain of a bulk
+// run. A question that the asker's own deadline or cancellation ended is
+// never stored, so a later asker with time left sends it again.
+//
+// TTLs of answers are not applied: a run lasts seconds, and an audit must
+// see one consistent picture of the DNS.
 type Cache struct {
+	// FailureTTL is how long a failure is kept; default 5s.
+	FailureTTL time.Duration
+	// Now is the clock for FailureTTL; default time.Now.
+	Now func() time.Time
+
 	next Resolver
 
 	mu      sync.Mutex
@@ -33,9 +43,10 @@ type cacheKey struct {
 }
 
 type cacheEntry struct {
-	done chan struct{}
-	ans  *Answer
-	err  error
+	done    chan struct{}
+	ans     *Answer
+	err     error
+	expires time.Time // set for failures once done
 }
 
 var _ Resolver = (*Cache)(nil)
@@ -45,46 +56,96 @@ func NewCache(next Resolver) *Cache {
 	return &Cache{next: next, entries: make(map[cacheKey]*cacheEntry)}
 }
 
+func (c *Cache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
 // Query implements Resolver.
 func (c *Cache) Query(ctx context.Context, name string, qtype uint16) (*Answer, error) {
-	k := cacheKey{strings.ToLower(dns.Fqdn(name)), qtype}
+	k := cacheKey{Canonical(name), qtype}
 	for {
-		c.mu.Lock()
-		e, ok := c.entries[k]
-		if !ok {
-			e = &cacheEntry{done: make(chan struct{})}
-			c.entries[k] = e
-			c.mu.Unlock()
-			c.misses.Add(1)
-			e.ans, e.err = c.next.Query(ctx, k.name, qtype)
-			if e.err != nil && expired(ctx) {
-				// Our deadline, not the server's answer: do not keep it.
-				c.mu.Lock()
-				delete(c.entries, k)
-				c.mu.Unlock()
-			}
-			close(e.done)
-			return copyAnswer(e.ans), e.err
+		e, leader := c.entry(k)
+		if leader {
+			return c.fill(ctx, k, e)
 		}
-		c.mu.Unlock()
 		c.hits.Add(1)
 		select {
 		case <-e.done:
 		case <-ctx.Done():
-			return nil, &QueryError{Name: k.name, Qtype: qtype, Kind: ErrTimeout, Detail: "audit deadline reached"}
+			return nil, ContextError(ctx, k.name, qtype)
 		}
-		if e.err != nil && !expired(ctx) {
-			// The leader may have given up on its own deadline; if the entry
-			// was dropped, ask again.
-			c.mu.Lock()
-			cur := c.entries[k]
-			c.mu.Unlock()
-			if cur != e {
-				continue
-			}
+		if e.err != nil && c.dropped(k, e) {
+			continue // the leader gave up on its own deadline: ask again
 		}
 		return copyAnswer(e.ans), e.err
 	}
+}
+
+// entry returns the entry for k, creating it (leader) when there is none
+// or the stored failure has expired.
+func (c *Cache) entry(k cacheKey) (e *cacheEntry, leader bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[k]; ok && !c.stale(e) {
+		return e, false
+	}
+	e = &cacheEntry{done: make(chan struct{})}
+	c.entries[k] = e
+	return e, true
+}
+
+// stale reports a stored failure past its expiry. Called with mu held.
+func (c *Cache) stale(e *cacheEntry) bool {
+	select {
+	case <-e.done:
+		return e.err != nil && !c.now().Before(e.expires)
+	default:
+		return false
+	}
+}
+
+func (c *Cache) dropped(k cacheKey, e *cacheEntry) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries[k] != e
+}
+
+// fill asks the question for the entry e (retrying a transient failure
+// once) and publishes the outcome.
+func (c *Cache) fill(ctx context.Context, k cacheKey, e *cacheEntry) (*Answer, error) {
+	c.misses.Add(1)
+	e.ans, e.err = c.next.Query(ctx, k.name, k.qtype)
+	if transient(e.err) && !expired(ctx) {
+		e.ans, e.err = c.next.Query(ctx, k.name, k.qtype)
+	}
+	if e.err != nil {
+		ttl := c.FailureTTL
+		if ttl <= 0 {
+			ttl = 5 * time.Second
+		}
+		e.expires = c.now().Add(ttl)
+		if endedByCaller(e.err) || expired(ctx) {
+			// Our deadline, not the server's answer: do not keep it.
+			c.mu.Lock()
+			if c.entries[k] == e {
+				delete(c.entries, k)
+			}
+			c.mu.Unlock()
+		}
+	}
+	close(e.done)
+	return copyAnswer(e.ans), e.err
+}
+
+// transient reports a failure that another try may not repeat.
+func transient(err error) bool {
+	if err == nil || endedByCaller(err) {
+		return false
+	}
+	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrServFail) || errors.Is(err, ErrNetwork) || errors.Is(err, ErrBadReply)
 }
 
 // Stats reports how many questions were answered from the cache (hits,

@@ -41,25 +41,66 @@ func (e TraceEvent) String() string {
 	return s
 }
 
-// Client queries recursive resolvers over the network with miekg/dns:
-// EDNS0, retry over TCP on truncation, failover across Servers, one timeout
-// per attempt under the caller's context, and CNAME chains followed.
+// Client queries recursive resolvers over the network: EDNS0, retry over
+// TCP on truncation, failover across Servers, one timeout per attempt
+// under the caller's context, and CNAME chains followed.
+//
+// It takes from the wire only an answer to the question it asked: a UDP
+// datagram that is not one (wrong ID, an echo of the query, another
+// question, unparseable) is ignored and the client keeps listening until
+// the attempt's deadline, so one spoofed or broken packet cannot end the
+// exchange; a reply larger than the advertised EDNS size is not read but
+// asked again over TCP. Records not owned by the question name or its
+// CNAME chain, or not of class IN, are dropped.
 type Client struct {
 	Servers []string      // "host:port"
 	Timeout time.Duration // per attempt; default 2s
 	Retries int           // extra rounds over all servers after the first; 0: none
-	UDPSize uint16        // EDNS0 buffer size; default 1232
+	UDPSize uint16        // EDNS0 buffer size, and the largest UDP reply read; default 1232
 	// MaxInFlight bounds the questions on the wire at once across every
 	// caller of this client (a bulk audit must not flood its resolver and
 	// lose answers to full socket buffers); default 128.
 	MaxInFlight int
 	Trace       func(TraceEvent)
+	// Warn, when set, is called once per server and Client with a warning
+	// about the server itself (it does not offer recursion: RA=0). The
+	// same warnings are kept for Warnings.
+	Warn func(string)
 
 	semOnce sync.Once
 	sem     chan struct{}
+
+	warnMu   sync.Mutex
+	warned   map[string]bool
+	warnings []string
 }
 
 var _ Resolver = (*Client)(nil)
+
+// Warnings returns the warnings about the servers seen so far, in order,
+// one per server at most.
+func (c *Client) Warnings() []string {
+	c.warnMu.Lock()
+	defer c.warnMu.Unlock()
+	return append([]string(nil), c.warnings...)
+}
+
+func (c *Client) warnOnce(srv, msg string) {
+	c.warnMu.Lock()
+	if c.warned[srv] {
+		c.warnMu.Unlock()
+		return
+	}
+	if c.warned == nil {
+		c.warned = map[string]bool{}
+	}
+	c.warned[srv] = true
+	c.warnings = append(c.warnings, msg)
+	c.warnMu.Unlock()
+	if c.Warn != nil {
+		c.Warn(msg)
+	}
+}
 
 // SystemServers reads the nameservers of /etc/resolv.conf (or path).
 func SystemServers(path string) ([]string, error) {
@@ -101,9 +142,10 @@ func NormalizeServer(s string) (string, error) {
 	return net.JoinHostPort(h, "53"), nil
 }
 
-// Query implements Resolver.
+// Query implements Resolver. name is in presentation form (see
+// EscapeName for raw octets).
 func (c *Client) Query(ctx context.Context, name string, qtype uint16) (*Answer, error) {
-	return followChain(ctx, dns.CanonicalName(name), qtype, c.exchange)
+	return followChain(ctx, Canonical(name), qtype, c.exchange)
 }
 
 // followChain asks one question with ex and, when the answer ends on an
@@ -119,7 +161,11 @@ func followChain(ctx context.Context, name string, qtype uint16,
 	for qtype != dns.TypeCNAME {
 		names, loop := chainNames(name, ans.Records)
 		if loop || len(names) > MaxCNAMEChain+1 {
-			return nil, &QueryError{Name: name, Qtype: qtype, Server: ans.Server, Kind: ErrLoop,
+			kind := ErrLongChain
+			if loop {
+				kind = ErrLoop
+			}
+			return nil, &QueryError{Name: name, Qtype: qtype, Server: ans.Server, Kind: kind,
 				Detail: "chain " + strings.Join(names, " -> ")}
 		}
 		target := names[len(names)-1]
@@ -144,55 +190,135 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answ
 	if len(c.Servers) == 0 {
 		return nil, &QueryError{Name: name, Qtype: qtype, Kind: ErrNoServer}
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	retries := c.Retries
-	if retries < 0 {
-		retries = 0
-	}
-	size := c.UDPSize
-	if size == 0 {
-		size = 1232
-	}
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = true
 	m.AuthenticatedData = true // RFC 6840 §5.7: ask for the AD bit
-	m.SetEdns0(size, false)
-
+	m.SetEdns0(c.udpSize(), false)
+	if _, err := m.Pack(); err != nil {
+		return nil, &QueryError{Name: name, Qtype: qtype, Kind: ErrBadName, Detail: err.Error()}
+	}
 	var last error
-	for round := 0; round <= retries; round++ {
+	for round := 0; round <= max(c.Retries, 0); round++ {
 		for _, srv := range c.Servers {
-			if expired(ctx) {
-				return nil, &QueryError{Name: name, Qtype: qtype, Server: srv, Kind: ErrTimeout, Detail: "audit deadline reached"}
+			if err := ContextError(ctx, name, qtype); err != nil {
+				return nil, err
 			}
-			resp, err := c.attempt(ctx, m, srv, "udp", timeout)
-			if err == nil && resp.Truncated {
-				resp, err = c.attempt(ctx, m, srv, "tcp", timeout)
+			resp, err := c.ask(ctx, m, srv)
+			if err == nil {
+				var ans *Answer
+				if ans, err = c.answer(m, resp, srv); err == nil {
+					return ans, nil
+				}
 			}
-			if err != nil {
-				last = err
-				continue
+			if endedByCaller(err) {
+				return nil, err
 			}
-			switch resp.Rcode {
-			case dns.RcodeSuccess, dns.RcodeNameError:
-				return &Answer{Name: name, Qtype: qtype, Rcode: resp.Rcode, Records: resp.Answer,
-					Authentic: resp.AuthenticatedData, Server: srv}, nil
-			case dns.RcodeServerFailure:
-				last = &QueryError{Name: name, Qtype: qtype, Server: srv, Kind: ErrServFail}
-			case dns.RcodeRefused:
-				last = &QueryError{Name: name, Qtype: qtype, Server: srv, Kind: ErrRefused}
-			default:
-				last = &QueryError{Name: name, Qtype: qtype, Server: srv, Kind: ErrRcode, Detail: dns.RcodeToString[resp.Rcode]}
-			}
+			last = err
 		}
 	}
 	return nil, last
 }
 
-func (c *Client) attempt(ctx context.Context, m *dns.Msg, srv, proto string, timeout time.Duration) (*dns.Msg, error) {
+// answer turns a reply that matches the question into an Answer, or into
+// the error its rcode or shape means.
+func (c *Client) answer(m, resp *dns.Msg, srv string) (*Answer, error) {
+	q := m.Question[0]
+	if !resp.RecursionAvailable {
+		c.warnOnce(srv, fmt.Sprintf("DNS server %s does not offer recursion (RA=0): it is not a recursive resolver, and names outside its own zones cannot be resolved through it", srv))
+	}
+	fail := func(kind error, detail string) error {
+		return &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: kind, Detail: detail}
+	}
+	switch resp.Rcode {
+	case dns.RcodeSuccess, dns.RcodeNameError:
+	case dns.RcodeServerFailure:
+		return nil, fail(ErrServFail, "")
+	case dns.RcodeRefused:
+		return nil, fail(ErrRefused, "")
+	default:
+		return nil, fail(ErrRcode, dns.RcodeToString[resp.Rcode])
+	}
+	if isReferral(resp) {
+		return nil, fail(ErrNotRecursive, "the server answered with a referral to other name servers, not with an answer")
+	}
+	return &Answer{Name: q.Name, Qtype: q.Qtype, Rcode: resp.Rcode, Records: ownRecords(q.Name, q.Qtype, resp.Answer),
+		Authentic: resp.AuthenticatedData, Server: srv}, nil
+}
+
+// isReferral reports a NOERROR reply with no answer whose authority
+// section delegates (NS records) rather than denies (SOA).
+func isReferral(resp *dns.Msg) bool {
+	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) > 0 || resp.Authoritative {
+		return false
+	}
+	ns := false
+	for _, rr := range resp.Ns {
+		switch rr.Header().Rrtype {
+		case dns.TypeSOA:
+			return false
+		case dns.TypeNS:
+			ns = true
+		}
+	}
+	return ns
+}
+
+// ownRecords keeps the records of class IN owned by name or by a name of
+// the CNAME chain that starts at name, with owners in canonical form.
+// Anything else a server appended (out-of-bailiwick records) is dropped.
+func ownRecords(name string, qtype uint16, rrs []dns.RR) []dns.RR {
+	var in []dns.RR
+	for _, rr := range rrs {
+		if h := rr.Header(); h.Class == dns.ClassINET {
+			h.Name = Canonical(h.Name)
+			in = append(in, rr)
+		}
+	}
+	names, _ := chainNames(name, in)
+	own := make(map[string]bool, len(names))
+	for _, n := range names {
+		own[n] = true
+	}
+	out := in[:0]
+	for _, rr := range in {
+		if own[rr.Header().Name] {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+func (c *Client) udpSize() uint16 {
+	if c.UDPSize == 0 {
+		return 1232
+	}
+	return max(c.UDPSize, dns.MinMsgSize)
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return 2 * time.Second
+	}
+	return c.Timeout
+}
+
+// ask sends m to srv over UDP, then over TCP when the reply is truncated
+// (or larger than advertised).
+func (c *Client) ask(ctx context.Context, m *dns.Msg, srv string) (*dns.Msg, error) {
+	release, err := c.acquire(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	resp, err := c.attempt(ctx, m, srv, "udp")
+	if err == nil && resp.Truncated {
+		resp, err = c.attempt(ctx, m, srv, "tcp")
+	}
+	return resp, err
+}
+
+func (c *Client) acquire(ctx context.Context, m *dns.Msg) (func(), error) {
 	c.semOnce.Do(func() {
 		n := c.MaxInFlight
 		if n <= 0 {
@@ -202,39 +328,58 @@ func (c *Client) attempt(ctx context.Context, m *dns.Msg, srv, proto string, tim
 	})
 	select {
 	case c.sem <- struct{}{}:
-		defer func() { <-c.sem }()
+		return func() { <-c.sem }, nil
 	case <-ctx.Done():
 		q := m.Question[0]
-		return nil, &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: ErrTimeout, Detail: "audit deadline reached"}
+		return nil, ContextError(ctx, q.Name, q.Qtype)
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cl := &dns.Client{Net: proto, Timeout: timeout, UDPSize: 65535}
-	start := time.Now()
-	resp, _, err := cl.ExchangeContext(actx, m, srv)
-	rtt := time.Since(start)
+}
+
+// attempt is one exchange with srv over proto, bounded by the client's
+// timeout and by ctx.
+func (c *Client) attempt(ctx context.Context, m *dns.Msg, srv, proto string) (*dns.Msg, error) {
 	q := m.Question[0]
-	if err != nil {
-		kind := ErrNetwork
-		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-			kind = ErrTimeout
-			err = fmt.Errorf("no answer within %s", timeout)
-			if expired(ctx) {
-				err = errors.New("audit deadline reached")
-			}
-		}
-		qe := &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: kind, Detail: err.Error()}
-		c.trace(TraceEvent{Name: q.Name, Qtype: q.Qtype, Server: srv, Proto: proto, Rcode: -1, RTT: rtt, Err: qe})
-		return nil, qe
+	timeout := c.timeout()
+	deadline := time.Now().Add(timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
 	}
-	if resp.Id != m.Id || len(resp.Question) == 0 || !strings.EqualFold(resp.Question[0].Name, q.Name) || resp.Question[0].Qtype != q.Qtype {
-		qe := &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: ErrNetwork, Detail: "response does not match the question"}
-		c.trace(TraceEvent{Name: q.Name, Qtype: q.Qtype, Server: srv, Proto: proto, Rcode: resp.Rcode, RTT: rtt, Err: qe})
-		return nil, qe
+	start := time.Now()
+	resp, ignored, err := c.roundTrip(ctx, m, srv, proto, deadline)
+	rtt := time.Since(start)
+	if err != nil {
+		err = c.attemptError(ctx, q, srv, proto, timeout, ignored, err)
+		c.trace(TraceEvent{Name: q.Name, Qtype: q.Qtype, Server: srv, Proto: proto, Rcode: -1, RTT: rtt, Err: err})
+		return nil, err
 	}
 	c.trace(TraceEvent{Name: q.Name, Qtype: q.Qtype, Server: srv, Proto: proto, Rcode: resp.Rcode, RTT: rtt})
 	return resp, nil
+}
+
+// attemptError names what ended an attempt: the caller's context, the
+// attempt's own timeout (with what was ignored meanwhile), a reply that
+// is not an answer, or the network.
+func (c *Client) attemptError(ctx context.Context, q dns.Question, srv, proto string, timeout time.Duration, ignored ignoredReplies, err error) error {
+	if cerr := ContextError(ctx, q.Name, q.Qtype); cerr != nil {
+		return cerr
+	}
+	var bad *badReply
+	if errors.As(err, &bad) {
+		return &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: ErrBadReply, Detail: bad.why + " (over " + proto + ")"}
+	}
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		detail := fmt.Sprintf("no answer within %s", timeout)
+		if proto == "tcp" {
+			detail += " over TCP"
+		}
+		if ignored.n > 0 {
+			return &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: ErrBadReply,
+				Detail: fmt.Sprintf("%s; ignored %d reply datagram(s) that did not answer the question, the last: %s", detail, ignored.n, ignored.last)}
+		}
+		return &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: ErrTimeout, Detail: detail}
+	}
+	return &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: ErrNetwork, Detail: err.Error()}
 }
 
 func (c *Client) trace(e TraceEvent) {
@@ -253,8 +398,8 @@ func chainNames(name string, rrs []dns.RR) (names []string, loop bool) {
 	for {
 		next := ""
 		for _, rr := range rrs {
-			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, cur) {
-				next = dns.CanonicalName(c.Target)
+			if c, ok := rr.(*dns.CNAME); ok && Canonical(c.Hdr.Name) == cur {
+				next = Canonical(c.Target)
 				break
 			}
 		}
@@ -273,7 +418,7 @@ func chainNames(name string, rrs []dns.RR) (names []string, loop bool) {
 func ansOfName(rrs []dns.RR, name string, qtype uint16) []dns.RR {
 	var out []dns.RR
 	for _, rr := range rrs {
-		if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, name) {
+		if rr.Header().Rrtype == qtype && Canonical(rr.Header().Name) == name {
 			out = append(out, rr)
 		}
 	}

@@ -73,7 +73,7 @@ func startServer(t *testing.T) *dnstest.Server {
 
 func TestClientAnswers(t *testing.T) {
 	srv := startServer(t)
-	c := srv.Resolver(time.Second)
+	c := srv.Resolver(5 * time.Second)
 	ctx := context.Background()
 	tests := []struct {
 		name    string
@@ -130,7 +130,9 @@ func TestClientErrors(t *testing.T) {
 	srv.Set("servfail.example.org", dnstest.ServFail)
 	srv.Set("refused.example.org", dnstest.Refused)
 	srv.Set("dead.example.org", dnstest.Drop)
-	c := srv.Resolver(150 * time.Millisecond)
+	// Live answers arrive in microseconds; a second only bounds the dropped
+	// name, and a loaded machine never turns SERVFAIL into a timeout.
+	c := srv.Resolver(time.Second)
 	tests := []struct {
 		name    string
 		qtype   uint16
@@ -140,9 +142,9 @@ func TestClientErrors(t *testing.T) {
 		{"servfail.example.org", dns.TypeMX, resolve.ErrServFail, "SERVFAIL from " + srv.Addr + " for MX servfail.example.org"},
 		{"refused.example.org", dns.TypeTXT, resolve.ErrRefused, "REFUSED from " + srv.Addr + " for TXT refused.example.org"},
 		{"not-served.example.com", dns.TypeA, resolve.ErrRefused, "REFUSED from " + srv.Addr + " for A not-served.example.com"},
-		{"dead.example.org", dns.TypeA, resolve.ErrTimeout, "timeout from " + srv.Addr + " for A dead.example.org: no answer within 150ms"},
+		{"dead.example.org", dns.TypeA, resolve.ErrTimeout, "timeout from " + srv.Addr + " for A dead.example.org: no answer within 1s"},
 		{"loop1.example.org", dns.TypeA, resolve.ErrLoop, "CNAME loop from " + srv.Addr + " for A loop1.example.org: chain loop1.example.org. -> loop2.example.org. -> loop1.example.org."},
-		{"long0.example.org", dns.TypeA, resolve.ErrLoop, "CNAME loop from " + srv.Addr + " for A long0.example.org: chain long0.example.org. -> long1.example.org. -> long2.example.org. -> long3.example.org. -> long4.example.org. -> long5.example.org. -> long6.example.org. -> long7.example.org. -> long8.example.org. -> long9.example.org. -> long10.example.org."},
+		{"long0.example.org", dns.TypeA, resolve.ErrLongChain, "CNAME chain longer than 8 from " + srv.Addr + " for A long0.example.org: chain long0.example.org. -> long1.example.org. -> long2.example.org. -> long3.example.org. -> long4.example.org. -> long5.example.org. -> long6.example.org. -> long7.example.org. -> long8.example.org. -> long9.example.org. -> long10.example.org."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,7 +167,7 @@ func TestClientErrors(t *testing.T) {
 
 func TestClientTruncationRetriesOverTCP(t *testing.T) {
 	srv := startServer(t)
-	c := srv.Resolver(time.Second)
+	c := srv.Resolver(5 * time.Second)
 	c.UDPSize = 512 // the 1.5 kB TXT set does not fit
 	txts, _, err := resolve.TXT(context.Background(), c, "big.example.org")
 	if err != nil {
@@ -189,7 +191,7 @@ func TestClientFailover(t *testing.T) {
 	dead := startServer(t)
 	dead.Set("example.org", dnstest.Drop)
 	live := startServer(t)
-	c := &resolve.Client{Servers: []string{dead.Addr, live.Addr}, Timeout: 100 * time.Millisecond}
+	c := &resolve.Client{Servers: []string{dead.Addr, live.Addr}, Timeout: time.Second}
 	mx, a, err := resolve.MX(context.Background(), c, "example.org")
 	if err != nil || len(mx) != 2 {
 		t.Fatalf("MX = %v, %v", mx, err)
@@ -222,8 +224,8 @@ func TestClientDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := c.Query(ctx, "example.org", dns.TypeMX)
-	if !errors.Is(err, resolve.ErrTimeout) || !strings.Contains(err.Error(), "audit deadline reached") {
-		t.Fatalf("err = %v, want a timeout naming the audit deadline", err)
+	if !errors.Is(err, resolve.ErrDeadline) || !errors.Is(err, resolve.ErrTimeout) || strings.Contains(err.Error(), srv.Addr) {
+		t.Fatalf("err = %v, want the audit deadline (a timeout), not blamed on the server", err)
 	}
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("query outlived its context by far: %s", el)
@@ -232,7 +234,7 @@ func TestClientDeadline(t *testing.T) {
 
 func TestClientADBit(t *testing.T) {
 	srv := startServer(t)
-	c := srv.Resolver(time.Second)
+	c := srv.Resolver(5 * time.Second)
 	a, err := c.Query(context.Background(), "example.org", dns.TypeMX)
 	if err != nil || a.Authentic {
 		t.Fatalf("Authentic = %v (err %v), want false", a.Authentic, err)
@@ -254,7 +256,7 @@ func TestClientNoServer(t *testing.T) {
 func TestCacheSendsEachQuestionOnce(t *testing.T) {
 	srv := startServer(t)
 	srv.Set("servfail.example.org", dnstest.ServFail)
-	cache := resolve.NewCache(srv.Resolver(time.Second))
+	cache := resolve.NewCache(srv.Resolver(5 * time.Second))
 	questions := []struct {
 		name  string
 		qtype uint16
@@ -273,11 +275,16 @@ func TestCacheSendsEachQuestionOnce(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	// SERVFAIL is transient: asked once more before it is stored (which
+	// Duplicates does not list).
 	if d := srv.Duplicates(); len(d) > 0 {
 		t.Errorf("questions sent more than once: %v", d)
 	}
-	if got := srv.Total(); got != 5 {
-		t.Errorf("server received %d queries, want 5 distinct", got)
+	if n := srv.Count("servfail.example.org", dns.TypeTXT); n != 2 {
+		t.Errorf("SERVFAIL asked %d times, want 2", n)
+	}
+	if got := srv.Total(); got != 6 {
+		t.Errorf("server received %d queries, want 5 distinct + 1 retry", got)
 	}
 	hits, misses := cache.Stats()
 	if misses != 5 || hits != int64(40*len(questions)-5) {
@@ -311,7 +318,7 @@ func TestCacheForgetsCallerDeadline(t *testing.T) {
 
 func TestHelpers(t *testing.T) {
 	srv := startServer(t)
-	c := srv.Resolver(time.Second)
+	c := srv.Resolver(5 * time.Second)
 	ctx := context.Background()
 	txt, _, err := resolve.TXT(ctx, c, "example.org")
 	if err != nil || len(txt) != 1 || txt[0] != "v=spf1 -all" {

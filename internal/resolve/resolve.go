@@ -64,7 +64,16 @@ func (a *Answer) Of(t uint16) []dns.RR {
 	if a == nil {
 		return nil
 	}
-	var out []dns.RR
+	n := 0
+	for _, rr := range a.Records {
+		if rr.Header().Rrtype == t {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]dns.RR, 0, n)
 	for _, rr := range a.Records {
 		if rr.Header().Rrtype == t {
 			out = append(out, rr)
@@ -96,16 +105,38 @@ func (a *Answer) Strings(t uint16) []string {
 // Sentinel errors; every *QueryError wraps exactly one of them, so callers
 // test the kind of failure with errors.Is.
 var (
-	ErrServFail = errors.New("SERVFAIL")
-	ErrRefused  = errors.New("REFUSED")
-	ErrRcode    = errors.New("unexpected rcode")
-	ErrTimeout  = errors.New("timeout")
-	ErrNetwork  = errors.New("network error")
-	ErrOffline  = errors.New("not resolvable offline")
-	ErrLoop     = errors.New("CNAME loop")
-	ErrBadName  = errors.New("invalid domain name")
-	ErrNoServer = errors.New("no DNS server configured")
+	ErrServFail  = errors.New("SERVFAIL")
+	ErrRefused   = errors.New("REFUSED")
+	ErrRcode     = errors.New("unexpected rcode")
+	ErrTimeout   = errors.New("timeout")
+	ErrNetwork   = errors.New("network error")
+	ErrBadReply  = errors.New("invalid reply")
+	ErrOffline   = errors.New("not resolvable offline")
+	ErrLoop      = errors.New("CNAME loop")
+	ErrLongChain = fmt.Errorf("CNAME chain longer than %d", MaxCNAMEChain)
+	ErrBadName   = errors.New("invalid domain name")
+	ErrNoServer  = errors.New("no DNS server configured")
+	// ErrNotRecursive: the server answered with a referral (NOERROR, no
+	// answer, NS records in the authority section), as an authoritative
+	// server does for a zone it delegates or does not serve; it is not a
+	// recursive resolver. Never a statement about the name.
+	ErrNotRecursive = errors.New("not a recursive resolver")
+	// ErrDeadline: the caller's deadline (the audit's --deadline) ended the
+	// question; not the server's fault. errors.Is(ErrDeadline, ErrTimeout)
+	// holds, for callers that only tell timeouts from other failures.
+	ErrDeadline error = &subKind{"audit deadline reached", ErrTimeout}
+	// ErrCanceled: the caller's context was cancelled (SIGINT, SIGTERM).
+	ErrCanceled = errors.New("interrupted")
 )
+
+// subKind is a sentinel that is also another one.
+type subKind struct {
+	msg    string
+	parent error
+}
+
+func (k *subKind) Error() string { return k.msg }
+func (k *subKind) Unwrap() error { return k.parent }
 
 // QueryError describes a question that got no usable answer.
 type QueryError struct {
@@ -117,13 +148,18 @@ type QueryError struct {
 }
 
 func (e *QueryError) Error() string {
+	name := strings.TrimSuffix(e.Name, ".")
+	if e.Kind == ErrDeadline || e.Kind == ErrCanceled {
+		// The caller ran out of time: no server is blamed.
+		return fmt.Sprintf("%s before %s %s was answered", e.Kind, dns.TypeToString[e.Qtype], name)
+	}
 	var b strings.Builder
 	b.WriteString(e.Kind.Error())
 	if e.Server != "" {
 		b.WriteString(" from ")
 		b.WriteString(e.Server)
 	}
-	fmt.Fprintf(&b, " for %s %s", dns.TypeToString[e.Qtype], strings.TrimSuffix(e.Name, "."))
+	fmt.Fprintf(&b, " for %s %s", dns.TypeToString[e.Qtype], name)
 	if e.Detail != "" {
 		b.WriteString(": ")
 		b.WriteString(e.Detail)
@@ -133,14 +169,34 @@ func (e *QueryError) Error() string {
 
 func (e *QueryError) Unwrap() error { return e.Kind }
 
+// ContextError returns the error for a question that ctx ended: ErrCanceled
+// when it was cancelled, ErrDeadline when its deadline passed, nil while
+// it is live.
+func ContextError(ctx context.Context, name string, qtype uint16) error {
+	if !expired(ctx) {
+		return nil
+	}
+	kind := ErrDeadline
+	if errors.Is(ctx.Err(), context.Canceled) {
+		kind = ErrCanceled
+	}
+	return &QueryError{Name: name, Qtype: qtype, Kind: kind}
+}
+
+// endedByCaller reports whether err is the caller's deadline or
+// cancellation rather than a statement about the question.
+func endedByCaller(err error) bool {
+	return errors.Is(err, ErrDeadline) || errors.Is(err, ErrCanceled)
+}
+
 // IsTemporary reports whether err means "could not evaluate": everything a
 // Resolver returns is, except a malformed name.
 func IsTemporary(err error) bool {
 	return err != nil && !errors.Is(err, ErrBadName)
 }
 
-// TXT returns the TXT records at name, each record's character-strings
-// joined without separator as RFC 7208 §3.3 and RFC 6376 §3.6.2.2 require.
+// TXT returns the data of the TXT records at name as octets (TXTData):
+// each record's character-strings decoded and joined without separator.
 func TXT(ctx context.Context, r Resolver, name string) ([]string, *Answer, error) {
 	a, err := r.Query(ctx, name, dns.TypeTXT)
 	if err != nil {
@@ -148,7 +204,7 @@ func TXT(ctx context.Context, r Resolver, name string) ([]string, *Answer, error
 	}
 	var out []string
 	for _, rr := range a.Of(dns.TypeTXT) {
-		out = append(out, strings.Join(rr.(*dns.TXT).Txt, ""))
+		out = append(out, TXTData(rr.(*dns.TXT)))
 	}
 	return out, a, nil
 }

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
 // Zone is a zone loaded from a BIND-format file, answered the way an
@@ -28,6 +31,13 @@ type Zone struct {
 // ErrZoneFile wraps every problem found while loading a zone file.
 var ErrZoneFile = errors.New("zone file")
 
+// MaxZoneFileSize is the largest zone file LoadZoneFile reads (64 MiB); a
+// larger file is an error, never cut.
+const MaxZoneFileSize = 64 << 20
+
+// maxExcerpt bounds how much of an offending line an error quotes.
+const maxExcerpt = 80
+
 // LoadZoneFile reads a zone file. origin may be empty when the file sets
 // $ORIGIN or uses fully qualified names; the apex is then the owner of the
 // SOA record (or, without SOA, the shortest owner name that all others are
@@ -38,38 +48,54 @@ func LoadZoneFile(path, origin string) (*Zone, error) {
 		return nil, fmt.Errorf("%w %s: %v", ErrZoneFile, path, errors.Unwrap(err))
 	}
 	defer f.Close()
-	return ParseZone(io.LimitReader(f, 64<<20), path, origin)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxZoneFileSize {
+		return nil, fmt.Errorf("%w %s: %d octets, larger than the %d MiB limit", ErrZoneFile, path, st.Size(), MaxZoneFileSize>>20)
+	}
+	return ParseZone(f, path, origin)
 }
 
-// ParseZone reads a zone from r; file names it in messages.
+// ParseZone reads a zone from r (at most MaxZoneFileSize octets of text);
+// file names it in messages.
 func ParseZone(r io.Reader, file, origin string) (*Zone, error) {
 	if origin != "" {
-		origin = dns.CanonicalName(origin)
+		origin = Canonical(origin)
 	}
-	zp := dns.NewZoneParser(r, origin, file)
+	guard := &textGuard{r: r, limit: MaxZoneFileSize}
+	zp := dns.NewZoneParser(guard, origin, file)
 	zp.SetIncludeAllowed(false)
+	var rrs []dns.RR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		rrs = append(rrs, rr)
+	}
+	if guard.err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrZoneFile, file, guard.err)
+	}
+	if err := zp.Err(); err != nil {
+		return nil, fmt.Errorf("%w %s: %s", ErrZoneFile, file, parseErrorText(err.Error(), file))
+	}
+	return NewZone(file, origin, rrs)
+}
+
+// NewZone builds a zone from records (a test driver's, or a parsed file's);
+// origin may be empty, as for LoadZoneFile. Owner names are kept in
+// canonical form (Canonical).
+func NewZone(file, origin string, rrs []dns.RR) (*Zone, error) {
 	z := &Zone{File: file, names: make(map[string][]dns.RR), exists: make(map[string]bool)}
 	var soa string
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+	for _, rr := range rrs {
 		h := rr.Header()
-		h.Name = dns.CanonicalName(h.Name)
+		h.Name = Canonical(h.Name)
 		if h.Rrtype == dns.TypeSOA && soa == "" {
 			soa = h.Name
 		}
 		z.names[h.Name] = append(z.names[h.Name], rr)
-	}
-	if err := zp.Err(); err != nil {
-		// miekg/dns reports `dns: <what>: "<token>" at line: N:C`; keep it,
-		// prefixed with the file so a user can find it.
-		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), file+": "), "dns: ")
-		return nil, fmt.Errorf("%w %s: %s", ErrZoneFile, file, msg)
 	}
 	if len(z.names) == 0 {
 		return nil, fmt.Errorf("%w %s: no records", ErrZoneFile, file)
 	}
 	switch {
 	case origin != "":
-		z.Origin = origin
+		z.Origin = Canonical(origin)
 	case soa != "":
 		z.Origin = soa
 	default:
@@ -80,7 +106,7 @@ func ParseZone(r io.Reader, file, origin string) (*Zone, error) {
 	}
 	for name := range z.names {
 		if !dns.IsSubDomain(z.Origin, name) {
-			return nil, fmt.Errorf("%w %s: %s is outside the zone %s", ErrZoneFile, file, name, z.Origin)
+			return nil, fmt.Errorf("%w %s: %s is outside the zone %s", ErrZoneFile, file, sanitize.Line(name, maxExcerpt), z.Origin)
 		}
 		// Mark the name and every ancestor up to the apex as existing
 		// (empty non-terminals exist too, RFC 4592 §2.2.2).
@@ -93,6 +119,51 @@ func ParseZone(r io.Reader, file, origin string) (*Zone, error) {
 		}
 	}
 	return z, nil
+}
+
+// textGuard passes a zone file through, failing at the first NUL octet
+// (not a text file: /dev/zero, a binary) or beyond limit octets, so the
+// parser never builds a token out of either.
+type textGuard struct {
+	r     io.Reader
+	limit int64
+	read  int64
+	lines int // line feeds passed so far
+	err   error
+}
+
+func (g *textGuard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	n, err := g.r.Read(p)
+	if i := bytes.IndexByte(p[:n], 0); i >= 0 {
+		g.err = fmt.Errorf("NUL octet at line: %d (offset %d): not a text zone file", g.lines+1+bytes.Count(p[:i], []byte{'\n'}), g.read+int64(i))
+		return 0, g.err
+	}
+	g.read += int64(n)
+	g.lines += bytes.Count(p[:n], []byte{'\n'})
+	if g.read > g.limit {
+		g.err = fmt.Errorf("larger than the %d MiB limit", g.limit>>20)
+		return 0, g.err
+	}
+	return n, err
+}
+
+// parseErrorText shortens miekg/dns's `dns: <what>: "<token>" at line: N:C`
+// so that it quotes at most maxExcerpt octets of the token, sanitized.
+func parseErrorText(msg, file string) string {
+	msg = strings.TrimPrefix(strings.TrimPrefix(msg, file+": "), "dns: ")
+	where := ""
+	if i := strings.LastIndex(msg, " at line: "); i >= 0 {
+		msg, where = msg[:i], msg[i:]
+	}
+	if i := strings.Index(msg, `: "`); i >= 0 {
+		msg = msg[:i+2] + sanitize.Line(msg[i+2:], maxExcerpt)
+	} else {
+		msg = sanitize.Line(msg, 2*maxExcerpt)
+	}
+	return msg + sanitize.Line(where, 40)
 }
 
 func commonApex(names map[string][]dns.RR) string {
@@ -111,12 +182,12 @@ func commonApex(names map[string][]dns.RR) string {
 }
 
 // Contains reports whether name is at or below the zone's apex.
-func (z *Zone) Contains(name string) bool { return dns.IsSubDomain(z.Origin, dns.CanonicalName(name)) }
+func (z *Zone) Contains(name string) bool { return dns.IsSubDomain(z.Origin, Canonical(name)) }
 
 // Exchange answers one question as the zone's authoritative server would,
 // chasing CNAMEs that stay inside the zone.
 func (z *Zone) Exchange(name string, qtype uint16) (rcode int, records []dns.RR) {
-	name = dns.CanonicalName(name)
+	name = Canonical(name)
 	seen := map[string]bool{}
 	for {
 		if seen[name] || !z.Contains(name) {
@@ -144,7 +215,7 @@ func (z *Zone) Exchange(name string, qtype uint16) (rcode int, records []dns.RR)
 			return dns.RcodeSuccess, records
 		}
 		records = append(records, cname)
-		name = dns.CanonicalName(cname.Target)
+		name = Canonical(cname.Target)
 	}
 }
 
@@ -204,7 +275,7 @@ var _ Resolver = (*Zones)(nil)
 
 // Query implements Resolver.
 func (zs *Zones) Query(ctx context.Context, name string, qtype uint16) (*Answer, error) {
-	return followChain(ctx, dns.CanonicalName(name), qtype, zs.exchange)
+	return followChain(ctx, Canonical(name), qtype, zs.exchange)
 }
 
 // Find returns the zone that holds name, or nil.

@@ -239,7 +239,7 @@ func rdata(rr dns.RR) string {
 	case *dns.PTR:
 		return strings.TrimSuffix(v.Ptr, ".")
 	case *dns.TXT:
-		return fmt.Sprintf("%q", shorten(strings.Join(v.Txt, ""), 200))
+		return fmt.Sprintf("%q", shorten(resolve.TXTData(v), 200))
 	}
 	return strings.TrimPrefix(rr.String(), rr.Header().String())
 }
