@@ -22,8 +22,8 @@ var (
 	SpecTLSCertExpiring    = Spec{ID: "tls.cert-expiring", Severity: Warn, RFC: "RFC 5280 §4.1.2.5", Summary: "the certificate expires in less than 14 days"}
 	SpecTLSKeyWeak         = Spec{ID: "tls.key-weak", Severity: Warn, RFC: "RFC 9325 §4.3", Summary: "the certificate's key is too small (RSA under 2048 bits, ECDSA under 256)"}
 	SpecTLSHandshakeFailed = Spec{ID: "tls.handshake-failed", Severity: Fail, RFC: "RFC 3207 §4", Summary: "STARTTLS was offered (or 465 reached) but no TLS session could be set up"}
-	SpecTLSSkipped         = Spec{ID: "tls.skipped", Severity: Info, Summary: "a server offers no TLS to inspect (see smtp.no-starttls)"}
-	SpecTLSNotEvaluated    = Spec{ID: "tls.not-evaluated", Severity: Error, Summary: "no TLS session could be inspected: the servers were unreachable, timed out, or --offline"}
+	SpecTLSSkipped         = Spec{ID: "tls.skipped", Severity: Info, Summary: "a server offers no TLS to inspect (see smtp.no-starttls), beside sessions that were inspected; when none was, this is tls.not-evaluated"}
+	SpecTLSNotEvaluated    = Spec{ID: "tls.not-evaluated", Severity: Error, Summary: "a TLS session could not be inspected (unreachable, timed out, ended by the deadline or an interruption, --offline), or none at all (no server to probe, no STARTTLS): says why"}
 )
 
 // ExpiringDays is how close to expiry a certificate is reported.
