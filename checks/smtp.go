@@ -185,6 +185,7 @@ type smtpPlan struct {
 	Submission []smtpTarget
 	Findings   []Finding
 	NoMX       bool // nothing to probe on port 25
+	NullMX     bool // the domain publishes a null MX (RFC 7505)
 }
 
 // planSMTP lists the targets: port 25 on every routable MX address (all
@@ -240,6 +241,7 @@ func (p *smtpPlan) planMX(env *Env, set *MXSet) {
 		p.Findings = append(p.Findings, SpecSMTPSkipped.New("%s does not exist (NXDOMAIN): no server to probe", env.Domain.ASCII))
 		p.NoMX = true
 	case set.Null && len(set.Hosts) == 0:
+		p.NullMX = true
 		p.Findings = append(p.Findings, SpecSMTPSkipped.New("%s publishes a null MX: it receives no mail, so port 25 was not probed", env.Domain.ASCII))
 		p.NoMX = true
 	}
