@@ -79,10 +79,31 @@ type Env struct {
 	// Trace, when non-nil, receives protocol transcripts (SMTP lines) for
 	// --trace. It is safe for concurrent use.
 	Trace io.Writer
+	// Sessions, when set, bounds the SMTP (and later IMAP/POP3) sessions
+	// open at once across every audit that shares it: a run of many
+	// domains holds one (NewSessionBound). Nil: a bound of
+	// DefaultSessions for this audit alone.
+	Sessions SessionBound
 
 	mxOnce sync.Once
 	mx     *MXSet
 	probes sync.Map // smtp, tls: one SMTP session per target per audit (Env.probe in smtp.go)
+}
+
+// SessionBound is a counting semaphore of network sessions.
+type SessionBound chan struct{}
+
+// DefaultSessions is how many sessions an audit, or a run with
+// NewSessionBound(0), opens at once.
+const DefaultSessions = 8
+
+// NewSessionBound returns a bound of n sessions (DefaultSessions when
+// n <= 0) to share between the audits of a run.
+func NewSessionBound(n int) SessionBound {
+	if n <= 0 {
+		n = DefaultSessions
+	}
+	return make(SessionBound, n)
 }
 
 // NewEnv returns an Env with defaults for the optional fields.

@@ -65,10 +65,6 @@ func (SMTP) Meta() Meta {
 // server serves, so accepting it can only mean relaying.
 const DefaultRelayRcpt = "relay-test@mailcheck.invalid"
 
-// probeConcurrency bounds the sessions of an audit (smtp and tls checks
-// together) at once.
-const probeConcurrency = 8
-
 // smtpTarget is one address and port to probe.
 type smtpTarget struct {
 	Host   string // MX or submission host name (the certificate must match it)
@@ -98,6 +94,15 @@ type probeEntry struct {
 
 // probe runs (once per audit) the session for t; the smtp and tls checks
 // both call it and share the result.
+// sessionBound is the run's bound (Env.Sessions) or this audit's own.
+func (e *Env) sessionBound() SessionBound {
+	if e.Sessions != nil {
+		return e.Sessions
+	}
+	s, _ := e.probes.LoadOrStore(probeSemKey{}, NewSessionBound(0))
+	return s.(SessionBound)
+}
+
 func (e *Env) probe(ctx context.Context, t smtpTarget) *smtpprobe.Result {
 	key := fmt.Sprintf("%s %s %d", t.address(), t.Host, t.Mode)
 	v, _ := e.probes.LoadOrStore(key, &probeEntry{})
@@ -106,8 +111,7 @@ func (e *Env) probe(ctx context.Context, t smtpTarget) *smtpprobe.Result {
 		// One bound for the whole audit: the session's runner holds a
 		// slot, a check waiting for a session another check runs holds
 		// none.
-		s, _ := e.probes.LoadOrStore(probeSemKey{}, make(chan struct{}, probeConcurrency))
-		sem := s.(chan struct{})
+		sem := e.sessionBound()
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -162,8 +166,8 @@ func validRelayRcpt(r string) bool {
 	return err == nil && strings.Contains(r[at+1:], ".")
 }
 
-// probeAll runs the sessions of targets, at most probeConcurrency at once
-// in the whole audit (Env.probe).
+// probeAll runs the sessions of targets, within the session bound of the
+// audit or the run (Env.probe).
 func probeAll(ctx context.Context, env *Env, targets []smtpTarget) []*smtpprobe.Result {
 	out := make([]*smtpprobe.Result, len(targets))
 	var wg sync.WaitGroup

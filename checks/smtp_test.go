@@ -515,6 +515,20 @@ func TestSMTPSubmissionHostForms(t *testing.T) {
 // that sessions overlap whatever the machine's load, and the peak shows
 // the bound.
 func TestSMTPSessionsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		audits int
+		bound  checks.SessionBound // nil: each audit's own bound of 8
+		max    int
+	}{
+		{"one audit", 1, nil, checks.DefaultSessions},
+		{"three audits share a run-wide bound", 3, checks.NewSessionBound(3), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSessionsBounded(t, tc.audits, tc.bound, tc.max) })
+	}
+}
+
+func testSessionsBounded(t *testing.T, audits int, bound checks.SessionBound, most int) {
 	var zone strings.Builder
 	zone.WriteString("$ORIGIN many.test.\n$TTL 300\n@ IN SOA ns h 1 2 3 4 5\n")
 	dialer := smtptest.NewDialer()
@@ -527,9 +541,12 @@ func TestSMTPSessionsBounded(t *testing.T) {
 		arrived++
 		peak = max(peak, open)
 		mu.Unlock()
+		// Hold the session until the bound is reached (or every session
+		// has arrived), then a little longer: a missing bound lets more
+		// sessions open meanwhile, a working one does not.
 		for {
 			mu.Lock()
-			goOn := open >= 2 || arrived == sessions
+			goOn := open >= most || arrived == sessions*audits
 			mu.Unlock()
 			if goOn {
 				break
@@ -540,6 +557,7 @@ func TestSMTPSessionsBounded(t *testing.T) {
 			case <-time.After(5 * time.Millisecond):
 			}
 		}
+		time.Sleep(10 * time.Millisecond)
 		// Stop counting before the reply: the prober may start its next
 		// session as soon as it reads it.
 		mu.Lock()
@@ -554,19 +572,26 @@ func TestSMTPSessionsBounded(t *testing.T) {
 	}
 	srv := dnstest.StartZones(t, dnstest.Zone(t, "many.test.", zone.String()))
 	n, _ := resolve.ParseName("many.test")
-	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(5*time.Second)))
-	env.Dialer = dialer
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res := checks.Run(ctx, env, []checks.Check{checks.SMTP{}, checks.TLS{}})
-	if got := sevIDs(res[0].Findings); strings.Join(got, "; ") != "error smtp.greeting-refused x20; info smtp.submission-none" {
-		t.Errorf("smtp findings %v", got)
+	results := make([][]checks.CheckResult, audits)
+	var wg sync.WaitGroup
+	for a := range audits {
+		env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(5*time.Second)))
+		env.Dialer, env.Sessions = dialer, bound
+		wg.Go(func() { results[a] = checks.Run(ctx, env, []checks.Check{checks.SMTP{}, checks.TLS{}}) })
 	}
-	if len(dialer.Dials()) != 20 {
-		t.Errorf("%d sessions, want one per address", len(dialer.Dials()))
+	wg.Wait()
+	for _, res := range results {
+		if got := sevIDs(res[0].Findings); strings.Join(got, "; ") != "error smtp.greeting-refused x20; info smtp.submission-none" {
+			t.Errorf("smtp findings %v", got)
+		}
 	}
-	if peak > 8 || peak < 2 {
-		t.Errorf("%d sessions at once, want 2 to 8", peak)
+	if len(dialer.Dials()) != sessions*audits {
+		t.Errorf("%d sessions, want one per address and audit", len(dialer.Dials()))
+	}
+	if peak != most {
+		t.Errorf("%d sessions at once, want the bound, %d", peak, most)
 	}
 }
 

@@ -231,6 +231,7 @@ func (a *app) envMaker(f *auditFlags, opts checks.Options, roots *x509.CertPool,
 		dialer = offlineDialer{}
 	}
 	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	sessions := checks.NewSessionBound(checks.DefaultSessions) // one bound for the whole run
 	return func(n resolve.Name) *checks.Env {
 		env := checks.NewEnv(n, setup.Cache)
 		env.Options = opts
@@ -238,6 +239,7 @@ func (a *app) envMaker(f *auditFlags, opts checks.Options, roots *x509.CertPool,
 		env.RootCAs = roots
 		env.Now = a.now
 		env.Log = logger
+		env.Sessions = sessions
 		if trace != nil {
 			env.Trace = trace
 		}
