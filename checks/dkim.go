@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/miekg/dns"
+
 	"github.com/mailcheck/mailcheck/internal/dkim"
+	"github.com/mailcheck/mailcheck/internal/dmarc"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/spf"
 )
 
 // Finding IDs of the dkim check.
@@ -28,6 +32,8 @@ var (
 	SpecDKIMWildcard        = Spec{ID: "dkim.wildcard", Severity: Warn, RFC: "RFC 4592", Summary: "a wildcard answers every selector name; its answer is never reported as a found key"}
 	SpecDKIMSelectorInvalid = Spec{ID: "dkim.selector-invalid", Severity: Error, RFC: "RFC 6376 §3.1", Summary: "a selector given with --dkim-selector is not a valid DNS name and was not probed"}
 	SpecDKIMTemperror       = Spec{ID: "dkim.temperror", Severity: Error, RFC: "RFC 6376 §6.1.2", Summary: "selector lookups failed (timeout, SERVFAIL): keys there could not be checked"}
+	SpecDKIMNotNeeded       = Spec{ID: "dkim.not-needed", Severity: Info, RFC: "RFC 7505, RFC 7208 §5.1, RFC 7489 §6.3", Summary: "no key found, and none is needed: the domain says it sends no mail (null MX, SPF -all, DMARC p=reject)"}
+	SpecDKIMNXDomain        = Spec{ID: "dkim.nxdomain", Severity: Error, RFC: "RFC 6376 §3.6.2.1", Summary: "the domain does not exist (NXDOMAIN): no selector was probed"}
 )
 
 // DKIM probes the domain's DKIM selectors (the built-in list of common ones
@@ -44,7 +50,7 @@ func (DKIM) Meta() Meta {
 	return Meta{Name: "dkim", Title: "DKIM keys", Weight: 3, Findings: []Spec{
 		SpecDKIMOK, SpecDKIMNoneFound, SpecDKIMSyntax, SpecDKIMKeyInvalid, SpecDKIMKeyWeak, SpecDKIMKeyShort,
 		SpecDKIMKeyLarge, SpecDKIMTesting, SpecDKIMRevoked, SpecDKIMSHA1Only, SpecDKIMNotEmail, SpecDKIMMultiple,
-		SpecDKIMCNAMEDangling, SpecDKIMWildcard, SpecDKIMSelectorInvalid, SpecDKIMTemperror,
+		SpecDKIMCNAMEDangling, SpecDKIMWildcard, SpecDKIMSelectorInvalid, SpecDKIMTemperror, SpecDKIMNotNeeded, SpecDKIMNXDomain,
 	}}
 }
 
@@ -68,6 +74,10 @@ type dkimSelectorData struct {
 // Run implements Check.
 func (DKIM) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
+	if nx := nxDomainAnswer(ctx, env); nx != "" {
+		return Result{Findings: []Finding{SpecDKIMNXDomain.New("%s does not exist (%s): no selector was probed, as no key can be published under a name that does not exist", d, nx).
+			WithFix("check the spelling of the domain, or register it and publish its DNS")}}
+	}
 	sels, bad := dkim.Selectors(env.Options.DKIMSelectors, true)
 	var fs []Finding
 	for _, err := range bad {
@@ -114,6 +124,10 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 		fs = append(fs, dkimTemperror(d, p, found, failed))
 	}
 	if len(found) == 0 && len(failed) == 0 {
+		if nm := noMailOf(ctx, env); nm.all() {
+			return Result{Findings: append(fs, SpecDKIMNotNeeded.New("no DKIM key found for %s under the %d selectors probed, and none is needed: %s", d, len(sels), nm.describe(d)).
+				WithRecords(nm.evidence...)), Data: data}
+		}
 		msg := fmt.Sprintf("no DKIM key found for %s under any of the %d selectors probed", d, len(sels))
 		if p.HasWildcard() {
 			msg += " (apart from the wildcard's answer)"
@@ -122,6 +136,57 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 			WithFix("find the selector in the s= tag of the DKIM-Signature header of a message sent from %s and run: mailcheck --dkim-selector SELECTOR %s. If the domain does not sign yet, enable DKIM signing in the mail server or provider and publish its key: SELECTOR._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<base64 of the 2048-bit public key>\"", d, d, d))
 	}
 	return Result{Findings: fs, Data: data}
+}
+
+// noMail is what a domain publishes to say it sends and receives no mail.
+type noMail struct {
+	nullMX, spfFail, dmarcReject bool
+	evidence                     []string
+	failed                       []string // lookups that failed: what they would have shown is unknown
+}
+
+func (n noMail) all() bool { return n.nullMX && n.spfFail && n.dmarcReject }
+
+func (n noMail) describe(d string) string {
+	return fmt.Sprintf("%s publishes a null MX (RFC 7505), the SPF record \"v=spf1 -all\" and a DMARC policy of reject, so it sends no mail and every message claiming to be from it fails", d)
+}
+
+// noMailOf reads the null MX, SPF and DMARC records of the domain (the
+// mx, spf and dmarc checks ask the same questions, so the run's cache
+// answers them). A failed lookup leaves the matching flag false.
+func noMailOf(ctx context.Context, env *Env) noMail {
+	var n noMail
+	set := env.MX(ctx)
+	if set.Err != nil || !set.Null || len(set.Hosts) > 0 {
+		return n
+	}
+	n.nullMX = true
+	n.evidence = append(n.evidence, set.Answer.Strings(dns.TypeMX)...)
+	d := env.Domain.ASCII
+	recs, _, _, err := spf.Lookup(ctx, env.Resolver, d)
+	if err != nil {
+		n.failed = append(n.failed, fmt.Sprintf("the SPF lookup (%v)", err))
+	}
+	if err == nil && len(recs) == 1 {
+		if r, perr := spf.Parse(recs[0]); perr == nil && len(r.Terms) == 1 && r.All() != nil && r.All().Qualifier == spf.QFail {
+			n.spfFail = true
+			n.evidence = append(n.evidence, fmt.Sprintf("%s. IN TXT %q", d, recs[0]))
+		}
+	}
+	res, err := dmarc.Lookup(ctx, env.Resolver, d)
+	if err != nil {
+		n.failed = append(n.failed, fmt.Sprintf("the DMARC lookup (%s)", unwrapLookup(err)))
+	}
+	if err == nil && res.Status == dmarc.StatusFound && res.Record.Policy != nil {
+		pol := res.Record.Policy
+		eff := string(pol.Policy)
+		if res.Inherited && pol.SubdomainPolicy != "" {
+			eff = string(pol.SubdomainPolicy)
+		}
+		n.dmarcReject = eff == "reject" && (pol.Percent == nil || *pol.Percent == 100) && res.Record.Testing() != "y"
+		n.evidence = append(n.evidence, foundLines(res)...)
+	}
+	return n
 }
 
 func wildcardFinding(d string, r *dkim.Lookup, matches int) Finding {

@@ -24,6 +24,7 @@ var dkimZones = []string{
 	"../testdata/zones/dkim/wild.example.zone",
 	"../testdata/zones/dkim/none.example.zone",
 	"../testdata/zones/dkim/custom.example.zone",
+	"../testdata/zones/dkim/nomail.example.zone",
 }
 
 // failRandom makes the wildcard probe (the random selector) fail.
@@ -129,6 +130,23 @@ func TestDKIMCheck(t *testing.T) {
 			domain: "none.example",
 			want:   []string{"dkim.none-found:warn"},
 			expect: []expect{{id: "dkim.none-found", text: "under any of the 29 selectors probed", fix: "mailcheck --dkim-selector SELECTOR none.example"}},
+		},
+		{
+			name:   "a domain that says it sends no mail is not nagged",
+			domain: "nomail.example",
+			want:   []string{"dkim.not-needed:info"},
+			expect: []expect{{id: "dkim.not-needed", text: "nomail.example publishes a null MX (RFC 7505), the SPF record \"v=spf1 -all\" and a DMARC policy of reject", record: `"v=DMARC1; p=reject; sp=none"`}},
+		},
+		{
+			name:   "null MX and SPF -all without DMARC reject: the usual warning",
+			domain: "nodmarc.nomail.example",
+			want:   []string{"dkim.none-found:warn"},
+		},
+		{
+			name:   "a domain that does not exist: one finding, no probe",
+			domain: "gone.none.example",
+			want:   []string{"dkim.nxdomain:error"},
+			expect: []expect{{id: "dkim.nxdomain", text: "gone.none.example does not exist (NXDOMAIN for MX gone.none.example from "}},
 		},
 		{
 			name:      "a custom selector finds the key the built-in list misses",
@@ -295,7 +313,9 @@ func TestDKIMCheckData(t *testing.T) {
 			t.Errorf("%s asked %d times", s.Name, c)
 		}
 	}
-	if srv.Total() != len(dkim.Builtin)+1 {
-		t.Errorf("%d queries, want %d", srv.Total(), len(dkim.Builtin)+1)
+	// Besides: the domain's MX set (does the domain exist?) and the
+	// addresses of its MX host, shared with the other checks of a run.
+	if want := len(dkim.Builtin) + 1 + 3; srv.Total() != want {
+		t.Errorf("%d queries, want %d", srv.Total(), want)
 	}
 }

@@ -25,6 +25,11 @@ var (
 	SpecDMARCRUFUnauthorized = Spec{ID: "dmarc.ruf-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external ruf destination lacks the `<domain>._report._dmarc.<destination>` record: its failure reports will never arrive"}
 	SpecDMARCInherited       = Spec{ID: "dmarc.inherited", Severity: Info, RFC: "RFC 7489 §6.6.3", Summary: "no record at the domain: the organizational domain's record applies, with its subdomain policy"}
 	SpecDMARCTemperror       = Spec{ID: "dmarc.temperror", Severity: Error, Summary: "a DMARC or report authorization lookup failed (timeout, SERVFAIL): not evaluated, never reported as missing"}
+	SpecDMARCPolicyOrder     = Spec{ID: "dmarc.p-not-second", Severity: Warn, RFC: "RFC 7489 §6.3, §6.4", Summary: "p is not the tag right after v=DMARC1, the order the grammar fixes: strict receivers may discard the record"}
+	SpecDMARCTesting         = Spec{ID: "dmarc.testing", Severity: Warn, RFC: "RFC 9989", Summary: "t=y (DMARCbis testing mode): receivers apply the policy one level lower (reject as quarantine, quarantine as none)"}
+	SpecDMARCTooManyURIs     = Spec{ID: "dmarc.too-many-uris", Severity: Warn, RFC: "RFC 7489 §6.2", Summary: "more than two rua or ruf destinations: receivers need only send to the first two"}
+	SpecDMARCUndeliverable   = Spec{ID: "dmarc.report-undeliverable", Severity: Warn, RFC: "RFC 7489 §7.1, RFC 5321 §5.1", Summary: "a report destination's domain cannot receive mail (null MX, NXDOMAIN, or no MX and no address)"}
+	SpecDMARCNXDomain        = Spec{ID: "dmarc.nxdomain", Severity: Error, RFC: "RFC 7489 §6.6.3", Summary: "the domain does not exist (NXDOMAIN): no DMARC policy is evaluated, and none is inherited from its parent"}
 )
 
 // DMARC audits the domain's DMARC policy (RFC 7489): discovery with the
@@ -41,6 +46,7 @@ func (DMARC) Meta() Meta {
 		SpecDMARCOK, SpecDMARCMissing, SpecDMARCMultiple, SpecDMARCSyntax, SpecDMARCUnknownTag, SpecDMARCPolicyNone,
 		SpecDMARCPctPartial, SpecDMARCSubdomainWeaker, SpecDMARCNoRUA, SpecDMARCRUAInvalid, SpecDMARCRUAUnauthorized,
 		SpecDMARCRUFInvalid, SpecDMARCRUFUnauthorized, SpecDMARCInherited, SpecDMARCTemperror,
+		SpecDMARCPolicyOrder, SpecDMARCTesting, SpecDMARCTooManyURIs, SpecDMARCUndeliverable, SpecDMARCNXDomain,
 	}}
 }
 
@@ -53,14 +59,19 @@ type dmarcData struct {
 	EffectivePolicy string                `json:"effective_policy"`
 	Percent         int                   `json:"pct"`
 	Authorizations  []dmarc.Authorization `json:"authorizations"`
+	Destinations    []dmarc.Destination   `json:"destinations"`
 	Recommended     string                `json:"recommended"` // the record the fixes propose
 }
 
 // Run implements Check.
 func (DMARC) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
+	if nx := nxDomainAnswer(ctx, env); nx != "" {
+		return Result{Findings: []Finding{SpecDMARCNXDomain.New("%s does not exist (%s): no DMARC policy applies to it, and the record of its organizational domain is not evaluated for it", d, nx).
+			WithFix("check the spelling of the domain, or register it and publish its DNS")}}
+	}
 	res, err := dmarc.Lookup(ctx, env.Resolver, d)
-	data := &dmarcData{Lookup: res, Authorizations: []dmarc.Authorization{}}
+	data := &dmarcData{Lookup: res, Authorizations: []dmarc.Authorization{}, Destinations: []dmarc.Destination{}}
 	if err != nil {
 		return Result{Findings: []Finding{SpecDMARCTemperror.New("could not look up the DMARC record of %s: %v (not evaluated: a failed lookup is not a missing record)", d, unwrapLookup(err)).
 			WithRecords(queryLines(res)...)}, Data: data}
@@ -116,9 +127,49 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 			WithFix("delete all but one; publish only %s", dmarc.TXTRecord(res.PolicyDomain, rec))), Data: data}
 	}
 
+	return Result{Findings: dmarcFound(ctx, env, res, opt, data, fs), Data: data}
+}
+
+// dmarcPolicy is what one record makes receivers apply.
+type dmarcPolicy struct {
+	p, sp, subEffective, effective string
+	pct                            int
+	lost                           bool // p or sp invalid: receivers fall back to p=none
+}
+
+func policyOf(res *dmarc.Result) dmarcPolicy {
+	pol := res.Record.Policy
+	x := dmarcPolicy{p: string(pol.Policy), sp: string(pol.SubdomainPolicy), pct: 100}
+	x.subEffective, x.effective = x.p, x.p
+	if x.sp != "" {
+		x.subEffective = x.sp
+	}
+	if res.Inherited {
+		x.effective = x.subEffective
+	}
+	if pol.Percent != nil {
+		x.pct = *pol.Percent
+	}
+	for _, pr := range res.Record.Problems {
+		x.lost = x.lost || pr.Effect == dmarc.PolicyIgnored
+	}
+	return x
+}
+
+// dmarcFound judges the one DMARC record found.
+// fs holds the findings so far (ignored records); the pass finding goes
+// before them.
+func dmarcFound(ctx context.Context, env *Env, res *dmarc.Result, opt dmarc.RecommendOptions, data *dmarcData, fs []Finding) []Finding {
+	d := env.Domain.ASCII
 	rec := res.Record
 	pd := res.PolicyDomain
 	recName := dmarc.RecordName(pd)
+	uris := append(append([]dmarc.ReportURI{}, rec.RUA...), rec.RUF...)
+	auths := dmarc.Authorize(ctx, env.Resolver, pd, uris)
+	dests := dmarc.Destinations(ctx, env.Resolver, uris)
+	data.Authorizations, data.Destinations = auths, dests
+	// The fix never keeps a destination another finding calls unusable.
+	opt.Drop = droppedURIs(uris, auths, dests)
 	recommended := dmarc.Recommend(pd, rec, opt)
 	data.Recommended = recommended
 	fix := dmarc.TXTRecord(pd, recommended)
@@ -128,6 +179,47 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 		fs = append(fs, SpecDMARCInherited.New("%s has no DMARC record of its own; the record of its organizational domain %s applies (found at %s)", d, pd, recName).
 			WithRecords(queryLines(res)...))
 	}
+	fs = append(fs, syntaxFindings(rec, recName, evidence, fix)...)
+	if rec.Policy == nil {
+		// Syntax findings above say why no policy applies.
+		return fs
+	}
+	x := policyOf(res)
+	data.EffectivePolicy, data.Percent = x.effective, x.pct
+	fs = append(fs, policyFindings(res, x, d, evidence, fix)...)
+	fs = append(fs, reportFindings(res, x, opt, auths, dests, evidence, fix)...)
+	if x.effective != "none" {
+		fs = append([]Finding{dmarcOK(res, x, d, auths, evidence)}, fs...)
+	}
+	return fs
+}
+
+// droppedURIs lists the URIs (as written) whose destination does not
+// authorize the reports or cannot receive mail.
+func droppedURIs(uris []dmarc.ReportURI, auths []dmarc.Authorization, dests []dmarc.Destination) []string {
+	bad := map[string]bool{}
+	for _, a := range auths {
+		if a.External && !a.Authorized && a.Err == nil {
+			bad[a.URI.Raw] = true
+		}
+	}
+	badHost := map[string]bool{}
+	for _, dst := range dests {
+		if !dst.OK && dst.Err == nil {
+			badHost[dst.Host] = true
+		}
+	}
+	var out []string
+	for _, u := range uris {
+		if bad[u.Raw] || badHost[u.Host] && u.Host != "" {
+			out = append(out, u.Raw)
+		}
+	}
+	return out
+}
+
+func syntaxFindings(rec *dmarc.Record, recName string, evidence []string, fix string) []Finding {
+	var fs []Finding
 	for _, p := range rec.Problems {
 		sev := Warn
 		switch p.Effect {
@@ -156,73 +248,99 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 		}
 		fs = append(fs, SpecDMARCUnknownTag.New("%s", msg).WithRecords(evidence...).WithFix("%s", fix))
 	}
+	if rec.Policy != nil && rec.PolicyOutOfPlace() {
+		owner := strings.TrimPrefix(recName, "_dmarc.")
+		fs = append(fs, SpecDMARCPolicyOrder.New("p is not the tag right after v=DMARC1 at %s: the grammar of RFC 7489 §6.4 fixes that order (v, then p), and receivers that parse strictly may discard the record, leaving the domain without DMARC", recName).
+			WithRecords(evidence...).WithFix("%s", dmarc.TXTRecord(owner, rec.PolicySecond())))
+	}
+	return fs
+}
 
-	pol := rec.Policy
-	if pol == nil {
-		// Syntax findings above say why no policy applies.
-		return Result{Findings: fs, Data: data}
-	}
-	p := string(pol.Policy)
-	sp := string(pol.SubdomainPolicy)
-	subEffective := p
-	if sp != "" {
-		subEffective = sp
-	}
-	effective := p
-	if res.Inherited {
-		effective = subEffective
-	}
-	pct := 100
-	if pol.Percent != nil {
-		pct = *pol.Percent
-	}
-	data.EffectivePolicy, data.Percent = effective, pct
-
-	policyLost := false
-	for _, pr := range rec.Problems {
-		policyLost = policyLost || pr.Effect == dmarc.PolicyIgnored
-	}
+func policyFindings(res *dmarc.Result, x dmarcPolicy, d string, evidence []string, fix string) []Finding {
+	var fs []Finding
+	recName := dmarc.RecordName(res.PolicyDomain)
 	switch {
-	case policyLost:
+	case x.lost:
 		// The syntax finding says receivers fall back to p=none.
-	case effective == "none" && res.Inherited && sp == "none":
-		fs = append(fs, SpecDMARCPolicyNone.New("the policy for %s is none: it inherits sp=none from %s (whose own p=%s), so receivers take no action on mail that fails DMARC and anyone can send mail as %s", d, recName, p, d).
+	case x.effective == "none" && res.Inherited && x.sp == "none":
+		fs = append(fs, SpecDMARCPolicyNone.New("the policy for %s is none: it inherits sp=none from %s (whose own p=%s), so receivers take no action on mail that fails DMARC and anyone can send mail as %s", d, recName, x.p, d).
 			WithRecords(evidence...).WithFix("%s", fix))
-	case effective == "none":
+	case x.effective == "none":
 		fs = append(fs, SpecDMARCPolicyNone.New("the policy at %s is p=none: receivers only report on mail that fails DMARC and deliver it anyway; anyone can send mail as %s", recName, d).
 			WithRecords(evidence...).WithFix("%s (once the aggregate reports show that all legitimate mail passes; then p=reject)", fix))
 	}
-	if sp != "" && dmarc.Strength(sp) < dmarc.Strength(p) && !(res.Inherited && effective == "none") {
-		msg := fmt.Sprintf("the subdomain policy sp=%s at %s is weaker than p=%s: forged mail from any subdomain of %s gets only %s", sp, recName, p, pd, sp)
+	if x.sp != "" && dmarc.Strength(x.sp) < dmarc.Strength(x.p) && !(res.Inherited && x.effective == "none") {
+		msg := fmt.Sprintf("the subdomain policy sp=%s at %s is weaker than p=%s: forged mail from any subdomain of %s gets only %s", x.sp, recName, x.p, res.PolicyDomain, x.sp)
 		if res.Inherited {
 			msg += fmt.Sprintf(", and that is the policy %s gets", d)
 		}
 		fs = append(fs, SpecDMARCSubdomainWeaker.New("%s", msg).WithRecords(evidence...).WithFix("%s", fix))
 	}
-	if pct < 100 && effective != "none" {
-		fs = append(fs, SpecDMARCPctPartial.New("pct=%d at %s: p=%s applies to only %d%% of the mail that fails DMARC; receivers give the other %d%% %s", pct, recName, effective, pct, 100-pct, lowerPolicy(effective)).
+	if x.pct < 100 && x.effective != "none" {
+		fs = append(fs, SpecDMARCPctPartial.New("pct=%d at %s: p=%s applies to only %d%% of the mail that fails DMARC; receivers give the other %d%% %s", x.pct, recName, x.effective, x.pct, 100-x.pct, lowerPolicy(x.effective)).
 			WithRecords(evidence...).WithFix("%s", fix))
 	}
+	if res.Record.Testing() == "y" && x.effective != "none" && !x.lost {
+		fs = append(fs, SpecDMARCTesting.New("t=y at %s puts the policy in testing mode: receivers implementing DMARCbis (RFC 9989) apply p=%s as %s to mail from %s that fails DMARC (receivers implementing only RFC 7489 ignore t)", recName, x.effective, dmarc.Demoted(x.effective), d).
+			WithRecords(evidence...).WithFix("%s (once the reports show that all legitimate mail passes)", fix))
+	}
+	return fs
+}
 
-	// Report URIs.
+func reportFindings(res *dmarc.Result, x dmarcPolicy, opt dmarc.RecommendOptions, auths []dmarc.Authorization, dests []dmarc.Destination, evidence []string, fix string) []Finding {
+	rec, pd := res.Record, res.PolicyDomain
+	recName := dmarc.RecordName(pd)
+	var fs []Finding
 	fs = append(fs, uriFindings(rec.RUA, SpecDMARCRUAInvalid, recName, evidence, fix)...)
 	fs = append(fs, uriFindings(rec.RUF, SpecDMARCRUFInvalid, recName, evidence, fix)...)
+	for _, uris := range [][]dmarc.ReportURI{rec.RUA, rec.RUF} {
+		if len(uris) > dmarc.MaxReportURIs {
+			fs = append(fs, SpecDMARCTooManyURIs.New("%s lists %d %s destinations: receivers need only support %d (RFC 7489 §6.2) and may send to the first two only, so %s may get no reports", recName, len(uris), uris[0].Tag, dmarc.MaxReportURIs, uriRaws(uris[dmarc.MaxReportURIs:])).
+				WithRecords(evidence...).WithFix("%s", fix))
+		}
+	}
 	validRUA := 0
 	for _, u := range rec.RUA {
 		if u.Valid() {
 			validRUA++
 		}
 	}
-	if validRUA == 0 {
+	if validRUA == 0 && !(opt.NoMail && x.effective == "reject") {
 		why := "has no rua tag"
 		if len(rec.RUA) > 0 {
 			why = "has no usable rua URI"
 		}
-		fs = append(fs, SpecDMARCNoRUA.New("%s %s: receivers send no aggregate reports, so nobody sees who sends mail as %s or whether legitimate mail fails DMARC", recName, why, pd).
+		// Protection is complete with quarantine or reject; only the
+		// visibility is missing.
+		sev := Info
+		if x.effective == "none" || x.lost {
+			sev = Warn
+		}
+		fs = append(fs, SpecDMARCNoRUA.As(sev, "%s %s: receivers send no aggregate reports, so nobody sees who sends mail as %s or whether legitimate mail fails DMARC", recName, why, pd).
 			WithRecords(evidence...).WithFix("%s (create that mailbox, or use your DMARC report service's address)", fix))
 	}
-	auths := dmarc.Authorize(ctx, env.Resolver, pd, append(append([]dmarc.ReportURI{}, rec.RUA...), rec.RUF...))
-	data.Authorizations = auths
+	for _, dst := range dests {
+		switch {
+		case dst.Err != nil:
+			fs = append(fs, SpecDMARCTemperror.New("could not check whether report destination %s can receive mail: %v", dst.Host, dst.Err))
+		case !dst.OK:
+			fs = append(fs, SpecDMARCUndeliverable.New("reports for %s go to addresses at %s, but %s: receivers cannot deliver them", pd, dst.Host, dst.Why).
+				WithRecords(dst.Records...).WithFix("%s", fix))
+		}
+	}
+	return append(fs, authFindings(pd, auths, fix)...)
+}
+
+func uriRaws(uris []dmarc.ReportURI) string {
+	var out []string
+	for _, u := range uris {
+		out = append(out, u.Raw)
+	}
+	return strings.Join(out, ", ")
+}
+
+func authFindings(pd string, auths []dmarc.Authorization, fix string) []Finding {
+	var fs []Finding
 	for _, a := range auths {
 		if !a.External || a.Authorized {
 			continue
@@ -238,49 +356,57 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 		}
 		fs = append(fs, spec.New("%s=%s sends %s reports to %s, outside %s, but %s has no DMARC authorization record (%s): receivers will not send these reports", a.URI.Tag, a.URI.Raw, kind, a.URI.Host, pd, a.Name, a.Answer).
 			WithRecords(a.Records...).
-			WithFix("the operator of %s must publish %s. IN TXT \"v=DMARC1\" (report services do this when you register %s with them); otherwise report to an address at %s", a.URI.Host, a.Name, pd, pd))
+			WithFix("the operator of %s must publish %s. IN TXT \"v=DMARC1\" (report services do this when you register %s with them); otherwise publish %s", a.URI.Host, a.Name, pd, fix))
 	}
+	return fs
+}
 
-	if effective != "none" {
-		msg := fmt.Sprintf("DMARC policy for %s: %s", d, effective)
-		if pct < 100 {
-			msg += fmt.Sprintf(" on %d%% of failing mail", pct)
-		}
-		if res.Inherited {
-			msg += fmt.Sprintf(" (inherited from %s", recName)
-			if sp != "" {
-				msg += fmt.Sprintf(" through sp=%s", sp)
-			}
-			msg += ")"
-		} else {
-			msg += fmt.Sprintf(" (found at %s", recName)
-			if sp != "" && sp != p {
-				msg += fmt.Sprintf("; subdomains: %s", sp)
-			}
-			msg += ")"
-		}
-		msg += fmt.Sprintf("; alignment DKIM %s, SPF %s", alignName(string(pol.DKIMAlignment)), alignName(string(pol.SPFAlignment)))
-		// Destinations that do not authorize the reports receive none.
-		refused := 0
-		for _, a := range auths {
-			if a.URI.Tag == "rua" && a.External && !a.Authorized && a.Err == nil {
-				refused++
-			}
-		}
-		switch {
-		case validRUA-refused > 0 && refused > 0:
-			msg += fmt.Sprintf("; aggregate reports to %d address(es) (%d more not authorized)", validRUA-refused, refused)
-		case validRUA-refused > 0:
-			msg += fmt.Sprintf("; aggregate reports to %d address(es)", validRUA)
-		case refused > 0:
-			msg += "; no aggregate report address authorizes the reports"
-		}
-		fs = append([]Finding{SpecDMARCOK.New("%s", msg).WithRecords(evidence...).WithData(map[string]any{
-			"policy_domain": pd, "record_name": recName, "inherited": res.Inherited,
-			"p": p, "sp": subEffective, "effective": effective, "pct": pct,
-		})}, fs...)
+func dmarcOK(res *dmarc.Result, x dmarcPolicy, d string, auths []dmarc.Authorization, evidence []string) Finding {
+	rec := res.Record
+	recName := dmarc.RecordName(res.PolicyDomain)
+	msg := fmt.Sprintf("DMARC policy for %s: %s", d, x.effective)
+	if x.pct < 100 {
+		msg += fmt.Sprintf(" on %d%% of failing mail", x.pct)
 	}
-	return Result{Findings: fs, Data: data}
+	if res.Inherited {
+		msg += fmt.Sprintf(" (inherited from %s", recName)
+		if x.sp != "" {
+			msg += fmt.Sprintf(" through sp=%s", x.sp)
+		}
+		msg += ")"
+	} else {
+		msg += fmt.Sprintf(" (found at %s", recName)
+		if x.sp != "" && x.sp != x.p {
+			msg += fmt.Sprintf("; subdomains: %s", x.sp)
+		}
+		msg += ")"
+	}
+	msg += fmt.Sprintf("; alignment DKIM %s, SPF %s", alignName(string(rec.Policy.DKIMAlignment)), alignName(string(rec.Policy.SPFAlignment)))
+	validRUA := 0
+	for _, u := range rec.RUA {
+		if u.Valid() {
+			validRUA++
+		}
+	}
+	// Destinations that do not authorize the reports receive none.
+	refused := 0
+	for _, a := range auths {
+		if a.URI.Tag == "rua" && a.External && !a.Authorized && a.Err == nil {
+			refused++
+		}
+	}
+	switch {
+	case validRUA-refused > 0 && refused > 0:
+		msg += fmt.Sprintf("; aggregate reports to %d address(es) (%d more not authorized)", validRUA-refused, refused)
+	case validRUA-refused > 0:
+		msg += fmt.Sprintf("; aggregate reports to %d address(es)", validRUA)
+	case refused > 0:
+		msg += "; no aggregate report address authorizes the reports"
+	}
+	return SpecDMARCOK.New("%s", msg).WithRecords(evidence...).WithData(map[string]any{
+		"policy_domain": res.PolicyDomain, "record_name": recName, "inherited": res.Inherited,
+		"p": x.p, "sp": x.subEffective, "effective": x.effective, "pct": x.pct,
+	})
 }
 
 func uriFindings(uris []dmarc.ReportURI, spec Spec, recName string, evidence []string, fix string) []Finding {

@@ -61,7 +61,7 @@ func TestDMARC(t *testing.T) {
 			`"v=DMARC1; p=quarantine; rua=mailto:dmarc@policy.example"`},
 		{"spweak.policy.example", "dmarc.ok:pass dmarc.subdomain-weaker:warn", "reject",
 			`"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
-		{"norua.policy.example", "dmarc.ok:pass dmarc.no-rua:warn", "reject",
+		{"norua.policy.example", "dmarc.ok:pass dmarc.no-rua:info", "reject",
 			`"v=DMARC1; p=reject; rua=mailto:dmarc-reports@norua.policy.example"`},
 		{"multiple.policy.example", "dmarc.multiple:fail", "has 2 DMARC records",
 			`publish only _dmarc.multiple.policy.example. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
@@ -71,7 +71,7 @@ func TestDMARC(t *testing.T) {
 		{"nopolicy.policy.example", "dmarc.syntax:fail dmarc.syntax:fail", `p="rejct"`, `"v=DMARC1; p=reject; rua=mailto:dmarc-reports@nopolicy.policy.example"`},
 		{"nov.policy.example", "dmarc.ok:pass dmarc.syntax:fail dmarc.inherited:info dmarc.subdomain-weaker:warn", "the TXT record at _dmarc.nov.policy.example is not a DMARC record",
 			`replace it with _dmarc.nov.policy.example. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
-		{"badrua.policy.example", "dmarc.ok:pass dmarc.rua-invalid:warn dmarc.rua-invalid:warn dmarc.no-rua:warn", "reject",
+		{"badrua.policy.example", "dmarc.ok:pass dmarc.rua-invalid:warn dmarc.rua-invalid:warn dmarc.no-rua:info", "reject",
 			`"v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
 		{"external.policy.example", "dmarc.ok:pass dmarc.rua-unauthorized:warn dmarc.ruf-unauthorized:warn", "aggregate reports to 1 address(es) (1 more not authorized)",
 			`publish external.policy.example._report._dmarc.noauth.example. IN TXT "v=DMARC1"`},
@@ -81,6 +81,18 @@ func TestDMARC(t *testing.T) {
 			`_dmarc.nodmarc.example. IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@nodmarc.example" — start with p=none`},
 		{"sub.nodmarc.example", "dmarc.missing:fail", "no DMARC record at _dmarc.sub.nodmarc.example nor at _dmarc.nodmarc.example (its organizational domain)", ""},
 		{"nullmx.example", "dmarc.missing:fail", "no DMARC record", `_dmarc.nullmx.example. IN TXT "v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s"`},
+		{"order.policy.example", "dmarc.ok:pass dmarc.p-not-second:warn", "p is not the tag right after v=DMARC1",
+			`_dmarc.order.policy.example. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@policy.example; adkim=s"`},
+		{"testing.policy.example", "dmarc.ok:pass dmarc.testing:warn", "receivers implementing DMARCbis (RFC 9989) apply p=reject as quarantine",
+			`_dmarc.testing.policy.example. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@policy.example"`},
+		{"manyrua.policy.example", "dmarc.ok:pass dmarc.too-many-uris:warn", "lists 3 rua destinations: receivers need only support 2",
+			`"v=DMARC1; p=reject; rua=mailto:a@policy.example,mailto:b@policy.example"`},
+		{"deadrua.policy.example", "dmarc.ok:pass dmarc.report-undeliverable:warn dmarc.report-undeliverable:warn", "nomail.policy.example publishes a null MX",
+			`"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@deadrua.policy.example; ruf=mailto:f@policy.example"`},
+		{"junkauth.policy.example", "dmarc.ok:pass dmarc.rua-unauthorized:warn", "is not a list of tag=value pairs",
+			`_dmarc.junkauth.policy.example. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc-reports@junkauth.policy.example"`},
+		{"gone.policy.example", "dmarc.nxdomain:error", "gone.policy.example does not exist (NXDOMAIN for MX gone.policy.example from ", ""},
+		{"nullmxok.example", "dmarc.ok:pass", "reject", ""},
 		{"servfail.policy.example", "dmarc.temperror:error", "SERVFAIL", ""},
 		{"slow.policy.example", "dmarc.temperror:error", "timeout", ""},
 	}
@@ -131,6 +143,20 @@ func TestDMARC(t *testing.T) {
 	}
 }
 
+// A fix never proposes a destination that another finding calls
+// unauthorized or unable to receive mail.
+func TestDMARCFixKeepsNoRefusedDestination(t *testing.T) {
+	srv := startDMARCZones(t)
+	for domain, bad := range map[string]string{"external.policy.example": "agg@noauth.example", "deadrua.policy.example": "gone.policy.example"} {
+		res := DMARC{}.Run(context.Background(), dmarcEnv(t, domain, srv))
+		for _, f := range res.Findings {
+			if strings.Contains(f.Fix, "rua=") && strings.Contains(f.Fix, bad) {
+				t.Errorf("%s: %s fix reuses %s: %s", domain, f.ID, bad, f.Fix)
+			}
+		}
+	}
+}
+
 func TestDMARCAuthorizationTemperror(t *testing.T) {
 	srv := startDMARCZones(t)
 	srv.Set("external.policy.example._report._dmarc.reports.example", dnstest.ServFail)
@@ -178,6 +204,8 @@ func TestDMARCIDN(t *testing.T) {
 	srv := dnstest.StartZones(t, dnstest.Zone(t, "xn--bcher-kva.example.", `$ORIGIN xn--bcher-kva.example.
 @ 3600 IN SOA ns1 hostmaster 1 7200 3600 1209600 300
 _dmarc 3600 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@xn--bcher-kva.example"
+@ 3600 IN MX 10 mail
+www 3600 IN A 192.0.2.1
 `))
 	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "www.bücher.example", srv))
 	if got := findingKeys(res.Findings); got != "dmarc.ok:pass dmarc.inherited:info" {
@@ -185,5 +213,22 @@ _dmarc 3600 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@xn--bcher-kva.example"
 	}
 	if !strings.Contains(res.Findings[0].Message, "_dmarc.xn--bcher-kva.example") {
 		t.Errorf("message %q", res.Findings[0].Message)
+	}
+}
+
+// A report destination whose MX lookup fails is an error, not
+// undeliverable, and the fix keeps it (nothing was observed against it).
+func TestDMARCDestinationTemperror(t *testing.T) {
+	srv := startDMARCZones(t)
+	srv.Set("nomail.policy.example", dnstest.ServFail)
+	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "deadrua.policy.example", srv))
+	if got := findingKeys(res.Findings); got != "dmarc.ok:pass dmarc.temperror:error dmarc.report-undeliverable:warn" {
+		t.Fatalf("findings = %s", got)
+	}
+	if f := res.Findings[1]; !strings.Contains(f.Message, "nomail.policy.example") || !strings.Contains(f.Message, "SERVFAIL") {
+		t.Errorf("temperror %q", f.Message)
+	}
+	if fix := res.Findings[2].Fix; !strings.Contains(fix, "rua=mailto:d@nomail.policy.example;") || strings.Contains(fix, "gone.policy.example") {
+		t.Errorf("fix %q", fix)
 	}
 }

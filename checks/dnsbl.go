@@ -24,7 +24,10 @@ var (
 	SpecDNSBLTemperror = Spec{ID: "dnsbl.temperror", Severity: Error, Summary: "a lookup failed or came back with an error code, or the MX addresses could not be looked up"}
 	SpecDNSBLOffline   = Spec{ID: "dnsbl.offline", Severity: Error, Summary: "blocklists were not queried: --offline, and their zones are not among the --zone files"}
 	SpecDNSBLSkipped   = Spec{ID: "dnsbl.skipped", Severity: Info, Summary: "addresses not checked (private or unroutable, IPv6 on IPv4-only lists, or none to check)"}
-	SpecDNSBLConfig    = Spec{ID: "dnsbl.config", Severity: Error, Summary: "the --dnsbl or --dnsbl-file list definitions are invalid; no list was queried"}
+	SpecDNSBLConfig    = Spec{ID: "dnsbl.config", Severity: Error, Summary: "the --dnsbl or --dnsbl-file list definitions are invalid or the file is unreadable; no list was queried"}
+	SpecDNSBLPrivate   = Spec{ID: "dnsbl.private-queried", Severity: Info, Summary: "--allow-private: private or loopback addresses were looked up too, though public lists never list them"}
+	SpecDNSBLNXDomain  = Spec{ID: "dnsbl.nxdomain", Severity: Error, Summary: "the domain does not exist (NXDOMAIN): no MX address to look up, and its name is not looked up either"}
+	SpecDNSBLNothing   = Spec{ID: "dnsbl.not-evaluated", Severity: Error, Summary: "no blocklist lookup could be made (only private or loopback addresses, none that the lists cover): why, and what to give instead"}
 )
 
 // DNSBL looks up every address of every MX host, and the addresses given
@@ -38,7 +41,7 @@ var _ Check = DNSBL{}
 func (DNSBL) Meta() Meta {
 	return Meta{Name: "dnsbl", Title: "Blocklists", Weight: 2, Findings: []Spec{
 		SpecDNSBLOK, SpecDNSBLListed, SpecDNSBLPolicy, SpecDNSBLRefused, SpecDNSBLUnhealthy,
-		SpecDNSBLTimeout, SpecDNSBLTemperror, SpecDNSBLOffline, SpecDNSBLSkipped, SpecDNSBLConfig,
+		SpecDNSBLTimeout, SpecDNSBLTemperror, SpecDNSBLOffline, SpecDNSBLSkipped, SpecDNSBLConfig, SpecDNSBLPrivate, SpecDNSBLNothing, SpecDNSBLNXDomain,
 	}}
 }
 
@@ -82,6 +85,10 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 		return Result{Findings: []Finding{SpecDNSBLConfig.New("no blocklist was queried: %v", strings.TrimPrefix(err.Error(), dnsbl.ErrConfig.Error()+": ")).
 			WithFix("correct the list definition; the file format is in docs/checks/dnsbl.md")}}
 	}
+	if nx := nxDomainAnswer(ctx, env); nx != "" && len(env.Options.IPs) == 0 {
+		return Result{Findings: []Finding{SpecDNSBLNXDomain.New("%s does not exist (%s): it has no MX address to look up, and a clean answer for its name would say nothing", env.Domain.ASCII, nx).
+			WithFix("check the spelling of the domain; to check sending addresses anyway, give them with --ip")}}
+	}
 	var fs []Finding
 	data := dnsblData{Targets: []dnsblTarget{}}
 
@@ -113,11 +120,15 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 		addAddr(a, "--ip")
 	}
 	var targets []dnsbl.Target
+	var private []string
 	label := map[string]string{}
 	for _, a := range order {
 		if why := unroutable(a.Unmap()); why != "" {
-			data.Skipped = append(data.Skipped, dnsblSkip{a.String(), fmt.Sprintf("a %s address (%s): blocklists only list public addresses", why, strings.Join(sources[a], ", "))})
-			continue
+			if !env.Options.AllowPrivate {
+				data.Skipped = append(data.Skipped, dnsblSkip{a.String(), fmt.Sprintf("a %s address (%s): blocklists only list public addresses", why, strings.Join(sources[a], ", "))})
+				continue
+			}
+			private = append(private, fmt.Sprintf("%s (a %s address)", a, why))
 		}
 		targets = append(targets, dnsbl.IPTarget(a))
 		data.Targets = append(data.Targets, dnsblTarget{a.String(), "ip", sources[a]})
@@ -229,6 +240,9 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 	if f, ok := dnsblSkippedFinding(data.Skipped, reports, targets); ok && healthy > 0 {
 		fs = append(fs, f)
 	}
+	if len(private) > 0 {
+		fs = append(fs, SpecDNSBLPrivate.New("--allow-private: %s looked up as well; public blocklists never list private or loopback addresses, so their answers say nothing about the public address mail leaves from", strings.Join(private, ", ")))
+	}
 	if len(clean) > 0 && len(dirty) == 0 {
 		nIP, nDom := 0, 0
 		for _, t := range data.Targets {
@@ -261,7 +275,30 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 		fs = append([]Finding{SpecDNSBLOK.New("%s %s listed on none of the %s that answered: %s",
 			strings.Join(subject, " and "), verb, dnsblPlural(healthy, "list", "lists"), strings.Join(zones, ", "))}, fs...)
 	}
+	if len(fs) == 0 {
+		fs = append(fs, dnsblNothingFinding(env, data.Skipped, lists))
+	}
 	return Result{Findings: fs, Data: data}
+}
+
+// dnsblNothingFinding says why a run looked nothing up: it must not read
+// as a pass.
+func dnsblNothingFinding(env *Env, skipped []dnsblSkip, lists []*dnsbl.List) Finding {
+	var why []string
+	for _, s := range skipped {
+		if s.Target == "" {
+			why = append(why, s.Reason)
+		} else {
+			why = append(why, s.Target+" is "+s.Reason)
+		}
+	}
+	var zones []string
+	for _, l := range lists {
+		zones = append(zones, fmt.Sprintf("%s (%s)", l.Zone, l.Kind))
+	}
+	why = append(why, "the lists of the run, "+strings.Join(zones, ", ")+", cover none of what was left to ask about")
+	return SpecDNSBLNothing.New("no blocklist lookup was made for %s, so whether it is listed is unknown: %s", env.Domain.ASCII, strings.Join(why, "; ")).
+		WithFix("give the public addresses the domain sends mail from with --ip, add a domain list (e.g. --dnsbl domain:dbl.spamhaus.org), or, in a lab, look up private addresses anyway with --allow-private")
 }
 
 func dnsblPlural(n int, one, many string) string {

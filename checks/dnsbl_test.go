@@ -30,7 +30,7 @@ $TTL 300
 @	IN MX 10 mx
 mx	IN A 192.0.2.25
 `)}
-	for _, f := range append([]string{"mail.example.zone", "clean.example.zone"}, files...) {
+	for _, f := range append([]string{"mail.example.zone", "clean.example.zone", "lab.example.zone"}, files...) {
 		z, err := resolve.LoadZoneFile(dnsblZoneDir+f, "")
 		if err != nil {
 			t.Fatal(err)
@@ -167,6 +167,31 @@ func TestDNSBL(t *testing.T) {
 			check: func(t *testing.T, fs []checks.Finding) {
 				dnsblMustFind(t, fs, "dnsbl.resolver-refused", "1 lookup(s) (203.0.113.8) were refused", "127.255.255.255", "too many queries")
 			},
+		},
+		{
+			name: "only loopback and private addresses: an error that says why, never an empty pass", domain: "lab.example",
+			opts: checks.Options{DNSBLZones: []string{"bl.spamcop.net"}},
+			want: []string{"dnsbl.not-evaluated:error"},
+			check: func(t *testing.T, fs []checks.Finding) {
+				f := dnsblMustFind(t, fs, "dnsbl.not-evaluated", "no blocklist lookup was made for lab.example", "127.0.0.5 is a loopback address (MX mx.lab.example)", "10.0.0.26 is a private address", "bl.spamcop.net (ip4)")
+				if !strings.Contains(f.Fix, "--allow-private") || !strings.Contains(f.Fix, "--ip") {
+					t.Errorf("fix %q", f.Fix)
+				}
+			},
+		},
+		{
+			name: "--allow-private looks them up, with a note", domain: "lab.example",
+			opts: checks.Options{DNSBLZones: []string{"bl.spamcop.net"}, AllowPrivate: true},
+			want: []string{"dnsbl.ok:pass", "dnsbl.private-queried:info"},
+			check: func(t *testing.T, fs []checks.Finding) {
+				dnsblMustFind(t, fs, "dnsbl.private-queried", "127.0.0.5 (a loopback address), 10.0.0.26 (a private address) looked up as well", "public blocklists never list")
+				dnsblMustFind(t, fs, "dnsbl.ok", "2 addresses are listed on none of the 1 list")
+			},
+		},
+		{
+			name: "--allow-private with --ip 127.0.0.2, the test entry every list lists", domain: "lab.example",
+			opts: checks.Options{DNSBLZones: []string{"bl.spamcop.net"}, AllowPrivate: true, IPs: []netip.Addr{netip.MustParseAddr("127.0.0.2")}},
+			want: []string{"dnsbl.listed:fail", "dnsbl.private-queried:info"},
 		},
 		{
 			name: "bad --dnsbl", domain: "clean.example",

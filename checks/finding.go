@@ -65,11 +65,12 @@ type Finding struct {
 // size grows with the number of checks and causes, never with the size of
 // an answer. Documented in docs/report.md.
 const (
-	MaxRecords      = 32   // evidence records per finding
-	MaxRecordBytes  = 4096 // one record (a 4096-bit DKIM key record fits)
-	MaxMessageBytes = 8192 // a message (an SPF include tree is laid out in one)
-	MaxFixBytes     = 8192 // a fix (a complete SPF or DMARC record and its explanation)
-	MaxPerID        = 32   // findings of one ID in one check; the rest are counted in check.truncated
+	MaxRecords      = 32      // evidence records per finding
+	MaxRecordBytes  = 4096    // one record (a 4096-bit DKIM key record fits)
+	MaxMessageBytes = 8192    // a message (an SPF include tree is laid out in one)
+	MaxFixBytes     = 8192    // a fix (a complete SPF or DMARC record and its explanation)
+	MaxPerID        = 32      // findings of one ID in one check; the rest are counted in check.truncated
+	MaxCheckRecords = 1 << 20 // bytes of evidence records in one check; the rest are counted, not kept
 )
 
 // Spec describes a finding ID in the catalogue: every finding a check emits

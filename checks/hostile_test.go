@@ -21,9 +21,9 @@ var hostileZones = []string{"../testdata/zones/example.org.zone", "../testdata/z
 	"../testdata/zones/100.51.198.in-addr.arpa.zone", "../testdata/zones/5.2.0.0.8.b.d.0.1.0.0.2.ip6.arpa.zone"}
 
 const (
-	hostileDeadline = 2 * time.Second
-	hostileTimeout  = 500 * time.Millisecond // per DNS attempt
-	hostileHeapMax  = 100 << 20
+	hostileDeadline   = 2 * time.Second
+	hostileDNSTimeout = 500 * time.Millisecond // per DNS attempt
+	hostileHeapMax    = 100 << 20
 )
 
 // hostileCase makes some names of the DNS misbehave for one audit.
@@ -74,7 +74,7 @@ var hostileCases = []hostileCase{
 // client; no SMTP connection).
 func hostileAudit(srv *dnstest.Server) []checks.CheckResult {
 	n, _ := resolve.ParseName("example.org")
-	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(hostileTimeout)))
+	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(hostileDNSTimeout)))
 	env.Options.Offline = true
 	ctx, cancel := context.WithTimeout(context.Background(), hostileDeadline)
 	defer cancel()

@@ -60,9 +60,7 @@ func (MX) Run(ctx context.Context, env *Env) Result {
 				WithRecords(mxRecords...).
 				WithFix("keep either the null MX (the domain receives no mail) or the real MX hosts, not both")}}
 		}
-		return Result{Findings: []Finding{SpecMXNull.New("%s publishes a null MX: it accepts no mail, and senders will not try to deliver to it", d).
-			WithRecords(mxRecords...).
-			WithFix("if the domain also sends no mail, publish its companions: %s. IN TXT \"v=spf1 -all\" and _dmarc.%s. IN TXT \"v=DMARC1; p=reject;\"", d, d)}}
+		return Result{Findings: []Finding{nullMXFinding(ctx, env, mxRecords)}}
 	}
 
 	if set.Implicit {
@@ -91,6 +89,30 @@ func (MX) Run(ctx context.Context, env *Env) Result {
 	}
 	fs = append(fs, hostFindings(env, d, set)...)
 	return Result{Findings: fs}
+}
+
+// nullMXFinding reports a null MX; its fix names only the companions
+// (SPF -all, DMARC p=reject) the domain does not publish yet.
+func nullMXFinding(ctx context.Context, env *Env, mxRecords []string) Finding {
+	d := env.Domain.ASCII
+	f := SpecMXNull.New("%s publishes a null MX: it accepts no mail, and senders will not try to deliver to it", d).WithRecords(mxRecords...)
+	nm := noMailOf(ctx, env)
+	var missing []string
+	if !nm.spfFail {
+		missing = append(missing, fmt.Sprintf("%s. IN TXT \"v=spf1 -all\"", d))
+	}
+	if !nm.dmarcReject {
+		missing = append(missing, fmt.Sprintf("_dmarc.%s. IN TXT \"v=DMARC1; p=reject\"", d))
+	}
+	if len(missing) == 0 {
+		f.Message += "; with SPF -all and DMARC p=reject it also says it sends none"
+		return f
+	}
+	fix := fmt.Sprintf("if the domain also sends no mail, publish %s", strings.Join(missing, " and "))
+	if len(nm.failed) > 0 {
+		fix += fmt.Sprintf(" (unless already published: %s failed)", strings.Join(nm.failed, " and "))
+	}
+	return f.WithFix("%s", fix)
 }
 
 // hostFindings judges each host of the set and sums up.

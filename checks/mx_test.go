@@ -95,6 +95,8 @@ func TestMX(t *testing.T) {
 		{"implicit.mx.test", false, []string{"mx.implicit:info", "mx.missing:warn", "mx.no-ipv6:info"}, "mail for implicit.mx.test goes to 192.0.2.2 (implicit MX)", "IN MX 10 mail.implicit.mx.test."},
 		{"nomail.mx.test", false, []string{"mx.missing:fail"}, "no MX record and no A/AAAA record", ""},
 		{"null.mx.test", false, []string{"mx.null:info"}, "accepts no mail", `"v=spf1 -all"`},
+		{"nullok.mx.test", false, []string{"mx.null:info"}, "with SPF -all and DMARC p=reject it also says it sends none", ""},
+		{"nullspf.mx.test", false, []string{"mx.null:info"}, "accepts no mail", `if the domain also sends no mail, publish _dmarc.nullspf.mx.test. IN TXT "v=DMARC1; p=reject"`},
 		{"nullmixed.mx.test", false, []string{"mx.null-mixed:fail"}, "beside 1 other MX record", ""},
 		{"cname.mx.test", false, []string{"mx.cname:warn", "mx.ok:pass"}, "alias.cname.mx.test is an alias for mail.ok.mx.test", "point the MX directly at mail.ok.mx.test"},
 		{"iplit.mx.test", false, []string{"mx.ip-literal:fail", "mx.unreachable-all:fail"}, `MX target "192.0.2.3" is an IP address`, ""},
@@ -122,6 +124,10 @@ func TestMX(t *testing.T) {
 			if tc.fix != "" && !someField(res[0].Findings, func(f checks.Finding) string { return f.Fix }, tc.fix) {
 				t.Errorf("no fix contains %q: %+v", tc.fix, res[0].Findings)
 			}
+			// Never told to publish what it already has.
+			if strings.HasPrefix(tc.domain, "null") && someField(res[0].Findings, func(f checks.Finding) string { return f.Fix }, "spf1") && tc.domain != "null.mx.test" {
+				t.Errorf("fix repeats a published record: %+v", res[0].Findings)
+			}
 		})
 	}
 }
@@ -145,16 +151,23 @@ func TestPTR(t *testing.T) {
 		allowPrivate bool
 		want         []string
 		message      string
+		fix          string
 	}{
-		{"ok.mx.test", false, []string{"ptr.ok:pass", "ptr.ok:pass"}, "192.0.2.1 has PTR mail.ok.mx.test, which resolves back to it"},
-		{"implicit.mx.test", false, []string{"ptr.missing:fail"}, "192.0.2.2 (MX host implicit.mx.test) has no PTR record (NXDOMAIN for PTR 2.2.0.192.in-addr.arpa)"},
-		{"nov6.mx.test", false, []string{"ptr.mismatch:warn"}, "192.0.2.4 has PTR other.mx.test, but no such name resolves back to 192.0.2.4"},
-		{"ptrfail.mx.test", false, []string{"ptr.temperror:error"}, "SERVFAIL from " + srv.Addr + " for PTR 5.2.0.192.in-addr.arpa"},
-		{"fwdfail.mx.test", false, []string{"ptr.temperror:error"}, "its forward lookup failed: SERVFAIL"},
-		{"private.mx.test", false, []string{"ptr.skipped:info"}, "10.0.0.5 (mail.private.mx.test) is a private address"},
-		{"private.mx.test", true, []string{"ptr.temperror:error"}, "REFUSED from " + srv.Addr + " for PTR 5.0.0.10.in-addr.arpa"},
-		{"null.mx.test", false, []string{"ptr.skipped:info"}, "has no MX host address to check"},
-		{"broken.mx.test", false, []string{"ptr.temperror:error"}, "the MX lookup failed"},
+		{"ok.mx.test", false, []string{"ptr.ok:pass", "ptr.ok:pass"}, "192.0.2.1 has PTR mail.ok.mx.test, which resolves back to it", ""},
+		// An MX alias: the fixes name the canonical host, never the alias.
+		{"cnameptr.mx.test", false, []string{"ptr.missing:fail"}, "192.0.2.9 (MX host alias.cnameptr.mx.test) has no PTR record",
+			"set 9.2.0.192.in-addr.arpa. PTR real.cnameptr.mx.test. (the MX name alias.cnameptr.mx.test is an alias for real.cnameptr.mx.test)"},
+		{"cnamemis.mx.test", false, []string{"ptr.mismatch:warn"}, "192.0.2.10 has PTR other.mx.test",
+			"or set the PTR to real.cnamemis.mx.test. (the MX name"},
+		{"implicit.mx.test", false, []string{"ptr.missing:fail"}, "192.0.2.2 (MX host implicit.mx.test) has no PTR record (NXDOMAIN for PTR 2.2.0.192.in-addr.arpa)", ""},
+		{"nov6.mx.test", false, []string{"ptr.mismatch:warn"}, "192.0.2.4 has PTR other.mx.test, but no such name resolves back to 192.0.2.4", ""},
+		{"ptrfail.mx.test", false, []string{"ptr.temperror:error"}, "SERVFAIL from " + srv.Addr + " for PTR 5.2.0.192.in-addr.arpa", ""},
+		{"fwdfail.mx.test", false, []string{"ptr.temperror:error"}, "its forward lookup failed: SERVFAIL", ""},
+		{"private.mx.test", false, []string{"ptr.skipped:info"}, "10.0.0.5 (mail.private.mx.test) is a private address", ""},
+		{"private.mx.test", true, []string{"ptr.temperror:error"}, "REFUSED from " + srv.Addr + " for PTR 5.0.0.10.in-addr.arpa", ""},
+		{"null.mx.test", false, []string{"ptr.skipped:info"}, "has no MX host address to check", ""},
+		{"broken.mx.test", false, []string{"ptr.temperror:error"}, "the MX lookup failed", ""},
+		{"missing.mx.test", false, []string{"ptr.nxdomain:error"}, "missing.mx.test does not exist (NXDOMAIN for MX missing.mx.test from ", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.domain, func(t *testing.T) {
@@ -165,6 +178,12 @@ func TestPTR(t *testing.T) {
 			}
 			if !someField(res[0].Findings, func(f checks.Finding) string { return f.Message }, tc.message) {
 				t.Errorf("no message contains %q: %+v", tc.message, res[0].Findings)
+			}
+			if tc.fix != "" && !someField(res[0].Findings, func(f checks.Finding) string { return f.Fix }, tc.fix) {
+				t.Errorf("no fix contains %q: %+v", tc.fix, res[0].Findings)
+			}
+			if someField(res[0].Findings, func(f checks.Finding) string { return f.Fix }, "PTR alias.") {
+				t.Errorf("a fix names the alias: %+v", res[0].Findings)
 			}
 		})
 	}
@@ -198,5 +217,40 @@ func TestAuditSendsNoQuestionTwice(t *testing.T) {
 	}
 	if srv.Total() == 0 {
 		t.Error("no query reached the server")
+	}
+}
+
+// A domain that does not exist gets one finding per check, saying so,
+// and nothing that passes (no record of its parent is inherited).
+func TestNXDomainAcrossChecks(t *testing.T) {
+	srv := startMXServer(t)
+	list := []checks.Check{checks.MX{}, checks.PTR{}, checks.SPF{}, checks.DMARC{}, checks.DKIM{}, checks.DNSBL{}}
+	res := runCheck(t, srv, "missing.mx.test", checks.Options{}, list...)
+	want := map[string]string{"mx": "domain.nxdomain:fail", "ptr": "ptr.nxdomain:error", "spf": "spf.nxdomain:error",
+		"dmarc": "dmarc.nxdomain:error", "dkim": "dkim.nxdomain:error", "dnsbl": "dnsbl.nxdomain:error"}
+	for _, r := range res {
+		if got := strings.Join(ids(r.Findings), " "); got != want[r.Name] {
+			t.Errorf("%s: findings %s, want %s", r.Name, got, want[r.Name])
+		}
+		for _, f := range r.Findings {
+			if !strings.Contains(f.Message, "NXDOMAIN") {
+				t.Errorf("%s: %s does not name the NXDOMAIN answer: %s", r.Name, f.ID, f.Message)
+			}
+		}
+	}
+	if d := srv.Duplicates(); len(d) > 0 {
+		t.Errorf("questions asked twice: %v", d)
+	}
+}
+
+// The null-MX fix does not claim a companion is missing when its lookup
+// failed: it says the lookup failed.
+func TestMXNullCompanionLookupFails(t *testing.T) {
+	srv := startMXServer(t)
+	srv.Set("_dmarc.nullspf.mx.test", dnstest.ServFail)
+	res := runCheck(t, srv, "nullspf.mx.test", checks.Options{}, checks.MX{})
+	f := res[0].Findings[0]
+	if f.ID != "mx.null" || !strings.Contains(f.Fix, `publish _dmarc.nullspf.mx.test. IN TXT "v=DMARC1; p=reject" (unless already published: the DMARC lookup (SERVFAIL`) || strings.Contains(f.Fix, "spf1") {
+		t.Errorf("%s fix %q", f.ID, f.Fix)
 	}
 }

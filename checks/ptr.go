@@ -19,6 +19,7 @@ var (
 	SpecPTRMismatch  = Spec{ID: "ptr.mismatch", Severity: Warn, RFC: "RFC 8601 §3 (iprev)", Summary: "forward-confirmed reverse DNS fails: no PTR name resolves back to the address"}
 	SpecPTRSkipped   = Spec{ID: "ptr.skipped", Severity: Info, Summary: "an address was not checked (private address, or no MX host to check)"}
 	SpecPTRTemperror = Spec{ID: "ptr.temperror", Severity: Error, Summary: "a reverse or forward lookup failed"}
+	SpecPTRNXDomain  = Spec{ID: "ptr.nxdomain", Severity: Error, Summary: "the domain does not exist (NXDOMAIN): it has no MX host whose reverse DNS could be checked"}
 )
 
 // PTR checks forward-confirmed reverse DNS (FCrDNS) for every address of
@@ -30,7 +31,7 @@ var _ Check = PTR{}
 // Meta implements Check.
 func (PTR) Meta() Meta {
 	return Meta{Name: "ptr", Title: "Reverse DNS", Weight: 2, Findings: []Spec{
-		SpecPTROK, SpecPTRMissing, SpecPTRMismatch, SpecPTRSkipped, SpecPTRTemperror,
+		SpecPTROK, SpecPTRMissing, SpecPTRMismatch, SpecPTRSkipped, SpecPTRTemperror, SpecPTRNXDomain,
 	}}
 }
 
@@ -48,9 +49,12 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 	if set.Err != nil {
 		return Result{Findings: []Finding{SpecPTRTemperror.New("no MX hosts to check: the MX lookup failed: %v", set.Err)}}
 	}
+	if nx := nxDomainAnswer(ctx, env); nx != "" {
+		return Result{Findings: []Finding{SpecPTRNXDomain.New("%s does not exist (%s): there is no MX host whose reverse DNS could be checked", env.Domain.ASCII, nx)}}
+	}
 	type job struct {
-		host string
-		addr netip.Addr
+		host, canon string
+		addr        netip.Addr
 	}
 	var jobs []job
 	seen := map[netip.Addr]bool{}
@@ -58,7 +62,7 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 		for _, a := range h.Addrs {
 			if !seen[a] {
 				seen[a] = true
-				jobs = append(jobs, job{h.Name, a})
+				jobs = append(jobs, job{h.Name, canonicalHost(h), a})
 			}
 		}
 	}
@@ -73,7 +77,7 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 		go func() {
 			defer wg.Done()
 			items[i] = ptrItem{Host: j.host, Address: j.addr.String(), PTR: []string{}}
-			results[i] = checkPTR(ctx, env, j.host, j.addr, &items[i])
+			results[i] = checkPTR(ctx, env, j.host, j.canon, j.addr, &items[i])
 		}()
 	}
 	wg.Wait()
@@ -84,7 +88,19 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 	return Result{Findings: fs, Data: items}
 }
 
-func checkPTR(ctx context.Context, env *Env, host string, addr netip.Addr, item *ptrItem) []Finding {
+// canonicalHost returns the name an MX host's addresses belong to: the end
+// of its CNAME chain, or its own name. A PTR must name that host, not an
+// alias (RFC 2181 §10.2).
+func canonicalHost(h MXHost) string {
+	if chain := h.Lookup.Chain(); len(chain) > 0 {
+		return strings.TrimSuffix(chain[len(chain)-1], ".")
+	}
+	return h.Name
+}
+
+// checkPTR checks one address of MX host host, whose canonical name is
+// canon (the name fixes propose for the PTR).
+func checkPTR(ctx context.Context, env *Env, host, canon string, addr netip.Addr, item *ptrItem) []Finding {
 	if why := unroutable(addr); why != "" && !env.Options.AllowPrivate {
 		return []Finding{SpecPTRSkipped.New("%s (%s) is a %s address; its reverse DNS is not visible to other servers", addr, host, why)}
 	}
@@ -95,7 +111,7 @@ func checkPTR(ctx context.Context, env *Env, host string, addr netip.Addr, item 
 	}
 	if len(names) == 0 {
 		return []Finding{SpecPTRMissing.New("%s (MX host %s) has no PTR record (%s); receivers such as Gmail reject mail from addresses without reverse DNS", addr, host, resolve.Describe(ans, nil)).
-			WithFix("ask whoever runs the address block (your hosting provider's panel, usually) to set %s PTR %s.", rev, host)}
+			WithFix("ask whoever runs the address block (your hosting provider's panel, usually) to set %s PTR %s.%s", rev, canon, aliasNote(host, canon))}
 	}
 	for _, n := range names {
 		item.PTR = append(item.PTR, strings.TrimSuffix(n, "."))
@@ -108,7 +124,7 @@ func checkPTR(ctx context.Context, env *Env, host string, addr netip.Addr, item 
 			if a == addr {
 				item.Confirmed = strings.TrimSuffix(n, ".")
 				f := SpecPTROK.New("%s has PTR %s, which resolves back to it", addr, item.Confirmed).WithRecords(recs...)
-				if !strings.EqualFold(item.Confirmed, host) {
+				if !strings.EqualFold(item.Confirmed, host) && !strings.EqualFold(item.Confirmed, canon) {
 					f.Message += fmt.Sprintf(" (the MX name is %s; a differing PTR is fine as long as it is forward-confirmed)", host)
 				}
 				return []Finding{f}
@@ -123,7 +139,14 @@ func checkPTR(ctx context.Context, env *Env, host string, addr netip.Addr, item 
 	}
 	return []Finding{SpecPTRMismatch.New("%s has PTR %s, but no such name resolves back to %s: forward-confirmed reverse DNS fails", addr, strings.Join(item.PTR, ", "), addr).
 		WithRecords(recs...).
-		WithFix("make the PTR name resolve to the address (e.g. %s. IN %s %s) or set the PTR to %s.", item.PTR[0], addrType(addr), addr, host)}
+		WithFix("make the PTR name resolve to the address (e.g. %s. IN %s %s) or set the PTR to %s.%s", item.PTR[0], addrType(addr), addr, canon, aliasNote(host, canon))}
+}
+
+func aliasNote(host, canon string) string {
+	if host == canon {
+		return ""
+	}
+	return fmt.Sprintf(" (the MX name %s is an alias for %s)", host, canon)
 }
 
 func addrType(a netip.Addr) string {

@@ -37,18 +37,27 @@ type CheckResult struct {
 	CutShort bool `json:"cut_short,omitempty"`
 }
 
-// HasEvaluation reports whether the check produced at least one finding
-// that is not an error and was not cut short.
+// HasEvaluation reports whether the check evaluated the domain: it was
+// not cut short, and it has a verdict (a pass, warn or fail finding), or
+// only info findings and no error. Info findings carry no verdict: beside
+// errors, they do not make a check evaluated (a check whose probes all
+// failed is not rescued by a note).
 func (r CheckResult) HasEvaluation() bool {
 	if r.CutShort {
 		return false
 	}
+	info, errs := false, false
 	for _, f := range r.Findings {
-		if f.Severity != Error {
+		switch f.Severity {
+		case Pass, Warn, Fail:
 			return true
+		case Info:
+			info = true
+		case Error:
+			errs = true
 		}
 	}
-	return false
+	return info && !errs
 }
 
 // Runner-level findings, shared by every check.
@@ -173,19 +182,21 @@ func endedFinding(ctx context.Context, name string, partial bool) Finding {
 	return SpecDeadline.New("the audit deadline ended the %s check: it %s", name, what)
 }
 
-// boundFindings applies Finding.Bounded to each finding and keeps at most
-// MaxPerID findings of one ID, counting the rest in check.truncated.
+// boundFindings applies Finding.Bounded to each finding, keeps at most
+// MaxPerID findings of one ID (counting the rest in check.truncated) and
+// at most MaxCheckRecords bytes of evidence.
 func boundFindings(in []Finding) []Finding {
-	out := make([]Finding, 0, len(in))
+	out := make([]Finding, 0, min(len(in), 4*MaxPerID))
 	seen := map[string]int{}
 	var order []string
+	budget := MaxCheckRecords
 	for _, f := range in {
 		seen[f.ID]++
 		if seen[f.ID] == 1 {
 			order = append(order, f.ID)
 		}
 		if seen[f.ID] <= MaxPerID {
-			out = append(out, f.Bounded())
+			out = append(out, spendRecords(f.Bounded(), &budget))
 		}
 	}
 	for _, id := range order {
@@ -194,6 +205,20 @@ func boundFindings(in []Finding) []Finding {
 		}
 	}
 	return out
+}
+
+// spendRecords keeps the records of f that fit in the budget of bytes
+// left, counting the others in RecordsOmitted.
+func spendRecords(f Finding, budget *int) Finding {
+	for i, r := range f.Records {
+		if len(r) > *budget {
+			f.RecordsOmitted += len(f.Records) - i
+			f.Records = f.Records[:i]
+			break
+		}
+		*budget -= len(r)
+	}
+	return f
 }
 
 // Status is the worst severity among findings (pass when there are none).

@@ -109,7 +109,7 @@ func TestRunnerInterrupted(t *testing.T) {
 func TestRunnerBoundsEvidence(t *testing.T) {
 	recs := make([]string, 5000)
 	for i := range recs {
-		recs[i] = fmt.Sprintf("sel._domainkey.example.org. 300 IN TXT \"v=DKIM1; p=%d\x1b[2J\"", i)
+		recs[i] = fmt.Sprintf("sel._domainkey.example.org. 300 IN TXT \"v=DKIM1; p=%d%s\x1b[2J\"", i, strings.Repeat("A", 1000))
 	}
 	recs[0] = strings.Repeat("x", 100000)
 	list := []checks.Check{fakeCheck{"many", func(context.Context) checks.Result {
@@ -125,13 +125,23 @@ func TestRunnerBoundsEvidence(t *testing.T) {
 		!strings.Contains(res.Findings[checks.MaxPerID].Message, "4968 more fake.ok findings") {
 		t.Fatalf("%d findings, last %+v", len(res.Findings), res.Findings[len(res.Findings)-1])
 	}
+	kept := 0
 	for _, f := range res.Findings[:checks.MaxPerID] {
-		if len(f.Records) != checks.MaxRecords || f.RecordsOmitted != 5000-checks.MaxRecords {
+		if len(f.Records)+f.RecordsOmitted != 5000 || len(f.Records) > checks.MaxRecords {
 			t.Fatalf("%d records, %d omitted", len(f.Records), f.RecordsOmitted)
+		}
+		for _, r := range f.Records {
+			kept += len(r)
+		}
+		if len(f.Records) < 2 {
+			continue
 		}
 		if len(f.Records[0]) > checks.MaxRecordBytes || strings.ContainsRune(f.Records[1], 0x1b) || strings.ContainsRune(f.Message, 0x1b) {
 			t.Fatalf("unbounded or unsanitised evidence: %q / %q", f.Records[1], f.Message)
 		}
+	}
+	if kept > checks.MaxCheckRecords || kept < checks.MaxCheckRecords/2 {
+		t.Errorf("%d bytes of evidence kept, bound %d", kept, checks.MaxCheckRecords)
 	}
 }
 

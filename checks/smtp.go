@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck/mailcheck/internal/orgdomain"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sanitize"
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 )
 
@@ -37,6 +39,9 @@ var (
 	SpecSMTPSubmissionNone  = Spec{ID: "smtp.submission-none", Severity: Info, RFC: "RFC 6186", Summary: "no submission host to probe: none given with --submission-host and no _submission(s)._tcp SRV record"}
 	SpecSMTPSkipped         = Spec{ID: "smtp.skipped", Severity: Info, Summary: "nothing to probe on port 25 (null MX, no MX address), or an address was skipped (private, see --allow-private)"}
 	SpecSMTPTemperror       = Spec{ID: "smtp.temperror", Severity: Error, Summary: "a DNS lookup the probes need (MX, SRV, host address) failed"}
+	SpecSMTPSRVPortUnusual  = Spec{ID: "smtp.srv-port-unusual", Severity: Info, RFC: "RFC 6186 §3.1, RFC 8314 §5.1", Summary: "a submission SRV record names a port other than 587 or 465: that server is not contacted (unless --allow-srv-ports)"}
+	SpecSMTPNotEvaluated    = Spec{ID: "smtp.not-evaluated", Severity: Error, Summary: "no SMTP session could be judged (nothing to probe: null MX, NXDOMAIN, private addresses; or every probe failed): what the plan found is told as an error, so the check counts as not evaluated"}
+	SpecSMTPCutShort        = Spec{ID: "smtp.cut-short", Severity: Error, Summary: "the audit deadline (--deadline) or an interruption ended the probe: nothing is said about that server"}
 )
 
 // SMTP probes port 25 on every MX address (banner, EHLO, STARTTLS, open
@@ -52,7 +57,7 @@ func (SMTP) Meta() Meta {
 		SpecSMTPOK, SpecSMTPStartTLS, SpecSMTPUnreachable, SpecSMTPPort25Blocked, SpecSMTPGreeting, SpecSMTPSession,
 		SpecSMTPBannerMismatch, SpecSMTPNoStartTLS, SpecSMTPOpenRelay, SpecSMTPRelayClosed, SpecSMTPRelayUnclear,
 		SpecSMTPAuthBeforeTLS, SpecSMTPSubmissionNoTLS, SpecSMTPSubmissionOK, SpecSMTPSubmissionNone, SpecSMTPSkipped,
-		SpecSMTPTemperror,
+		SpecSMTPTemperror, SpecSMTPSRVPortUnusual, SpecSMTPCutShort, SpecSMTPNotEvaluated,
 	}}
 }
 
@@ -107,8 +112,9 @@ func (e *Env) probe(ctx context.Context, t smtpTarget) *smtpprobe.Result {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			cut := smtpprobe.CutError(ctx, time.Time{})
 			pe.res = &smtpprobe.Result{Host: t.Host, Address: t.address(), Mode: t.Mode.String(), Stage: smtpprobe.StageConnect,
-				Err: fmt.Errorf("not started before the audit deadline: %w", ctx.Err()), Transcript: []string{}}
+				Err: fmt.Errorf("%w of %s before it started", cut, t.address()), Transcript: []string{}}
 			return
 		}
 		defer func() { <-sem }()
@@ -128,11 +134,33 @@ func (e *Env) probe(ctx context.Context, t smtpTarget) *smtpprobe.Result {
 	return pe.res
 }
 
+// relayRcpt is the open-relay test recipient, "" when the one given is
+// not an address the test can use (the CLI refuses it first).
 func (e *Env) relayRcpt() string {
-	if r := strings.Trim(strings.TrimSpace(e.Options.RelayTestRcpt), "<>"); r != "" {
-		return r
+	r := strings.Trim(strings.TrimSpace(e.Options.RelayTestRcpt), "<>")
+	if r == "" {
+		return DefaultRelayRcpt
 	}
-	return DefaultRelayRcpt
+	if !validRelayRcpt(r) {
+		return ""
+	}
+	return r
+}
+
+// validRelayRcpt accepts local@domain with a printable ASCII local part
+// and a valid domain name: nothing that changes the RCPT command.
+func validRelayRcpt(r string) bool {
+	at := strings.LastIndex(r, "@")
+	if at <= 0 || len(r) > 254 {
+		return false
+	}
+	for _, c := range []byte(r[:at]) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("<>()[]\\,;:\"", c) >= 0 {
+			return false
+		}
+	}
+	_, err := resolve.ParseName(r[at+1:])
+	return err == nil && strings.Contains(r[at+1:], ".")
 }
 
 // probeAll runs the sessions of targets, at most probeConcurrency at once
@@ -168,9 +196,46 @@ type smtpPlan struct {
 func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 	p := &smtpPlan{}
 	set := env.MX(ctx)
+	p.planMX(env, set)
+	subs := p.userSubmissionHosts(env)
+	srv := p.srvSubmissionHosts(ctx, env)
+	p.resolveSubmission(ctx, env, append(subs, srv.hosts...))
+	switch {
+	case len(subs) > 0 || len(srv.hosts) > 0 || srv.unusual > 0:
+	case srv.failed:
+		// The SRV lookup's error finding says what is unknown: no
+		// statement about the records rests on a failed lookup.
+	case len(srv.declined) > 0:
+		p.Findings = append(p.Findings, SpecSMTPSubmissionNone.New("%s declares that it offers no mail submission (SRV target \".\"), and no --submission-host was given: ports 587 and 465 were not probed", env.Domain.ASCII).
+			WithRecords(srv.declined...))
+	default:
+		f := SpecSMTPSubmissionNone.New("%s publishes no _submission._tcp or _submissions._tcp SRV record and no --submission-host was given: ports 587 and 465 were not probed", env.Domain.ASCII)
+		if host := submissionFixHost(set); host != "" {
+			d := env.Domain.ASCII
+			f = f.WithFix("if %s offers mail submission, publish the mail client settings (RFC 6186), naming the host that serves them, e.g. with your MX host %s: _submissions._tcp.%s. IN SRV 0 1 465 %s. and _submission._tcp.%s. IN SRV 0 1 587 %s.; or probe a host with --submission-host", d, host, d, host, d, host)
+		}
+		p.Findings = append(p.Findings, f)
+	}
+	return p
+}
+
+// submissionFixHost is a host the submission fix can name: the first MX
+// host with an address (the one mail clients most often use), "" when
+// there is none (no MX host found, null MX).
+func submissionFixHost(set *MXSet) string {
+	for _, h := range set.Hosts {
+		if len(h.Addrs) > 0 && !h.IPLiteral {
+			return h.Name
+		}
+	}
+	return ""
+}
+
+// planMX adds port 25 on every MX address.
+func (p *smtpPlan) planMX(env *Env, set *MXSet) {
 	switch {
 	case set.Err != nil:
-		p.Findings = append(p.Findings, SpecSMTPTemperror.New("the MX set of %s could not be looked up, so no MX host was probed: %v", env.Domain.ASCII, set.Err))
+		p.Findings = append(p.Findings, SpecSMTPTemperror.New("the MX set of %s could not be looked up, so no MX host was probed: %s", env.Domain.ASCII, resolve.Describe(nil, set.Err)))
 		p.NoMX = true
 	case set.NXDomain:
 		p.Findings = append(p.Findings, SpecSMTPSkipped.New("%s does not exist (NXDOMAIN): no server to probe", env.Domain.ASCII))
@@ -198,18 +263,25 @@ func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 		p.NoMX = true
 		p.Findings = append(p.Findings, SpecSMTPSkipped.New("no MX host of %s has an address to probe (see the mx check)", env.Domain.ASCII))
 	}
+}
 
-	// Submission hosts: the user's, then the SRV records'.
-	type sub struct {
-		host   string
-		ports  []uint16
-		source string
-	}
-	var subs []sub
+// submissionHost is a host to probe for mail submission, and on which
+// ports.
+type submissionHost struct {
+	host   string
+	ports  []uint16
+	mode   smtpprobe.Mode // for ports other than 587 and 465
+	source string
+}
+
+// userSubmissionHosts parses --submission-host: NAME, ADDRESS, NAME:PORT,
+// [IPv6]:PORT. A host without a port is probed on 587 and 465.
+func (p *smtpPlan) userSubmissionHosts(env *Env) []submissionHost {
+	var subs []submissionHost
 	for _, s := range env.Options.SubmissionHosts {
 		host, port := s, ""
 		if h, pt, err := net.SplitHostPort(s); err == nil {
-			host, port = h, pt // NAME:PORT, [IPv6]:PORT
+			host, port = h, pt
 		}
 		host = strings.Trim(host, "[]")
 		ports := []uint16{587, 465}
@@ -221,60 +293,81 @@ func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 			}
 			ports = []uint16{uint16(n)}
 		}
-		subs = append(subs, sub{host, ports, "--submission-host"})
+		subs = append(subs, submissionHost{host, ports, smtpprobe.Submission, "--submission-host"})
 	}
-	var declined []string
-	for _, svc := range []string{"_submission._tcp", "_submissions._tcp"} {
-		name := svc + "." + env.Domain.FQDN()
+	return subs
+}
+
+// srvPlan is what the RFC 6186 SRV lookups found.
+type srvPlan struct {
+	hosts    []submissionHost
+	declined []string // records with target "." (no service)
+	unusual  int      // records naming a port that was not probed
+	failed   bool     // a lookup failed: absence is unknown
+}
+
+// srvServices are the RFC 6186 submission services, their standard port
+// and how that port speaks TLS (RFC 8314 §5.1).
+var srvServices = []struct {
+	name string
+	port uint16
+	mode smtpprobe.Mode
+}{
+	{"_submission._tcp", 587, smtpprobe.Submission},
+	{"_submissions._tcp", 465, smtpprobe.Implicit},
+}
+
+// srvSubmissionHosts looks up the submission SRV records. A record
+// naming a port other than 587 or 465 is reported, not probed, unless
+// --allow-srv-ports: a DNS record must not make mailcheck speak SMTP to
+// any port of any host.
+func (p *smtpPlan) srvSubmissionHosts(ctx context.Context, env *Env) srvPlan {
+	var sp srvPlan
+	for _, svc := range srvServices {
+		name := svc.name + "." + env.Domain.FQDN()
 		ans, err := env.Resolver.Query(ctx, name, dns.TypeSRV)
 		if err != nil {
-			p.Findings = append(p.Findings, SpecSMTPTemperror.New("the SRV record %s could not be looked up: %v", strings.TrimSuffix(name, "."), err))
+			sp.failed = true
+			p.Findings = append(p.Findings, SpecSMTPTemperror.New("the SRV lookup of %s failed, so whether %s publishes mail submission settings is unknown: %s", strings.TrimSuffix(name, "."), env.Domain.ASCII, resolve.Describe(nil, err)))
 			continue
 		}
 		for _, rr := range ans.Of(dns.TypeSRV) {
 			srv := rr.(*dns.SRV)
-			if srv.Target == "." {
-				declined = append(declined, rr.String())
+			rec := sanitize.Line(rr.String(), MaxRecordBytes)
+			target := strings.TrimSuffix(dns.CanonicalName(srv.Target), ".")
+			switch {
+			case srv.Target == ".":
+				sp.declined = append(sp.declined, rec)
 				continue // RFC 6186 §4 (RFC 2782): the service is not offered
+			case srv.Port != 587 && srv.Port != 465 && !env.Options.AllowSRVPorts:
+				sp.unusual++
+				p.Findings = append(p.Findings, SpecSMTPSRVPortUnusual.New("%s names port %d of %s for mail submission; mailcheck probes only ports 587 and 465 from SRV records, so that server was not contacted (use --allow-srv-ports to probe it, or --submission-host %s)", strings.TrimSuffix(name, "."), srv.Port, sanitize.Line(target, 255), net.JoinHostPort(sanitize.Line(target, 255), strconv.Itoa(int(srv.Port)))).
+					WithRecords(rec).
+					WithFix("unless the port is deliberate, publish the standard port: %s. IN SRV %d %d %d %s.", strings.TrimSuffix(name, "."), srv.Priority, srv.Weight, svc.port, sanitize.Line(target, 255)))
+				continue
 			}
-			subs = append(subs, sub{strings.TrimSuffix(dns.CanonicalName(srv.Target), "."), []uint16{srv.Port}, "SRV " + svc})
+			sp.hosts = append(sp.hosts, submissionHost{target, []uint16{srv.Port}, svc.mode, "SRV " + svc.name})
 		}
 	}
-	seenSub := map[string]bool{}
+	return sp
+}
+
+// resolveSubmission turns the submission hosts into targets.
+func (p *smtpPlan) resolveSubmission(ctx context.Context, env *Env, subs []submissionHost) {
+	seen := map[string]bool{}
 	for _, s := range subs {
-		var addrs []netip.Addr
-		if ip, err := netip.ParseAddr(s.host); err == nil {
-			addrs = []netip.Addr{ip}
-		} else {
-			n, err := resolve.ParseName(s.host)
-			if err != nil {
-				p.Findings = append(p.Findings, SpecSMTPTemperror.New("submission host %q (%s) is not a valid host name: %v", s.host, s.source, err))
-				continue
-			}
-			s.host = n.ASCII
-			r := resolve.Addrs(ctx, env.Resolver, n.FQDN())
-			if len(r.Addrs) == 0 {
-				if r.Err != nil {
-					p.Findings = append(p.Findings, SpecSMTPTemperror.New("the addresses of submission host %s (%s) could not be looked up: %v", s.host, s.source, r.Err))
-				} else {
-					p.Findings = append(p.Findings, SpecSMTPUnreachable.New("submission host %s (%s) has no A or AAAA record: %s", s.host, s.source, resolve.Describe(r.A, nil)))
-				}
-				continue
-			}
-			addrs = r.Addrs
+		addrs, ok := p.submissionAddrs(ctx, env, &s)
+		if !ok {
+			continue
 		}
 		for _, a := range addrs {
 			for _, port := range s.ports {
-				mode := smtpprobe.Submission
-				if port == 465 {
-					mode = smtpprobe.Implicit
-				}
-				t := smtpTarget{Host: s.host, Addr: a.Unmap(), Port: port, Mode: mode, Source: s.source}
+				t := smtpTarget{Host: s.host, Addr: a.Unmap(), Port: port, Mode: portMode(port, s.mode), Source: s.source}
 				k := t.address() + " " + t.Host
-				if seenSub[k] {
+				if seen[k] {
 					continue
 				}
-				seenSub[k] = true
+				seen[k] = true
 				// The user named the host: probe it even on a private
 				// address. SRV targets follow --allow-private.
 				if why := unroutable(t.Addr); why != "" && !env.Options.AllowPrivate && s.source != "--submission-host" {
@@ -285,15 +378,43 @@ func planSMTP(ctx context.Context, env *Env) *smtpPlan {
 			}
 		}
 	}
-	switch {
-	case len(subs) == 0 && len(declined) > 0:
-		p.Findings = append(p.Findings, SpecSMTPSubmissionNone.New("%s declares that it offers no mail submission (SRV target \".\"), and no --submission-host was given: ports 587 and 465 were not probed", env.Domain.ASCII).
-			WithRecords(declined...))
-	case len(subs) == 0:
-		p.Findings = append(p.Findings, SpecSMTPSubmissionNone.New("%s publishes no _submission._tcp or _submissions._tcp SRV record and no --submission-host was given: ports 587 and 465 were not probed", env.Domain.ASCII).
-			WithFix("publish the mail client settings (RFC 6186), e.g. _submissions._tcp.%s. IN SRV 0 1 465 mail.%s. and _submission._tcp.%s. IN SRV 0 1 587 mail.%s.", env.Domain.ASCII, env.Domain.ASCII, env.Domain.ASCII, env.Domain.ASCII))
+}
+
+// portMode is how a submission port speaks TLS: 465 implicit TLS, 587
+// STARTTLS, any other port as its source says.
+func portMode(port uint16, other smtpprobe.Mode) smtpprobe.Mode {
+	switch port {
+	case 465:
+		return smtpprobe.Implicit
+	case 587:
+		return smtpprobe.Submission
 	}
-	return p
+	return other
+}
+
+// submissionAddrs returns the addresses of a submission host (an address
+// given as such, or the A and AAAA records of a name), or false with a
+// finding saying why there are none.
+func (p *smtpPlan) submissionAddrs(ctx context.Context, env *Env, s *submissionHost) ([]netip.Addr, bool) {
+	if ip, err := netip.ParseAddr(s.host); err == nil {
+		return []netip.Addr{ip}, true
+	}
+	n, err := resolve.ParseName(s.host)
+	if err != nil {
+		p.Findings = append(p.Findings, SpecSMTPTemperror.New("submission host %q (%s) is not a valid host name: %v", sanitize.Line(s.host, 255), s.source, err))
+		return nil, false
+	}
+	s.host = n.ASCII
+	r := resolve.Addrs(ctx, env.Resolver, n.FQDN())
+	switch {
+	case len(r.Addrs) > 0:
+		return r.Addrs, true
+	case r.Err != nil:
+		p.Findings = append(p.Findings, SpecSMTPTemperror.New("the addresses of submission host %s (%s) could not be looked up: %s", s.host, s.source, resolve.Describe(nil, r.Err)))
+	default:
+		p.Findings = append(p.Findings, SpecSMTPUnreachable.New("submission host %s (%s) has no A or AAAA record: %s", s.host, s.source, resolve.Describe(r.A, nil)))
+	}
+	return nil, false
 }
 
 // smtpItem is the check's structured result per session.
@@ -321,12 +442,7 @@ func (SMTP) Run(ctx context.Context, env *Env) Result {
 		items = append(items, smtpItem{Target: t.String(), Source: t.Source, Result: results[i], Error: results[i].ErrorText()})
 	}
 	mxResults := results[:len(p.MX)]
-	blocked := len(mxResults) > 0
-	for _, r := range mxResults {
-		if r.Connected {
-			blocked = false
-		}
-	}
+	blocked := port25Blocked(mxResults)
 	if blocked {
 		var recs []string
 		for i, r := range mxResults {
@@ -336,22 +452,87 @@ func (SMTP) Run(ctx context.Context, env *Env) Result {
 			WithRecords(recs...).
 			WithFix("run mailcheck from a host allowed to connect out on port 25 (or ask the network's operator to open it)"))
 	}
+	var judged []Finding
 	for i, t := range targets {
 		r := results[i]
 		if t.Mode == smtpprobe.Relay {
 			if !blocked {
-				fs = append(fs, judgeMX(ctx, env, t, r)...)
+				judged = append(judged, judgeMX(ctx, env, t, r)...)
 			}
 			continue
 		}
-		fs = append(fs, judgeSubmission(t, r)...)
+		judged = append(judged, judgeSubmission(t, r)...)
 	}
-	return Result{Findings: fs, Data: items}
+	if !evaluated(judged) {
+		fs = notEvaluated(fs)
+	}
+	return Result{Findings: append(fs, judged...), Data: items}
+}
+
+// evaluated reports whether a finding is a verdict (not an error).
+func evaluated(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity != Error {
+			return true
+		}
+	}
+	return false
+}
+
+// notEvaluated turns the plan's informational findings (nothing to probe,
+// no submission host, an SRV port not probed) into smtp.not-evaluated
+// errors, keeping what they say: when no session was judged, the check
+// has evaluated no server, and an info must not make it look evaluated
+// (and score it 100).
+func notEvaluated(fs []Finding) []Finding {
+	out := make([]Finding, len(fs))
+	for i, f := range fs {
+		if f.Severity == Info {
+			f.ID, f.Severity, f.RFC = SpecSMTPNotEvaluated.ID, Error, ""
+		}
+		out[i] = f
+	}
+	return out
+}
+
+// port25Blocked reports whether the port-25 sessions suggest that
+// mailcheck's own network blocks outbound port 25: every attempt timed out
+// connecting, without an answer (a refusal is an answer: something at the
+// address reset the connection), none connected, and none was cut short by
+// the audit deadline or an interruption. A local "network unreachable"
+// (no IPv6 route here) is neither evidence for nor against.
+func port25Blocked(rs []*smtpprobe.Result) bool {
+	timedOut := 0
+	for _, r := range rs {
+		switch {
+		case r.Connected, smtpprobe.CutShort(r.Err):
+			return false
+		case errors.Is(r.Err, smtpprobe.ErrTimeout):
+			timedOut++
+		case errors.Is(r.Err, syscall.ENETUNREACH):
+		default:
+			return false
+		}
+	}
+	return timedOut > 0
+}
+
+// cutFinding reports a session the audit deadline or an interruption
+// ended: no verdict on the server, whatever the last read said.
+func cutFinding(t smtpTarget, r *smtpprobe.Result) (Finding, bool) {
+	if !smtpprobe.CutShort(r.Err) {
+		return Finding{}, false
+	}
+	return SpecSMTPCutShort.New("%s (%s): %v; what the server does from there on is unknown", t, t.Source, r.Err).
+		WithRecords(r.Transcript...), true
 }
 
 // sessionFailure turns a session that stopped before EHLO completed into
 // its error finding, or returns false when there is something to judge.
 func sessionFailure(t smtpTarget, r *smtpprobe.Result) (Finding, bool) {
+	if f, ok := cutFinding(t, r); ok && (!r.Connected || r.Stage == smtpprobe.StageBanner || r.Stage == smtpprobe.StageEHLO || r.Stage == smtpprobe.StageTLS && t.Mode == smtpprobe.Implicit) {
+		return f, true
+	}
 	switch {
 	case !r.Connected:
 		return SpecSMTPUnreachable.New("%s (%s): no connection: %v", t, t.Source, r.Err).WithRecords(r.Transcript...), true
@@ -400,6 +581,10 @@ func judgeMX(ctx context.Context, env *Env, t smtpTarget, r *smtpprobe.Result) [
 	if r.AuthBeforeTLS != nil {
 		fs = append(fs, authBeforeTLS(t, r))
 	}
+	if env.relayRcpt() == "" {
+		fs = append(fs, SpecSMTPRelayUnclear.New("%s: the open-relay test was not run: the relay test recipient %q is not an address (local@domain)", t, sanitize.Line(env.Options.RelayTestRcpt, 100)).
+			WithFix("give --relay-test-rcpt as an address in a real domain the server does not serve, e.g. you@your-other-provider.example"))
+	}
 	fs = append(fs, judgeRelay(t, r)...)
 	if f, ok := lateFailure(t, r); ok {
 		fs = append(fs, f)
@@ -420,6 +605,9 @@ var stageText = map[string]string{
 // handshake are the tls check's (tls.handshake-failed), a broken relay
 // test is judgeRelay's.
 func lateFailure(t smtpTarget, r *smtpprobe.Result) (Finding, bool) {
+	if f, ok := cutFinding(t, r); ok && r.Stage != smtpprobe.StageRelay {
+		return f, true
+	}
 	what, ok := stageText[r.Stage]
 	if r.Err == nil || !ok || errors.Is(r.Err, smtpprobe.ErrNotTLS) {
 		return Finding{}, false
@@ -436,6 +624,9 @@ func authBeforeTLS(t smtpTarget, r *smtpprobe.Result) Finding {
 
 // judgeRelay reads the open-relay test of a port-25 session.
 func judgeRelay(t smtpTarget, r *smtpprobe.Result) []Finding {
+	if f, ok := cutFinding(t, r); ok && r.Stage == smtpprobe.StageRelay {
+		return []Finding{f}
+	}
 	if r.Stage == smtpprobe.StageRelay {
 		return []Finding{SpecSMTPSession.New("%s: the session broke off during the open-relay test: %v", t, r.Err).WithRecords(r.Transcript...)}
 	}
@@ -461,6 +652,10 @@ func judgeRelay(t smtpTarget, r *smtpprobe.Result) []Finding {
 		return []Finding{SpecSMTPOpenRelay.New("%s accepted RCPT TO:<%s> from an unauthenticated client (%s): it relays mail for anyone, and will be abused for spam and blocklisted", t, r.RelayTo, rc).
 			WithRecords(recs...).
 			WithFix("relay only for your own domains and authenticated users (Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, with mynetworks limited to your own hosts)")}
+	case syntaxReply(rc):
+		return []Finding{SpecSMTPRelayUnclear.New("%s answered RCPT TO:<%s> with %s, a syntax or command error: the recipient was not judged, so there is no verdict on relaying", t, r.RelayTo, rc).
+			WithRecords(recs...).
+			WithFix("rerun with --relay-test-rcpt set to a plain address in a real domain the server does not serve, e.g. --relay-test-rcpt you@your-other-provider.example")}
 	case relayDenied(rc):
 		return []Finding{SpecSMTPRelayClosed.New("%s refused to relay to <%s>: %s", t, r.RelayTo, rc).WithRecords(recs...)}
 	case rc.Class() == 5 && !strings.HasPrefix(rc.Enhanced(), "5.1.") && !strings.Contains(replyWords(rc), "domain"):
@@ -469,6 +664,18 @@ func judgeRelay(t smtpTarget, r *smtpprobe.Result) []Finding {
 	return []Finding{SpecSMTPRelayUnclear.New("%s refused <%s> with %s, which does not say whether it would relay (a recipient-domain check or greylisting); no verdict", t, r.RelayTo, rc).
 		WithRecords(recs...).
 		WithFix("rerun with --relay-test-rcpt set to an address in a real domain the server does not serve, e.g. --relay-test-rcpt you@your-other-provider.example")}
+}
+
+// syntaxReply reports a reply that refuses the command, not the
+// recipient: 500-504 and 555 (RFC 5321 §4.2.2), or enhanced status 5.5.x
+// (RFC 3463 §3.6: protocol or syntax) and 5.1.3 (bad address syntax).
+func syntaxReply(rc *smtpprobe.Reply) bool {
+	switch rc.Code {
+	case 500, 501, 502, 503, 504, 555:
+		return true
+	}
+	e := rc.Enhanced()
+	return strings.HasPrefix(e, "5.5.") || strings.HasPrefix(e, "4.5.") || e == "5.1.3"
 }
 
 // probedItself reports whether the session came from the probed address

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/spf"
 )
 
@@ -31,6 +33,10 @@ var (
 	SpecSPFMXNotAuthorized = Spec{ID: "spf.mx-not-authorized", Severity: Info, RFC: "RFC 7208 §2.4", Summary: "an MX address does not pass SPF (fine if the MX hosts do not send mail)"}
 	SpecSPFIPPass          = Spec{ID: "spf.ip-pass", Severity: Pass, RFC: "RFC 7208 §2.6.3", Summary: "an address given with --ip is authorized (pass)"}
 	SpecSPFIPNotAuthorized = Spec{ID: "spf.ip-not-authorized", Severity: Fail, RFC: "RFC 7208 §2.6", Summary: "an address given with --ip does not pass SPF"}
+	SpecSPFTooLong         = Spec{ID: "spf.record-too-long", Severity: Warn, RFC: "RFC 7208 §3.4", Summary: "the name and its TXT records total over 450 octets: the answer may not fit in UDP"}
+	SpecSPFMatchesNothing  = Spec{ID: "spf.term-matches-nothing", Severity: Warn, RFC: "RFC 7208 §4.6.4", Summary: "an a or mx term whose target has no address or no MX: it never matches and costs a lookup"}
+	SpecSPFExpUnusable     = Spec{ID: "spf.exp-unusable", Severity: Warn, RFC: "RFC 7208 §6.2", Summary: "the exp= target has no TXT record, several, or an invalid one: receivers ignore exp="}
+	SpecSPFNXDomain        = Spec{ID: "spf.nxdomain", Severity: Error, RFC: "RFC 7208 §4.3", Summary: "the domain does not exist (NXDOMAIN): there is no SPF to evaluate"}
 )
 
 // SPF audits the domain's SPF record and its whole include/redirect tree,
@@ -45,6 +51,7 @@ func (SPF) Meta() Meta {
 		SpecSPFOK, SpecSPFTree, SpecSPFMissing, SpecSPFMultiple, SpecSPFSyntax, SpecSPFTooManyLookups, SpecSPFTooManyVoid,
 		SpecSPFMXLimit, SpecSPFIncludeMissing, SpecSPFLoop, SpecSPFAllPass, SpecSPFAllNeutral, SpecSPFPTR,
 		SpecSPFMacroUnknowable, SpecSPFRedirectIgnored, SpecSPFTemperror, SpecSPFMXNotAuthorized, SpecSPFIPPass, SpecSPFIPNotAuthorized,
+		SpecSPFTooLong, SpecSPFMatchesNothing, SpecSPFExpUnusable, SpecSPFNXDomain,
 	}}
 }
 
@@ -65,45 +72,57 @@ var spfIssueSpecs = map[spf.IssueKind]Spec{
 	spf.IssueTooManyVoid: SpecSPFTooManyVoid, spf.IssueMXLimit: SpecSPFMXLimit, spf.IssueIncludeMissing: SpecSPFIncludeMissing,
 	spf.IssueLoop: SpecSPFLoop, spf.IssueAllPass: SpecSPFAllPass, spf.IssueAllNeutral: SpecSPFAllNeutral, spf.IssuePTR: SpecSPFPTR,
 	spf.IssueMacroUnknowable: SpecSPFMacroUnknowable, spf.IssueRedirectIgnored: SpecSPFRedirectIgnored, spf.IssueTempError: SpecSPFTemperror,
+	spf.IssueTooLong: SpecSPFTooLong, spf.IssueMatchesNothing: SpecSPFMatchesNothing, spf.IssueExpUnusable: SpecSPFExpUnusable,
 }
 
 // Run implements Check.
 func (SPF) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
-	an := (&spf.Analyzer{Resolver: env.Resolver}).Analyze(ctx, d)
+	analyzer := &spf.Analyzer{Resolver: env.Resolver}
+	an := analyzer.Analyze(ctx, d)
 	data := &spfData{Analysis: an, IPs: []spfEval{}, MX: []spfEval{}}
-	var fs []Finding
-	records := spfRecords(an.Root)
-	for _, is := range an.Issues {
-		spec := spfIssueSpecs[is.Kind]
-		f := spec.New("%s", is.Msg).WithRecords(is.Records...)
-		if len(is.Records) == 0 && records[is.Domain] != "" && is.Kind != spf.IssueLoop && is.Kind != spf.IssueTempError {
-			f = f.WithRecords(fmt.Sprintf("%s. IN TXT %q", is.Domain, records[is.Domain]))
-		}
-		if is.Kind == spf.IssueTooManyVoid && !is.Severe {
-			f.Severity = Warn
-		}
-		f.Fix = spfFix(ctx, env, is, records[is.Domain])
-		fs = append(fs, f)
-	}
 	root := an.Root
+	if root.Status == "none" && len(an.Issues) == 1 && an.Issues[0].Kind == spf.IssueMissing && nxDomainAnswer(ctx, env) != "" {
+		return Result{Findings: []Finding{SpecSPFNXDomain.New("%s does not exist (%s), so it has no SPF record to evaluate; receivers reject mail from a non-existent domain before SPF", d, nxDomainAnswer(ctx, env)).
+			WithFix("check the spelling of the domain, or register it and publish its DNS")}, Data: data}
+	}
+	ipv6 := spfSendsIPv6(ctx, env)
+	fs := spfIssueFindings(ctx, env, an, "", ipv6)
+	if root.Status == "multiple" {
+		// The user who deletes one record meets the faults of the other.
+		for i, rec := range an.Records {
+			alone := analyzer.AnalyzeRecord(ctx, d, rec)
+			label := fmt.Sprintf("record %d of %d (%q) on its own: ", i+1, len(an.Records), rec)
+			fs = append(fs, spfIssueFindings(ctx, env, alone, label, ipv6)...)
+			if alone.TotalLookups > spf.DefaultMaxLookups {
+				fs = append(fs, spfLookupsFinding(alone, label))
+			}
+		}
+	}
 	if root.Status != "ok" {
 		return Result{Findings: fs, Data: data}
 	}
-	tree := an.TreeLines()
-	recEvidence := fmt.Sprintf("%s. IN TXT %q", d, root.Record)
 	if an.TotalLookups > spf.DefaultMaxLookups {
-		at := ""
-		if an.Truncated {
-			at = "at least "
-		}
-		fs = append(fs, SpecSPFTooManyLookups.New("the SPF tree of %s needs %s%d DNS lookups; the limit is %d, so receivers that evaluate past the 10th get permerror:\n%s",
-			d, at, an.TotalLookups, spf.DefaultMaxLookups, strings.Join(tree, "\n")).
-			WithRecords(recEvidence).
-			WithFix("replace include: and mx/a terms whose addresses are stable with ip4:/ip6: ranges, drop includes of services you no longer use, or move rarely used senders to a subdomain with its own SPF record"))
+		fs = append(fs, spfLookupsFinding(an, ""))
 	} else {
-		fs = append(fs, SpecSPFTree.New("include tree (%d of %d DNS lookups, %d void):\n%s", an.TotalLookups, spf.DefaultMaxLookups, an.VoidLookups, strings.Join(tree, "\n")))
+		fs = append(fs, SpecSPFTree.New("include tree (%d of %d DNS lookups, %d void):\n%s", an.TotalLookups, spf.DefaultMaxLookups, an.VoidLookups, strings.Join(an.TreeLines(), "\n")))
 	}
+	fs = append(fs, spfEvaluations(ctx, env, root, data)...)
+	if Status(fs).Rank() < Error.Rank() {
+		ok := SpecSPFOK.New("%s publishes one valid SPF record using %d of %d DNS lookups: %s", d, an.TotalLookups, spf.DefaultMaxLookups, root.Record).
+			WithRecords(fmt.Sprintf("%s. IN TXT %q", d, root.Record))
+		fs = append([]Finding{ok}, fs...)
+	}
+	return Result{Findings: fs, Data: data}
+}
+
+// spfEvaluations runs check_host() for the --ip addresses (which must
+// pass) and the MX addresses (informational: MX and outbound hosts often
+// differ), concurrently, and judges the results.
+func spfEvaluations(ctx context.Context, env *Env, root *spf.Node, data *spfData) []Finding {
+	d := env.Domain.ASCII
+	recEvidence := fmt.Sprintf("%s. IN TXT %q", d, root.Record)
+	var fs []Finding
 
 	checker := &spf.Checker{Resolver: env.Resolver}
 	evaluate := func(ip netip.Addr) *spf.Outcome {
@@ -172,12 +191,126 @@ func (SPF) Run(ctx context.Context, env *Env) Result {
 				WithFix("only if %s sends mail as %s: %s. IN TXT %q", m.host, d, d, spfAddTerm(root.Record, ipMech(m.ip)+":"+m.ip.Unmap().String())))
 		}
 	}
-	if Status(fs).Rank() < Error.Rank() {
-		ok := SpecSPFOK.New("%s publishes one valid SPF record using %d of %d DNS lookups: %s", d, an.TotalLookups, spf.DefaultMaxLookups, root.Record).
-			WithRecords(recEvidence)
-		fs = append([]Finding{ok}, fs...)
+	return fs
+}
+
+// spfIssueFindings turns the issues of an analysis into findings; label
+// prefixes each message (the record analysed on its own).
+func spfIssueFindings(ctx context.Context, env *Env, an *spf.Analysis, label string, ipv6 bool) []Finding {
+	var fs []Finding
+	records := spfRecords(an.Root)
+	for _, is := range an.Issues {
+		spec := spfIssueSpecs[is.Kind]
+		f := spec.New("%s%s", label, is.Msg).WithRecords(is.Records...)
+		if len(is.Records) == 0 && records[is.Domain] != "" && is.Kind != spf.IssueLoop && is.Kind != spf.IssueTempError {
+			f = f.WithRecords(fmt.Sprintf("%s. IN TXT %q", is.Domain, records[is.Domain]))
+		}
+		if is.Kind == spf.IssueTooManyVoid {
+			switch {
+			case is.IPv6Only && !ipv6:
+				f.Severity = Warn
+				f.Message += "; only an IPv6 sender meets these void lookups (the targets have A but no AAAA records), and neither the MX hosts nor --ip include an IPv6 address"
+			case !is.Severe:
+				f.Severity = Warn
+			}
+		}
+		f.Fix = spfFix(ctx, env, is, records[is.Domain])
+		fs = append(fs, f)
 	}
-	return Result{Findings: fs, Data: data}
+	return fs
+}
+
+// spfLookupsFinding reports a tree over the lookup limit.
+func spfLookupsFinding(an *spf.Analysis, label string) Finding {
+	at := ""
+	if an.Truncated {
+		at = "at least "
+	}
+	return SpecSPFTooManyLookups.New("%sthe SPF tree of %s needs %s%d DNS lookups; the limit is %d, so receivers that evaluate past the 10th get permerror:\n%s",
+		label, an.Domain, at, an.TotalLookups, spf.DefaultMaxLookups, strings.Join(an.TreeLines(), "\n")).
+		WithRecords(fmt.Sprintf("%s. IN TXT %q", an.Domain, an.Root.Record)).
+		WithFix("replace include: and mx/a terms whose addresses are stable with ip4:/ip6: ranges, drop includes of services you no longer use, or move rarely used senders to a subdomain with its own SPF record")
+}
+
+// nxDomainAnswer returns the NXDOMAIN answer for the domain (from the MX
+// lookup every check shares), or "" when the domain exists or the lookup
+// failed.
+func nxDomainAnswer(ctx context.Context, env *Env) string {
+	set := env.MX(ctx)
+	if set.Err != nil || !set.NXDomain {
+		return ""
+	}
+	return fmt.Sprintf("%s from %s", resolve.Describe(set.Answer, nil), set.Answer.Server)
+}
+
+// spfSendsIPv6 reports whether the domain is seen to use IPv6: an MX host
+// or an --ip address is IPv6.
+func spfSendsIPv6(ctx context.Context, env *Env) bool {
+	for _, a := range env.Options.IPs {
+		if a.Unmap().Is6() {
+			return true
+		}
+	}
+	set := env.MX(ctx)
+	if set.Err != nil {
+		return false
+	}
+	for _, a := range set.Addrs() {
+		if a.Unmap().Is6() {
+			return true
+		}
+	}
+	return false
+}
+
+// spfTexts extracts the record texts from evidence lines
+// (`name. IN TXT "..."`).
+func spfTexts(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		i := strings.Index(l, " IN TXT ")
+		if i < 0 {
+			continue
+		}
+		if t, err := strconv.Unquote(l[i+len(" IN TXT "):]); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// spfMerge joins several SPF records into one: every mechanism other than
+// all, in order and without repeats, then the strictest all among them.
+// It declines (false) when a record does not parse or has modifiers,
+// whose merge needs a human.
+func spfMerge(records []string) (string, bool) {
+	terms := []string{"v=spf1"}
+	seen := map[string]bool{}
+	all := ""
+	rank := map[spf.Qualifier]int{spf.QFail: 3, spf.QSoftFail: 2, spf.QNeutral: 1, spf.QPass: 0}
+	for _, rec := range records {
+		r, err := spf.Parse(rec)
+		if err != nil || r.Redirect != nil || r.Exp != nil {
+			return "", false
+		}
+		for _, t := range r.Terms {
+			switch {
+			case !t.Kind.IsMechanism():
+				return "", false
+			case t.Kind == spf.All:
+				if all == "" || rank[t.Qualifier] > rank[spf.Qualifier(all[0])] {
+					all = string(t.Qualifier) + "all"
+				}
+			case !seen[strings.ToLower(t.Text)]:
+				seen[strings.ToLower(t.Text)] = true
+				terms = append(terms, t.Text)
+			}
+		}
+	}
+	if all != "" {
+		terms = append(terms, all)
+	}
+	return strings.Join(terms, " "), len(records) > 1
 }
 
 func ipMech(ip netip.Addr) string {
@@ -263,6 +396,13 @@ func spfFix(ctx context.Context, env *Env, is spf.Issue, record string) string {
 		}
 		return fmt.Sprintf("%s. IN TXT \"v=spf1 mx -all\" (add ip4:/ip6:/include: terms for every other host or service that sends as %s)", d, d)
 	case spf.IssueMultiple:
+		if merged, ok := spfMerge(spfTexts(is.Records)); ok {
+			an := (&spf.Analyzer{Resolver: env.Resolver}).AnalyzeRecord(ctx, is.Domain, merged)
+			if an.TotalLookups > spf.DefaultMaxLookups {
+				return fmt.Sprintf("merge the %d records into one TXT record at %s; joined as they are (%q) they need %d DNS lookups, over the limit of %d, so cut lookups first (see the findings below)", len(is.Records), is.Domain, merged, an.TotalLookups, spf.DefaultMaxLookups)
+			}
+			return fmt.Sprintf("publish one record instead of the %d, with the terms of all of them (%d of %d DNS lookups): %s. IN TXT %q", len(is.Records), an.TotalLookups, spf.DefaultMaxLookups, is.Domain, merged)
+		}
 		return fmt.Sprintf("merge the %d records into one: keep a single \"v=spf1 ... -all\" TXT record at %s", len(is.Records), is.Domain)
 	case spf.IssueSyntax:
 		return fmt.Sprintf("correct the record of %s as the message says", is.Domain)
@@ -289,6 +429,20 @@ func spfFix(ctx context.Context, env *Env, is spf.Issue, record string) string {
 		return fmt.Sprintf("end the record of %s with \"-all\" (or \"~all\" while you collect DMARC reports)", is.Domain)
 	case spf.IssuePTR:
 		return fmt.Sprintf("replace %q with ip4:/ip6: ranges or a: terms for the hosts it was meant to cover", is.Term)
+	case spf.IssueTooLong:
+		return fmt.Sprintf("shorten what is published at %s: merge ip4:/ip6: ranges into wider prefixes, move groups of senders into an include: of a name you control (e.g. _spf.%s), and delete TXT records there that are no longer needed (old verification tokens)", is.Domain, d)
+	case spf.IssueMatchesNothing:
+		if record != "" {
+			return fmt.Sprintf("%s. IN TXT %q (or publish the addresses or MX records %q was meant to find)", is.Domain, spfRemoveTerm(record, is.Term), is.Term)
+		}
+		return fmt.Sprintf("remove %q, or publish the addresses or MX records it was meant to find", is.Term)
+	case spf.IssueExpUnusable:
+		target := strings.TrimPrefix(is.Term, "exp=")
+		alt := ""
+		if record != "" {
+			alt = fmt.Sprintf(", or drop the modifier: %s. IN TXT %q", is.Domain, spfRemoveTerm(record, is.Term))
+		}
+		return fmt.Sprintf("publish exactly one TXT record at %s, e.g. %s. IN TXT \"%%{i} is not one of %%{d}'s mail servers\"%s", target, target, alt)
 	case spf.IssueRedirectIgnored:
 		if record != "" {
 			return fmt.Sprintf("%s. IN TXT %q (or remove the all term, if the redirect target's policy is the one meant)", is.Domain, spfRemoveTerm(record, is.Term))

@@ -44,8 +44,20 @@ func TestSPFCheck(t *testing.T) {
 		{"syntax.spf.test", nil, []string{"spf.syntax:fail"}},
 		{"incsyntax.spf.test", nil, []string{"spf.syntax:fail", "spf.tree:info"}},
 		{"toomany.spf.test", nil, []string{"spf.too-many-lookups:fail"}},
-		{"void.spf.test", nil, []string{"spf.too-many-void-lookups:fail", "spf.tree:info"}},
-		{"voidlate.spf.test", nil, []string{"spf.ok:pass", "spf.too-many-void-lookups:warn", "spf.tree:info"}},
+		{"void.spf.test", nil, []string{"spf.term-matches-nothing:warn", "spf.term-matches-nothing:warn", "spf.too-many-void-lookups:fail", "spf.tree:info"}},
+		{"voidlate.spf.test", nil, []string{"spf.ok:pass", "spf.term-matches-nothing:warn", "spf.term-matches-nothing:warn", "spf.term-matches-nothing:warn", "spf.too-many-void-lookups:warn", "spf.tree:info"}},
+		// Void only for IPv6 senders: a warn unless the domain is seen to use IPv6.
+		{"void6.spf.test", nil, []string{"spf.ok:pass", "spf.too-many-void-lookups:warn", "spf.tree:info"}},
+		{"void6.spf.test", []string{"2001:db8::7"}, []string{"spf.ip-not-authorized:fail", "spf.too-many-void-lookups:fail", "spf.tree:info"}},
+		{"void6mx.spf.test", nil, []string{"spf.mx-not-authorized:info", "spf.too-many-void-lookups:fail", "spf.tree:info"}},
+		{"multi2.spf.test", nil, []string{"spf.all-neutral:warn", "spf.multiple:fail", "spf.too-many-lookups:fail"}},
+		{"long.spf.test", nil, []string{"spf.ok:pass", "spf.record-too-long:warn", "spf.tree:info"}},
+		{"aempty.spf.test", nil, []string{"spf.ok:pass", "spf.term-matches-nothing:warn", "spf.tree:info"}},
+		{"mxnone.spf.test", nil, []string{"spf.ok:pass", "spf.term-matches-nothing:warn", "spf.term-matches-nothing:warn", "spf.tree:info"}},
+		{"expnone.spf.test", nil, []string{"spf.exp-unusable:warn", "spf.ok:pass", "spf.tree:info"}},
+		{"exptwo.spf.test", nil, []string{"spf.exp-unusable:warn", "spf.ok:pass", "spf.tree:info"}},
+		{"explained.spf.test", nil, []string{"spf.ok:pass", "spf.tree:info"}},
+		{"nx.spf.test", nil, []string{"spf.nxdomain:error"}},
 		{"incmissing.spf.test", nil, []string{"spf.include-missing:fail", "spf.tree:info"}},
 		{"loop.spf.test", nil, []string{"spf.loop:fail", "spf.tree:info"}},
 		{"allpass.spf.test", nil, []string{"spf.all-pass:fail", "spf.tree:info"}},
@@ -158,6 +170,10 @@ func TestSPFCheckFixes(t *testing.T) {
 		{"ok.spf.test", "203.0.113.5", "spf.ip-not-authorized", `ok.spf.test. IN TXT "v=spf1 mx a:out.spf.test include:inc.spf.test ip4:203.0.113.5 -all"`, `ok.spf.test. IN TXT "v=spf1 mx a:out.spf.test include:inc.spf.test -all"`},
 		{"redirok.spf.test", "2001:db8:99::1", "spf.ip-not-authorized", `redirok.spf.test. IN TXT "v=spf1 ip6:2001:db8:99::1 redirect=inc.spf.test"`, `redirok.spf.test. IN TXT "v=spf1 redirect=inc.spf.test"`},
 		{"noall.spf.test", "203.0.113.5", "spf.ip-not-authorized", `noall.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 ip4:203.0.113.5"`, `noall.spf.test. IN TXT "v=spf1 ip4:192.0.2.1"`},
+		{"aempty.spf.test", "", "spf.term-matches-nothing", `aempty.spf.test. IN TXT "v=spf1 -all" (or publish the addresses or MX records "a" was meant to find)`, `aempty.spf.test. IN TXT "v=spf1 a -all"`},
+		{"expnone.spf.test", "", "spf.exp-unusable", `publish exactly one TXT record at nowhy.spf.test, e.g. nowhy.spf.test. IN TXT "%{i} is not one of %{d}'s mail servers", or drop the modifier: expnone.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"`, `expnone.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 -all exp=nowhy.spf.test"`},
+		{"multi3.spf.test", "", "spf.multiple", `publish one record instead of the 2, with the terms of all of them (2 of 10 DNS lookups): multi3.spf.test. IN TXT "v=spf1 ip4:192.0.2.1 include:inc.spf.test a:out.spf.test -all"`, ""},
+		{"multi2.spf.test", "", "spf.multiple", `merge the 2 records into one TXT record at multi2.spf.test; joined as they are ("v=spf1 a mx include:t1.spf.test include:t2.spf.test ip4:192.0.2.1 -all") they need 12 DNS lookups, over the limit of 10, so cut lookups first (see the findings below)`, ""},
 		{"mxout.spf.test", "", "spf.mx-not-authorized", `only if mail.mxout.spf.test sends mail as mxout.spf.test: mxout.spf.test. IN TXT "v=spf1 ip4:203.0.113.0/24 ip4:192.0.2.99 -all"`, ""},
 	}
 	for _, tc := range tests {
@@ -180,6 +196,39 @@ func TestSPFCheckFixes(t *testing.T) {
 				return
 			}
 			t.Errorf("no %s finding", tc.id)
+		})
+	}
+}
+
+// Findings about hypothetical senders and hypothetical records say so.
+func TestSPFCheckMessages(t *testing.T) {
+	srv := startSPFServer(t)
+	tests := []struct {
+		domain, id string
+		want       []string
+	}{
+		{"void6.spf.test", "spf.too-many-void-lookups", []string{"for IPv6 senders", "only an IPv6 sender meets these void lookups", "neither the MX hosts nor --ip include an IPv6 address"}},
+		{"multi2.spf.test", "spf.too-many-lookups", []string{`record 1 of 2 ("v=spf1 a mx include:t1.spf.test include:t2.spf.test -all") on its own: `, "needs 12 DNS lookups"}},
+		{"multi2.spf.test", "spf.all-neutral", []string{`record 2 of 2 ("v=spf1 ip4:192.0.2.1 ?all") on its own: `}},
+		{"long.spf.test", "spf.record-too-long", []string{"total 525 octets, over the 450"}},
+		{"mxnone.spf.test", "spf.term-matches-nothing", []string{`"mx:nullmx.spf.test"`, "publishes only a null MX"}},
+		{"exptwo.spf.test", "spf.exp-unusable", []string{"there are 2 TXT records there"}},
+		{"nx.spf.test", "spf.nxdomain", []string{"nx.spf.test does not exist (NXDOMAIN for MX nx.spf.test from "}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.domain+"/"+tc.id, func(t *testing.T) {
+			res := runCheck(t, srv, tc.domain, checks.Options{}, checks.SPF{})[0]
+			for _, f := range res.Findings {
+				if f.ID != tc.id {
+					continue
+				}
+				for _, w := range tc.want {
+					if strings.Contains(f.Message, w) {
+						return
+					}
+				}
+			}
+			t.Errorf("no %s finding says %q: %+v", tc.id, tc.want, res.Findings)
 		})
 	}
 }

@@ -58,9 +58,49 @@ func (TLS) Run(ctx context.Context, env *Env) Result {
 	p := planSMTP(ctx, env)
 	targets := append(append([]smtpTarget{}, p.MX...), p.Submission...)
 	if len(targets) == 0 {
-		return Result{Findings: []Finding{SpecTLSSkipped.New("no server to probe for %s (see the smtp check)", env.Domain.ASCII)}}
+		return Result{Findings: []Finding{SpecTLSNotEvaluated.New("no server to probe for %s, so no TLS session was inspected: %s", env.Domain.ASCII, planWhy(p))}}
 	}
 	results := probeAll(ctx, env, targets)
+	fs, items := judgeSessions(targets, results)
+	if !evaluatedAny(fs) {
+		// Nothing was inspected: the check says why, in error findings
+		// only, so that it counts as not evaluated.
+		for i, f := range fs {
+			if f.ID == SpecTLSSkipped.ID {
+				fs[i] = SpecTLSNotEvaluated.New("%s", f.Message)
+			}
+		}
+	}
+	return Result{Findings: fs, Data: items}
+}
+
+// planWhy says why the plan has no target, from its findings.
+func planWhy(p *smtpPlan) string {
+	var why []string
+	for _, f := range p.Findings {
+		if f.ID != SpecSMTPSubmissionNone.ID {
+			why = append(why, f.Message)
+		}
+	}
+	if len(why) == 0 {
+		return "see the smtp check"
+	}
+	return strings.Join(why, "; ")
+}
+
+func evaluatedAny(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity != Error && f.ID != SpecTLSSkipped.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// judgeSessions turns the sessions into findings: the inspected TLS
+// sessions judged, failed handshakes, servers without STARTTLS
+// (tls.skipped) and the sessions that never reached TLS.
+func judgeSessions(targets []smtpTarget, results []*smtpprobe.Result) ([]Finding, []tlsItem) {
 	var fs []Finding
 	var items []tlsItem
 	unreached := 0
@@ -87,7 +127,7 @@ func (TLS) Run(ctx context.Context, env *Env) Result {
 	if unreached > 0 {
 		fs = append(fs, SpecTLSNotEvaluated.New("%d of %d server(s) could not be inspected (see the smtp check): %s", unreached, len(targets), strings.Join(why, "; ")))
 	}
-	return Result{Findings: fs, Data: items}
+	return fs, items
 }
 
 func stoppedAt(r *smtpprobe.Result) string {
@@ -98,7 +138,14 @@ func stoppedAt(r *smtpprobe.Result) string {
 }
 
 func handshakeFailure(t smtpTarget, r *smtpprobe.Result) Finding {
-	if errors.Is(r.Err, smtpprobe.ErrTimeout) || strings.Contains(r.TLSError, smtpprobe.ErrTimeout.Error()) {
+	if smtpprobe.CutShort(r.Err) {
+		return SpecTLSNotEvaluated.New("%s: %v; the TLS session was not inspected", t, r.Err).WithRecords(r.Transcript...)
+	}
+	// A handshake that timed out, or on 465 a connection closed before
+	// any TLS answer (a busy or rate-limiting server), is no verdict on
+	// the server's TLS.
+	closed := t.Mode == smtpprobe.Implicit && strings.Contains(r.TLSError, smtpprobe.ErrClosed.Error())
+	if closed || errors.Is(r.Err, smtpprobe.ErrTimeout) || strings.Contains(r.TLSError, smtpprobe.ErrTimeout.Error()) {
 		return SpecTLSNotEvaluated.New("%s: %s", t, r.TLSError).WithRecords(r.Transcript...)
 	}
 	f := SpecTLSHandshakeFailed.New("%s: %s; senders that insist on TLS cannot deliver, the others fall back to clear text", t, r.TLSError)
@@ -135,7 +182,8 @@ func judgeTLS(t smtpTarget, info *smtpprobe.TLSInfo) []Finding {
 	if leaf == nil {
 		return append(fs, SpecTLSCertUntrusted.As(sev(strict), "%s presented no certificate", t))
 	}
-	if !info.Trusted {
+	datesOnly := info.TrustDatesOnly && (info.Expired || info.NotYet)
+	if !info.Trusted && !datesOnly {
 		msg := fmt.Sprintf("%s presents a certificate that does not verify: %s", t, info.TrustError)
 		if strict {
 			msg += "; mail clients will refuse it or train users to click through warnings"
@@ -153,7 +201,11 @@ func judgeTLS(t smtpTarget, info *smtpprobe.TLSInfo) []Finding {
 	}
 	switch {
 	case info.Expired:
-		fs = append(fs, SpecTLSCertExpired.New("%s presents a certificate that expired on %s (%d days ago)", t, leaf.NotAfter.Format(time.DateOnly), -info.DaysLeft).
+		also := ""
+		if datesOnly {
+			also = "; " + info.TrustError + ", so renew the whole chain"
+		}
+		fs = append(fs, SpecTLSCertExpired.New("%s presents a certificate that expired on %s (%d days ago)%s", t, leaf.NotAfter.Format(time.DateOnly), -info.DaysLeft, also).
 			WithRecords(evidence...).
 			WithFix("renew the certificate for %s and reload the server; automate renewal (certbot renew with a deploy hook)", t.Host))
 	case info.NotYet:

@@ -21,7 +21,7 @@ type Report struct {
 	SchemaVersion string `json:"schema_version"`
 	Domain        string `json:"domain"`                   // A-label form
 	DomainUnicode string `json:"domain_unicode,omitempty"` // only when it differs
-	Score         int    `json:"score"`                    // 0-100 over the evaluated checks
+	Score         int    `json:"score"`                    // 0-100 over the evaluated checks; 0 when not graded
 	Grade         string `json:"grade"`                    // A-F, or "-" when no grade is given
 	// Graded is false when no grade is given: an essential check (mx, spf,
 	// dmarc) was not evaluated, less than MinCoverage of the weight was,
@@ -117,6 +117,11 @@ func (r *Report) grade() {
 		r.GradeWithheld = fmt.Sprintf("only %d%% of the score's weight could be evaluated (a grade needs %d%%)", r.Coverage, MinCoverage)
 	}
 	r.Graded = r.GradeWithheld == ""
+	if !r.Graded {
+		// A partial mean is not a score: monitoring that reads only
+		// "score" must not see 100 for a domain it could not check.
+		r.Score = 0
+	}
 	r.Grade = Grade(r.Score, r.Graded, r.HasFail())
 }
 

@@ -92,7 +92,7 @@ func unevaluatedErrors(r *Report) int {
 func writeScore(w io.Writer, r *Report, p palette) {
 	s := r.Summary
 	verdict := fmt.Sprintf("%d/100  grade %s", r.Score, r.Grade)
-	if !r.Evaluated {
+	if !r.Graded {
 		verdict = "-/100  grade -"
 	}
 	fmt.Fprintf(w, "%s %s  %s\n", p.bold("score:"), p.grade(r.Grade, verdict),
@@ -319,3 +319,19 @@ func (p palette) grade(g, text string) string {
 	}
 	return p.sev(checks.Fail, text)
 }
+
+// textReporter writes each report as the terminal report.
+type textReporter struct {
+	w   io.Writer
+	opt TextOptions
+}
+
+var _ Reporter = (*textReporter)(nil)
+
+func newTextReporter(w io.Writer, opt Options) Reporter {
+	return &textReporter{w: w, opt: TextOptions{Color: opt.Color, Width: opt.Width}}
+}
+
+func (t *textReporter) Begin(Run) error        { return nil }
+func (t *textReporter) Report(r *Report) error { return WriteText(t.w, r, t.opt) }
+func (t *textReporter) End(RunSummary) error   { return nil }

@@ -36,7 +36,11 @@ if ! command -v postfix >/dev/null 2>&1 || ! have_sasl_plain; then
 	cleanup
 	created_policy=""
 fi
-postconf mail_version
+# -d: the built-in default, which needs no main.cf. "No configuration"
+# installs none in /etc/postfix, and the test runs Postfix with its own
+# configuration directory (postfix -c), so nothing here may read the
+# system's main.cf.
+echo "== interop: $(postconf -d mail_version)"
 
 go build -o bin/mailcheck ./cmd/mailcheck
 MAILCHECK_BIN="$PWD/bin/mailcheck" go test -tags interop -count=1 -run 'Interop' -v ./internal/smtptest/

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/schedule"
 	"github.com/mailcheck/mailcheck/report"
 )
 
@@ -144,8 +145,7 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 		fmt.Fprintf(a.stderr, "mailcheck: warning: %s\n", w)
 	}
 	newEnv := a.envMaker(f, opts, roots, setup)
-	reports := a.schedule(ctx, f, names, list, setup, newEnv)
-	code, err := a.writeReports(f, reports)
+	code, err := a.runAudits(ctx, f, names, list, setup, newEnv)
 	switch {
 	case err != nil:
 		return err
@@ -245,57 +245,49 @@ func (a *app) envMaker(f *auditFlags, opts checks.Options, roots *x509.CertPool,
 	}
 }
 
-// schedule audits the domains, at most --parallel at once, and returns
-// one channel per domain that receives its report.
-func (a *app) schedule(ctx context.Context, f *auditFlags, names []resolve.Name, list []checks.Check,
-	setup *resolverSetup, newEnv func(resolve.Name) *checks.Env) []chan *report.Report {
-	reports := make([]chan *report.Report, len(names))
-	sem := make(chan struct{}, f.parallel)
-	for i, n := range names {
-		reports[i] = make(chan *report.Report, 1)
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			started := a.now()
-			actx, cancel := context.WithTimeout(ctx, f.deadline)
-			defer cancel()
-			results := checks.Run(actx, newEnv(n), list)
-			reports[i] <- report.New(n.ASCII, n.Unicode, started, setup.Description, results)
-		}()
-	}
-	return reports
-}
-
-// writeReports prints the reports in argument order and returns the
+// runAudits audits the domains through the scheduler and writes each
+// report with the chosen format as soon as its turn comes; it returns the
 // run's exit code: 1 if any domain failed, else 3 if any could not be
 // (completely) evaluated, else 0.
-func (a *app) writeReports(f *auditFlags, reports []chan *report.Report) (int, error) {
-	failed, unevaluated := false, false
-	color := f.colorOn(a)
-	for _, ch := range reports {
-		r := <-ch
-		var err error
-		if f.format == "json" {
-			err = report.WriteJSON(a.stdout, r)
-		} else {
-			err = report.WriteText(a.stdout, r, report.TextOptions{Color: color})
-		}
-		if err != nil {
-			return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
-		}
+func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name, list []checks.Check,
+	setup *resolverSetup, newEnv func(resolve.Name) *checks.Env) (int, error) {
+	format, err := report.LookupFormat(f.format)
+	if err != nil {
+		return exitUsage, usageErr("--format: %v", err)
+	}
+	rep := format.New(a.stdout, report.Options{Color: f.colorOn(a)})
+	run := report.Run{Tool: "mailcheck " + version, Started: a.now(), Domains: len(names),
+		Checks: checks.Names(list), Catalogue: checks.Catalogue(list)}
+	if err := rep.Begin(run); err != nil {
+		return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
+	}
+	var sum report.RunSummary
+	cfg := schedule.Config{Checks: list, NewEnv: newEnv, Parallel: f.parallel, Deadline: f.deadline,
+		Resolver: setup.Description, Now: a.now}
+	src := schedule.List(names)
+	err = schedule.Run(ctx, cfg, &src, func(r *report.Report) error {
+		sum.Domains++
 		switch {
 		case r.NXDomain || r.HasFail():
-			failed = true
+			sum.Failed++
 		case !r.Graded || !r.Complete && !f.allowIncomplete:
-			unevaluated = true
+			sum.Unevaluated++
 		case r.Score < f.failUnder:
-			failed = true
+			sum.Failed++
 		}
+		sum.Interrupted = sum.Interrupted || r.Interrupted
+		return rep.Report(r)
+	})
+	if err == nil {
+		err = rep.End(sum)
+	}
+	if err != nil {
+		return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
 	}
 	switch {
-	case failed:
+	case sum.Failed > 0:
 		return exitFail, nil
-	case unevaluated:
+	case sum.Unevaluated > 0:
 		return exitUnevaluated, nil
 	}
 	return exitOK, nil

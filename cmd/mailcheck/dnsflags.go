@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/report"
 )
 
 // dnsFlags are the flags every command that resolves names shares
@@ -34,14 +35,14 @@ func (f *dnsFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Second, "timeout of one DNS query attempt")
 	fs.DurationVar(&f.deadline, "deadline", 30*time.Second, "deadline for the whole audit of one domain")
 	fs.BoolVar(&f.trace, "trace", false, "print every DNS query (server, rcode, round-trip time) and SMTP transcript on stderr")
-	fs.StringVar(&f.format, "format", "text", "output format: text or json")
+	fs.StringVar(&f.format, "format", "text", "output format: "+strings.Join(report.FormatNames(), " or "))
 	fs.BoolVar(&f.noColor, "no-color", false, "no colours in text output (also: NO_COLOR set, or stdout not a terminal)")
 }
 
 func (f *dnsFlags) validate() error {
 	f.format = strings.ToLower(f.format)
-	if f.format != "text" && f.format != "json" {
-		return usageErr("--format must be text or json, not %q", f.format)
+	if _, err := report.LookupFormat(f.format); err != nil {
+		return usageErr("--format must be %s, not %q", strings.Join(report.FormatNames(), " or "), f.format)
 	}
 	if f.timeout <= 0 {
 		return usageErr("--timeout must be positive, not %s", f.timeout)

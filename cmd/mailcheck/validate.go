@@ -16,21 +16,8 @@ import (
 // silently disabled check or a green run.
 
 // parseDomainArg accepts a mail domain given on the command line: a name
-// of at least two labels, not an IP address.
-func parseDomainArg(s string) (resolve.Name, error) {
-	t := strings.TrimSpace(s)
-	if _, err := netip.ParseAddr(strings.Trim(t, "[]")); err == nil {
-		return resolve.Name{}, fmt.Errorf("%q is an IP address; give a domain name such as example.org", s)
-	}
-	n, err := resolve.ParseName(t)
-	if err != nil {
-		return n, err
-	}
-	if !strings.Contains(n.ASCII, ".") {
-		return resolve.Name{}, fmt.Errorf("%q is a single label; give a domain name such as example.org", s)
-	}
-	return n, nil
-}
+// of at least two labels, not an IP address (resolve.ParseDomain).
+func parseDomainArg(s string) (resolve.Name, error) { return resolve.ParseDomain(s) }
 
 // validHostPort checks HOST or HOST:PORT (IPv6 in brackets with a port):
 // the host an IP address or a valid host name, the port 1-65535.

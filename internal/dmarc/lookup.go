@@ -232,10 +232,10 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 				return
 			}
 			an.recs = append(append([]string{}, ans.Strings(dns.TypeCNAME)...), ans.Strings(dns.TypeTXT)...)
+			junk := false
 			for _, t := range txts {
-				if IsDMARC(t) {
-					an.ok = true
-				}
+				an.ok = an.ok || IsAuthorization(t)
+				junk = junk || IsDMARC(t)
 			}
 			switch {
 			case an.ok:
@@ -243,6 +243,8 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 				an.neg = "NXDOMAIN"
 			case len(txts) == 0:
 				an.neg = "no TXT record"
+			case junk:
+				an.neg = "a TXT record starts with v=DMARC1 but is not a list of tag=value pairs, so receivers discard it (RFC 7489 §7.1)"
 			default:
 				an.neg = "no TXT record starting with v=DMARC1"
 			}

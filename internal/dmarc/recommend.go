@@ -26,6 +26,10 @@ type RecommendOptions struct {
 	// ReportAddress is the aggregate report address to add when the
 	// record has no usable rua; default dmarc-reports@<domain>.
 	ReportAddress string
+	// Drop lists report URIs (as written) the recommendation must not
+	// keep: destinations that do not authorize the reports or cannot
+	// receive mail.
+	Drop []string
 }
 
 // Recommend returns the complete DMARC record domain should publish,
@@ -35,7 +39,9 @@ type RecommendOptions struct {
 // repair (a missing mailto:), drops invalid and unknown tags, and
 // strengthens what is weak: p=none becomes quarantine, a partial pct and
 // DMARCbis testing mode (t=y) go, sp/np weaker than p go (they then
-// inherit p), and a record without rua gets one.
+// inherit p), and a record without rua gets one (not a domain that sends
+// no mail). Report URIs in opt.Drop go, and at most MaxReportURIs of each
+// tag are kept.
 //
 // Without a record, the recommendation is the usual first step: p=none
 // with aggregate reports (p=reject for a domain that sends no mail).
@@ -84,12 +90,14 @@ func Recommend(domain string, rec *Record, opt RecommendOptions) string {
 			out = append(out, name+"="+v)
 		}
 	}
-	rua := uriList(rec.RUA)
-	if len(rua) == 0 {
+	rua := uriList(rec.RUA, opt.Drop)
+	if len(rua) == 0 && !opt.NoMail {
 		rua = []string{"mailto:" + report}
 	}
-	out = append(out, "rua="+strings.Join(rua, ","))
-	ruf := uriList(rec.RUF)
+	if len(rua) > 0 {
+		out = append(out, "rua="+strings.Join(rua, ","))
+	}
+	ruf := uriList(rec.RUF, opt.Drop)
 	if len(ruf) > 0 {
 		out = append(out, "ruf="+strings.Join(ruf, ","))
 		if v, ok := vals["fo"]; ok && v != "0" {
@@ -111,16 +119,20 @@ func Recommend(domain string, rec *Record, opt RecommendOptions) string {
 }
 
 // uriList returns the usable URIs of a rua/ruf tag and the repairs of the
-// broken ones, without duplicates.
-func uriList(uris []ReportURI) []string {
+// broken ones, without duplicates and without those in drop, at most
+// MaxReportURIs of them (receivers may ignore the others).
+func uriList(uris []ReportURI, drop []string) []string {
 	var out []string
 	seen := map[string]bool{}
+	for _, d := range drop {
+		seen[strings.ToLower(d)] = true
+	}
 	for _, u := range uris {
 		s := u.Raw
 		if !u.Valid() {
 			s = u.Repaired
 		}
-		if s != "" && !seen[strings.ToLower(s)] {
+		if s != "" && !seen[strings.ToLower(s)] && len(out) < MaxReportURIs {
 			seen[strings.ToLower(s)] = true
 			out = append(out, s)
 		}

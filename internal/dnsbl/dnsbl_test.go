@@ -183,7 +183,10 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"empty", "", "no lists"},
-		{"unknown key", "lists:\n  - zone: bl.example.net\n    zones: x\n", "field zones not found"},
+		{"unknown key", "lists:\n  - zone: bl.example.net\n    zones: x\n", "test.yaml:3: field zones not found"},
+		{"bad yaml", "lists:\n  - zone: [\n", "test.yaml:"},
+		{"line of the list", "lists:\n  - zone: bl.example.net\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n  - zone: bl2.example.net\n", "test.yaml:4: list 2 (bl2.example.net): no codes"},
+		{"not text", "lists:\n  - zone: \xff\xfe\n", "not UTF-8"},
 		{"bad zone", "lists:\n  - zone: bl..example\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n", "empty label"},
 		{"tld zone", "lists:\n  - zone: example\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n", "top-level"},
 		{"bad kind", "lists:\n  - zone: bl.example.net\n    kind: ipv4\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n", "kind \"ipv4\""},
@@ -197,7 +200,7 @@ func TestParseErrors(t *testing.T) {
 		{"bit value", "lists:\n  - zone: bl.example.net\n    bitmask: true\n    codes: [{bit: 6, class: listed, meaning: x}]\n", "bit 6"},
 		{"both", "lists:\n  - zone: bl.example.net\n    bitmask: true\n    codes: [{bit: 2, code: 127.0.0.2, class: listed, meaning: x}]\n", "either code or bit"},
 		{"test kind", "lists:\n  - zone: bl.example.net\n    kind: ip4\n    test_listed: \"::2\"\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n", "does not match kind"},
-		{"twice", "lists:\n  - zone: bl.example.net\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n  - zone: BL.example.net\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n", "defined twice"},
+		{"twice", "lists:\n  - zone: bl.example.net\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n  - zone: BL.example.net\n    codes: [{code: 127.0.0.2, class: listed, meaning: x}]\n", "test.yaml:4: list 2: zone bl.example.net defined twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,8 +230,10 @@ func TestLoadFile(t *testing.T) {
 	if h := l.Interpret(netip.MustParseAddr("127.0.0.200")); h[0].Class != ClassRefused {
 		t.Errorf("127.0.0.200: %+v", h)
 	}
-	if _, err := LoadFile("testdata/missing.yaml"); !errors.Is(err, ErrConfig) {
-		t.Errorf("missing file: %v", err)
+	for _, bad := range []string{"testdata/missing.yaml", "testdata", "/dev/zero"} {
+		if _, err := LoadFile(bad); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 
 	// Select: the file's default lists, then the built-in set; the file's

@@ -9,10 +9,12 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
 // ErrConfig is wrapped by every error about list definitions (a bad
@@ -96,11 +98,12 @@ type codeYAML struct {
 
 // LoadFile reads list definitions from a YAML file (format: see Parse).
 func LoadFile(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return Parse(bytes.NewReader(b), path)
+	defer fh.Close()
+	return Parse(fh, path)
 }
 
 // maxFileSize caps a --dnsbl-file.
@@ -131,6 +134,9 @@ func Parse(r io.Reader, file string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, file, err)
 	}
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("%w: %s: not UTF-8 text (a YAML file is expected)", ErrConfig, file)
+	}
 	if len(b) > maxFileSize {
 		return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrConfig, file, maxFileSize)
 	}
@@ -138,26 +144,79 @@ func Parse(r io.Reader, file string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, file, err)
+		return nil, fmt.Errorf("%w: %s", ErrConfig, yamlError(file, err))
 	}
 	if len(raw.Lists) == 0 {
 		return nil, fmt.Errorf("%w: %s: no lists (expected a top-level \"lists:\" sequence)", ErrConfig, file)
+	}
+	lines := listLines(b)
+	at := func(i int) string {
+		if i < len(lines) {
+			return fmt.Sprintf("%s:%d", file, lines[i])
+		}
+		return file
 	}
 	f := &File{IncludeDefaults: raw.IncludeDefaults, isDefault: map[string]bool{}}
 	seen := map[string]bool{}
 	for i, ly := range raw.Lists {
 		l, err := ly.list()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: list %d (%s): %v", ErrConfig, file, i+1, ly.Zone, err)
+			return nil, fmt.Errorf("%w: %s: list %d (%s): %v", ErrConfig, at(i), i+1, sanitize.Line(ly.Zone, 80), err)
 		}
 		if seen[l.Zone] {
-			return nil, fmt.Errorf("%w: %s: zone %s defined twice", ErrConfig, file, l.Zone)
+			return nil, fmt.Errorf("%w: %s: list %d: zone %s defined twice", ErrConfig, at(i), i+1, l.Zone)
 		}
 		seen[l.Zone] = true
 		f.isDefault[l.Zone] = ly.Default == nil || *ly.Default
 		f.Lists = append(f.Lists, l)
 	}
 	return f, nil
+}
+
+// yamlError renders a YAML error as "file:line: message" lines joined on
+// one line ("yaml: line 3: ..." and "yaml: unmarshal errors:\n  line 5:
+// ..." are what yaml.v3 says).
+func yamlError(file string, err error) string {
+	var parts []string
+	for _, l := range strings.Split(strings.TrimPrefix(err.Error(), "yaml: "), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l == "unmarshal errors:" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(l, "line "); ok {
+			if n, msg, ok := strings.Cut(rest, ": "); ok {
+				l = fmt.Sprintf("%s:%s: %s", file, n, msg)
+			}
+		} else {
+			l = file + ": " + l
+		}
+		parts = append(parts, sanitize.Line(l, 300))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// listLines returns the line of each item of the top-level lists
+// sequence (nil when the document has no such sequence).
+func listLines(b []byte) []int {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "lists" || root.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		var out []int
+		for _, item := range root.Content[i+1].Content {
+			out = append(out, item.Line)
+		}
+		return out
+	}
+	return nil
 }
 
 func (ly listYAML) list() (*List, error) {

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
 // Limits cap what a session reads from the peer.
@@ -45,6 +47,37 @@ var (
 	ErrCodeMismatch  = errors.New("smtpprobe: reply code changed within a multi-line reply")
 	errNoReplyPrefix = "reply does not start with a three-digit code"
 )
+
+// Bounds on peer text kept in a Result, after escaping.
+const (
+	maxReplyText      = 1024 // one reply line's text (RFC 5321 §4.5.3.1.5: 512 octets in all)
+	maxBannerHost     = 255  // the greeting's host name (RFC 1035 §2.3.4)
+	maxTranscriptLine = 1200 // one transcript line
+	maxErrText        = 600  // an error's text
+)
+
+// cleanErr is an error whose text has been made safe to print; it still
+// unwraps to the original for errors.Is.
+type cleanErr struct {
+	err  error
+	text string
+}
+
+func (e cleanErr) Error() string { return e.text }
+func (e cleanErr) Unwrap() error { return e.err }
+
+// sanitizeErr bounds err's text and escapes any control byte in it (the
+// text may quote what the peer sent).
+func sanitizeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	if sanitize.IsClean(s) && len(s) <= maxErrText {
+		return err
+	}
+	return cleanErr{err: err, text: sanitize.Line(s, maxErrText)}
+}
 
 // Reply is one SMTP reply: its code and its text lines without the code
 // and separator.
@@ -110,7 +143,7 @@ type Transcript struct {
 }
 
 func (t *Transcript) add(dir, line string) {
-	line = printable(line)
+	line = sanitize.Truncate(printable(line), maxTranscriptLine)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lines = append(t.lines, dir+" "+line)
@@ -156,8 +189,15 @@ func newTextConn(c net.Conn, l Limits, tr *Transcript) *textConn {
 	return &textConn{conn: c, r: bufio.NewReaderSize(c, 4096), limits: l, tr: tr}
 }
 
+// ErrBadCommand says a command line held a CR, LF or NUL: sending it
+// would smuggle further commands into the session.
+var ErrBadCommand = errors.New("smtpprobe: command with CR, LF or NUL not sent")
+
 // cmd sends one command line and reads the reply.
 func (t *textConn) cmd(line string) (*Reply, error) {
+	if strings.ContainsAny(line, "\r\n\x00") {
+		return nil, ErrBadCommand
+	}
 	t.tr.add(">", line)
 	if _, err := io.WriteString(t.conn, line+"\r\n"); err != nil {
 		return nil, classify(err)
@@ -218,7 +258,9 @@ func (t *textConn) readReply() (*Reply, error) {
 		rep.Code = code
 		text := ""
 		if len(line) > 4 {
-			text = line[4:]
+			// Peer text enters here: no control byte or invalid
+			// UTF-8 goes further, and each line is bounded.
+			text = sanitize.Line(line[4:], maxReplyText)
 		}
 		rep.Lines = append(rep.Lines, text)
 		if len(line) == 3 || line[3] == ' ' {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
 // Mode is how a port speaks TLS.
@@ -141,6 +143,51 @@ func (r *Result) TLSAttempted() bool { return r.TLS != nil || r.TLSError != "" }
 // ErrNotTLS says a server answered STARTTLS with something other than 220.
 var ErrNotTLS = errors.New("smtpprobe: STARTTLS refused")
 
+// Errors of a session ended by the caller, not by the server: the audit
+// deadline (the caller's context expired) or an interruption (it was
+// cancelled, e.g. by SIGINT). They say nothing about the server.
+var (
+	ErrDeadline    = errors.New("the audit deadline ended the probe")
+	ErrInterrupted = errors.New("interrupted: the run was stopped during the probe")
+)
+
+// answerErr is an error that rests on a complete reply of the server (a
+// refusal): a verdict, whenever the caller's deadline comes.
+type answerErr struct{ error }
+
+func (e answerErr) Unwrap() error { return e.error }
+
+func answered(err error) error { return answerErr{err} }
+
+// CutShort reports whether err means the caller ended the session
+// (ErrDeadline or ErrInterrupted).
+func CutShort(err error) bool {
+	return errors.Is(err, ErrDeadline) || errors.Is(err, ErrInterrupted)
+}
+
+// CutError returns the error of a session that parent ended, or nil when
+// parent is still live or its deadline came after own (the session's own
+// timeout, a verdict on the server, ended it first). A zero own means the
+// session had no timeout of its own.
+func CutError(parent context.Context, own time.Time) error {
+	err := parent.Err()
+	if dl, ok := parent.Deadline(); err == nil && ok && !time.Now().Before(dl) {
+		// The socket deadline taken from parent fired before parent's
+		// own timer did: the deadline ended the session all the same.
+		err = context.DeadlineExceeded
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return ErrInterrupted
+	}
+	if dl, ok := parent.Deadline(); ok && !own.IsZero() && dl.After(own) {
+		return nil
+	}
+	return ErrDeadline
+}
+
 // Probe runs one session. It always returns a Result; Result.Err tells
 // whether and where it stopped early.
 func Probe(ctx context.Context, cfg Config) *Result {
@@ -164,10 +211,21 @@ func Probe(ctx context.Context, cfg Config) *Result {
 		res.Duration = time.Since(start)
 	}()
 
+	parent := ctx
+	own := start.Add(cfg.Timeout)
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	fail := func(stage string, err error) *Result {
-		res.Stage, res.Err = stage, err
+		var ans answerErr
+		if cut := CutError(parent, own); cut != nil && !errors.As(err, &ans) {
+			// Whatever the read or write said (an i/o timeout), the
+			// caller ended the session: it is no verdict on the server.
+			err = fmt.Errorf("%w of %s at the %s stage", cut, cfg.Address, stage)
+			if res.TLSError != "" {
+				res.TLSError = err.Error()
+			}
+		}
+		res.Stage, res.Err = stage, sanitizeErr(err)
 		tr.Note("stopped at %s: %v", stage, err)
 		return res
 	}
@@ -205,10 +263,10 @@ func Probe(ctx context.Context, cfg Config) *Result {
 		return fail(StageBanner, err)
 	}
 	if f := strings.Fields(res.Banner.Lines[0]); len(f) > 0 {
-		res.BannerHost = f[0]
+		res.BannerHost = sanitize.Truncate(f[0], maxBannerHost)
 	}
 	if res.Banner.Code != 220 {
-		return fail(StageBanner, fmt.Errorf("greeting %s", res.Banner))
+		return fail(StageBanner, answered(fmt.Errorf("greeting %s", res.Banner)))
 	}
 
 	ext, err := greet(tc, res, cfg.HeloName, false)
@@ -261,7 +319,7 @@ func Probe(ctx context.Context, cfg Config) *Result {
 		}
 		if res.StartTLS.Code != 220 {
 			res.TLSError = fmt.Sprintf("the server advertised STARTTLS but answered %s", res.StartTLS)
-			return fail(StageStartTLS, fmt.Errorf("%w: %s", ErrNotTLS, res.StartTLS))
+			return fail(StageStartTLS, answered(fmt.Errorf("%w: %s", ErrNotTLS, res.StartTLS)))
 		}
 		if n := tc.r.Buffered(); n > 0 {
 			// Anything sent before the handshake is outside TLS
@@ -312,9 +370,9 @@ func greet(tc *textConn, res *Result, helo string, afterTLS bool) ([]string, err
 		if res.HELO.Class() == 2 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("EHLO and HELO refused: %s", res.HELO)
+		return nil, answered(fmt.Errorf("EHLO and HELO refused: %s", res.HELO))
 	}
-	return nil, fmt.Errorf("EHLO refused: %s", rep)
+	return nil, answered(fmt.Errorf("EHLO refused: %s", rep))
 }
 
 // handshake runs the TLS client handshake on tc's connection and swaps tc
@@ -327,7 +385,7 @@ func handshake(ctx context.Context, res *Result, tc *textConn, cfg Config, tr *T
 	tconn := tls.Client(tc.conn, clientConfig(host))
 	if err := tconn.HandshakeContext(ctx); err != nil {
 		err = classify(err)
-		res.TLSError = "TLS handshake failed: " + err.Error()
+		res.TLSError = sanitize.Line("TLS handshake failed: "+err.Error(), maxErrText)
 		return false
 	}
 	res.TLS = Inspect(tconn.ConnectionState(), host, cfg.RootCAs, cfg.Now())

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
@@ -124,16 +125,22 @@ func TestProbeHostile(t *testing.T) {
 		{"code change", smtptest.Script("220-mx.test\n421 bye", nil), smtpprobe.StageBanner, smtpprobe.ErrCodeMismatch, 5 * time.Second},
 	}
 	for _, tc := range tests {
+		// Fake time (synctest) over net.Pipe: the bound is exact, and no
+		// load on the machine can move it.
 		t.Run(tc.name, func(t *testing.T) {
-			addr := smtptest.StartFake(t, tc.h)
-			start := time.Now()
-			r := smtpprobe.Probe(context.Background(), smtpprobe.Config{Host: "mx.test", Address: "192.0.2.25:25", Dialer: direct{addr}, Timeout: tc.timeout})
-			if !errors.Is(r.Err, tc.err) || r.Stage != tc.stage {
-				t.Fatalf("got stage %q err %v, want %q %v\n%s", r.Stage, r.Err, tc.stage, tc.err, strings.Join(r.Transcript, "\n"))
-			}
-			if d := time.Since(start); d > tc.timeout+2*time.Second {
-				t.Errorf("took %s, over the %s timeout", d, tc.timeout)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				r := smtpprobe.Probe(context.Background(), smtpprobe.Config{Host: "mx.test", Address: "192.0.2.25:25", Dialer: smtptest.PipeDialer(tc.h), Timeout: tc.timeout})
+				if !errors.Is(r.Err, tc.err) || r.Stage != tc.stage {
+					t.Fatalf("got stage %q err %v, want %q %v\n%s", r.Stage, r.Err, tc.stage, tc.err, strings.Join(r.Transcript, "\n"))
+				}
+				if d := time.Since(start); d > tc.timeout {
+					t.Errorf("took %s, over the %s timeout", d, tc.timeout)
+				}
+				if errors.Is(tc.err, smtpprobe.ErrTimeout) && time.Since(start) != tc.timeout {
+					t.Errorf("timed out after %s, want exactly %s", time.Since(start), tc.timeout)
+				}
+			})
 		})
 	}
 }
@@ -168,14 +175,38 @@ func TestProbeGreetingAndPlainSMTP(t *testing.T) {
 	}
 }
 
-func TestProbeDeadlineFromContext(t *testing.T) {
-	addr := smtptest.StartFake(t, smtptest.Silent)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	r := smtpprobe.Probe(ctx, smtpprobe.Config{Host: "mx.test", Address: "192.0.2.25:25", Dialer: direct{addr}, Timeout: time.Minute})
-	if !errors.Is(r.Err, smtpprobe.ErrTimeout) || time.Since(start) > 2*time.Second {
-		t.Fatalf("err %v after %s", r.Err, time.Since(start))
+// A session the caller ends (the audit deadline, an interruption) says
+// so, and is never blamed on the server as a timeout.
+func TestProbeEndedByCaller(t *testing.T) {
+	tests := []struct {
+		name  string
+		ctx   func() (context.Context, context.CancelFunc)
+		want  error
+		words string
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 200*time.Millisecond)
+		}, smtpprobe.ErrDeadline, "the audit deadline ended the probe of 192.0.2.25:25 at the banner stage"},
+		{"interrupted", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(200*time.Millisecond, cancel)
+			return ctx, cancel
+		}, smtpprobe.ErrInterrupted, "interrupted: the run was stopped during the probe of 192.0.2.25:25 at the banner stage"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := tc.ctx()
+				defer cancel()
+				r := smtpprobe.Probe(ctx, smtpprobe.Config{Host: "mx.test", Address: "192.0.2.25:25", Dialer: smtptest.PipeDialer(smtptest.Silent), Timeout: time.Minute})
+				if !errors.Is(r.Err, tc.want) || errors.Is(r.Err, smtpprobe.ErrTimeout) || r.Err.Error() != tc.words {
+					t.Fatalf("err %v", r.Err)
+				}
+				if r.Duration != 200*time.Millisecond {
+					t.Errorf("the session lasted %s, want the 200ms the caller gave it", r.Duration)
+				}
+			})
+		})
 	}
 }
 

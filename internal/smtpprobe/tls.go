@@ -13,6 +13,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
 // TLSInfo is what a TLS handshake showed: the negotiated parameters and the
@@ -29,10 +31,14 @@ type TLSInfo struct {
 
 	Trusted    bool   `json:"trusted"`
 	TrustError string `json:"trust_error,omitempty"`
-	NameOK     bool   `json:"name_ok"`
-	NameError  string `json:"name_error,omitempty"`
-	Expired    bool   `json:"expired"`
-	NotYet     bool   `json:"not_yet_valid,omitempty"`
+	// TrustDatesOnly: the chain did not verify only because a certificate
+	// of it is outside its validity period at every moment the leaf is
+	// valid (set only when the leaf itself is expired or not yet valid).
+	TrustDatesOnly bool   `json:"trust_dates_only,omitempty"`
+	NameOK         bool   `json:"name_ok"`
+	NameError      string `json:"name_error,omitempty"`
+	Expired        bool   `json:"expired"`
+	NotYet         bool   `json:"not_yet_valid,omitempty"`
 	// DaysLeft is the whole days until the leaf expires (negative: ago).
 	DaysLeft int `json:"days_left"`
 }
@@ -142,26 +148,7 @@ func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time
 	info.Expired = now.After(leaf.NotAfter)
 	info.NotYet = now.Before(leaf.NotBefore)
 
-	// Trust is judged apart from the dates: an expired certificate from a
-	// trusted CA is "expired", not "untrusted". So verify at a moment
-	// inside the leaf's validity when now is outside it.
-	// Try the moments in order; the first error is the one reported.
-	var times []time.Time
-	if info.Expired || info.NotYet {
-		times = append(times, leaf.NotAfter.Add(-time.Second), leaf.NotBefore.Add(time.Second))
-	} else {
-		times = append(times, now)
-	}
-	for i, at := range times {
-		_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at})
-		if err == nil {
-			info.Trusted, info.TrustError = true, ""
-			break
-		}
-		if i == 0 {
-			info.TrustError = describeVerifyError(err)
-		}
-	}
+	judgeTrust(info, st.PeerCertificates, roots, inter, now)
 	switch {
 	case host == "":
 		info.NameError = "no host name to check the certificate against"
@@ -173,6 +160,42 @@ func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time
 		}
 	}
 	return info
+}
+
+// judgeTrust verifies the chain. Trust is judged apart from the dates: an
+// expired certificate from a trusted CA is "expired", not "untrusted". So
+// when now is outside the leaf's validity, the chain is verified at a
+// moment when every presented certificate is valid (or, failing that,
+// inside the leaf's validity), and a failure that is only about dates
+// (an intermediate that expired with the leaf) is left to the expiry
+// verdict (TrustDatesOnly) instead of quoting a "current time" the
+// server was never judged at.
+func judgeTrust(info *TLSInfo, chain []*x509.Certificate, roots, inter *x509.CertPool, now time.Time) {
+	leaf := chain[0]
+	at := now
+	if info.Expired || info.NotYet {
+		at = leaf.NotAfter.Add(-time.Second)
+		lo, hi := leaf.NotBefore, leaf.NotAfter
+		for _, c := range chain[1:] {
+			if c.NotBefore.After(lo) {
+				lo = c.NotBefore
+			}
+			if c.NotAfter.Before(hi) {
+				hi = c.NotAfter
+			}
+		}
+		if lo.Before(hi) {
+			at = hi.Add(-time.Second)
+		}
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at})
+	if err == nil {
+		info.Trusted = true
+		return
+	}
+	var ci x509.CertificateInvalidError
+	info.TrustDatesOnly = (info.Expired || info.NotYet) && errors.As(err, &ci) && ci.Reason == x509.Expired
+	info.TrustError = sanitize.Line(describeVerifyError(err), maxErrText)
 }
 
 func describeVerifyError(err error) string {
@@ -195,18 +218,45 @@ func describeVerifyError(err error) string {
 		if len(names) == 0 && hn.Certificate.Subject.CommonName != "" {
 			names = []string{"CN=" + hn.Certificate.Subject.CommonName + " (no subjectAltName)"}
 		}
-		return fmt.Sprintf("the certificate is for %s, not %s", strings.Join(names, ", "), hn.Host)
+		return fmt.Sprintf("the certificate is for %s, not %s", strings.Join(cleanNames(names), ", "), hn.Host)
+	case errors.As(err, &ci) && ci.Reason == x509.Expired && ci.Cert != nil:
+		// Not ci.Error(): it quotes the moment of the verification,
+		// which is not the time of the audit.
+		return fmt.Sprintf("the certificate %s in the chain is valid only from %s to %s", name(ci.Cert.Subject.String()),
+			ci.Cert.NotBefore.UTC().Format(time.DateOnly), ci.Cert.NotAfter.UTC().Format(time.DateOnly))
 	case errors.As(err, &ci):
 		return ci.Error()
 	}
 	return err.Error()
 }
 
+// name renders a distinguished name from a certificate: peer text,
+// escaped and bounded.
 func name(dn string) string {
 	if dn == "" {
 		return "empty subject"
 	}
-	return dn
+	return sanitize.Line(dn, maxCertName)
+}
+
+// maxCertName bounds a certificate name kept in a result; maxCertNames
+// bounds how many subjectAltNames are kept.
+const (
+	maxCertName  = 300
+	maxCertNames = 50
+)
+
+// cleanNames escapes and bounds a certificate's names.
+func cleanNames(names []string) []string {
+	var out []string
+	for i, n := range names {
+		if i == maxCertNames {
+			out = append(out, fmt.Sprintf("(%d more)", len(names)-i))
+			break
+		}
+		out = append(out, sanitize.Line(n, maxCertName))
+	}
+	return out
 }
 
 func describeCert(c *x509.Certificate) CertInfo {
@@ -214,7 +264,7 @@ func describeCert(c *x509.Certificate) CertInfo {
 	ci := CertInfo{
 		Subject:   name(c.Subject.String()),
 		Issuer:    name(c.Issuer.String()),
-		DNSNames:  c.DNSNames,
+		DNSNames:  cleanNames(c.DNSNames),
 		NotBefore: c.NotBefore.UTC(),
 		NotAfter:  c.NotAfter.UTC(),
 		SHA256:    hex.EncodeToString(sum[:]),

@@ -24,6 +24,9 @@ import (
 type CA struct {
 	Cert *x509.Certificate
 	key  *ecdsa.PrivateKey
+	// chain is what a server presents above its own certificate: this
+	// CA's certificate and its parents' when it is an intermediate.
+	chain [][]byte
 	// Pool trusts only this CA.
 	Pool *x509.CertPool
 }
@@ -56,6 +59,31 @@ func NewCA(t testing.TB, name string) *CA {
 	return &CA{Cert: cert, key: key, Pool: pool}
 }
 
+// Intermediate makes a CA signed by ca, valid from notBefore to
+// notAfter; the certificates it issues carry it in their chain.
+func (ca *CA) Intermediate(t testing.TB, name string, notBefore, notAfter time.Time) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(serial.Add(1)),
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"mailcheck tests"}},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &CA{Cert: cert, key: key, Pool: ca.Pool, chain: append([][]byte{der}, ca.chain...)}
+}
+
 // PEM returns the CA certificate in PEM form (for --ca-file).
 func (ca *CA) PEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
@@ -67,6 +95,11 @@ type CertOptions struct {
 	NotBefore time.Time // zero: an hour ago
 	NotAfter  time.Time // zero: in 90 days
 	RSABits   int       // 0: ECDSA P-256; else an RSA key of this size
+	// CommonName is the subject's CN (default: the first name); Issuer
+	// overrides the issuer's CN written into the certificate (a hostile
+	// certificate; it then verifies against nothing).
+	CommonName string
+	Issuer     string
 }
 
 // Issue makes a server certificate signed by ca.
@@ -92,8 +125,8 @@ func (ca *CA) Issue(t testing.TB, o CertOptions) tls.Certificate {
 		}
 		pub, priv = &k.PublicKey, k
 	}
-	cn := ""
-	if len(o.Names) > 0 {
+	cn := o.CommonName
+	if cn == "" && len(o.Names) > 0 {
 		cn = o.Names[0]
 	}
 	tmpl := &x509.Certificate{
@@ -105,12 +138,19 @@ func (ca *CA) Issue(t testing.TB, o CertOptions) tls.Certificate {
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
+	parent := ca.Cert
+	if o.Issuer != "" {
+		p := *ca.Cert
+		p.RawSubject = nil
+		p.Subject.CommonName = o.Issuer
+		parent = &p
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv, Leaf: leaf}
+	return tls.Certificate{Certificate: append([][]byte{der}, ca.chain...), PrivateKey: priv, Leaf: leaf}
 }
 
 // KeyPEM returns the certificate and key of c in PEM form (for servers

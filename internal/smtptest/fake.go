@@ -2,6 +2,7 @@ package smtptest
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"net"
 	"strings"
@@ -201,4 +202,38 @@ func StartTLSThen(banner string, replies map[string]string, cfg *tls.Config, aft
 		}
 		script(tc, bufio.NewReader(tc), afterTLS, done)
 	}
+}
+
+// PipeDialer serves h over net.Pipe: each dial runs h on the server end,
+// in the caller's goroutine group, so that tests under testing/synctest
+// (fake time) can drive the hostile fakes. done is closed when the client
+// closes its end.
+func PipeDialer(h Handler) *Pipes { return &Pipes{h: h} }
+
+// Pipes is the Dialer of PipeDialer.
+type Pipes struct {
+	h Handler
+}
+
+// DialContext implements the checks' and smtpprobe's Dialer.
+func (p *Pipes) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer server.Close()
+		p.h(server, done)
+	}()
+	return &pipeConn{Conn: client, done: done}, nil
+}
+
+// pipeConn closes done when the client closes the connection.
+type pipeConn struct {
+	net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *pipeConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return c.Conn.Close()
 }

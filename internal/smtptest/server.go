@@ -92,6 +92,12 @@ func Start(t testing.TB, o Options) *Server {
 		if err := s.Shutdown(ctx); err != nil {
 			s.Close()
 		}
+		// go-smtp closes only the listeners Serve has registered: when
+		// the test ends before the serve goroutine has run, Shutdown
+		// leaves l open and Serve would accept on it for ever. Closing
+		// it here ends Serve whenever it starts (it sees the server
+		// closed and returns).
+		l.Close()
 		<-done
 	})
 	return srv
@@ -172,12 +178,24 @@ func (d *Dialer) Map(address, target string) *Dialer {
 	return d
 }
 
+// Target returns what address is mapped to ("" when it is not).
+func (d *Dialer) Target(address string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.m[address]
+}
+
 // Dials returns the addresses dialled, in order.
 func (d *Dialer) Dials() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]string(nil), d.log...)
 }
+
+// Blackhole, as a Map target, is an address where connections neither
+// succeed nor get refused: the dial waits until its context ends, like a
+// firewall that drops packets (or outbound port 25 blocked).
+const Blackhole = "blackhole"
 
 // ErrRefused is what an unmapped address returns.
 var ErrRefused = errors.New("connection refused (smtptest: address not mapped)")
@@ -190,6 +208,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	d.mu.Unlock()
 	if !ok {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrRefused}
+	}
+	if target == Blackhole {
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
 	}
 	var nd net.Dialer
 	return nd.DialContext(ctx, network, target)

@@ -30,7 +30,14 @@ const (
 	IssueMacroUnknowable IssueKind = "macro-unknowable" // a term whose target depends on the sender
 	IssueRedirectIgnored IssueKind = "redirect-ignored" // redirect beside all
 	IssueTempError       IssueKind = "temperror"        // a lookup failed
+	IssueTooLong         IssueKind = "too-long"         // the TXT answer is over 450 octets (RFC 7208 §3.4)
+	IssueMatchesNothing  IssueKind = "matches-nothing"  // an a or mx term whose target has no address or no MX
+	IssueExpUnusable     IssueKind = "exp-unusable"     // the exp= target has no TXT record, several, or an invalid one
 )
+
+// MaxAnswerOctets is the size RFC 7208 §3.4 asks the SPF answer to stay
+// under (the name and the text of all its TXT records) to fit in UDP.
+const MaxAnswerOctets = 450
 
 // Issue is one problem found in the tree.
 type Issue struct {
@@ -41,6 +48,9 @@ type Issue struct {
 	// Severe is set on too-many-void when senders the domain authorizes can
 	// hit the limit (a pass-capable term comes after the excess).
 	Severe bool `json:"severe,omitempty"`
+	// IPv6Only is set on too-many-void when only IPv6 senders meet the
+	// excess (a: targets with an A record but no AAAA).
+	IPv6Only bool `json:"ipv6_only,omitempty"`
 	// Included is set when the record concerned is reached through an
 	// include, so the checked domain cannot edit it.
 	Included bool     `json:"included,omitempty"`
@@ -109,6 +119,7 @@ type walker struct {
 	nodes              int
 	maxNodes, maxDepth int
 	parallel           int
+	rootRecord         *string // AnalyzeRecord: the root's record, not looked up
 }
 
 // nodeState is what the fetch phase learns about a node.
@@ -134,6 +145,8 @@ type probeResult struct {
 	mxs    []*dns.MX
 	target string
 	noAddr bool
+	nx     bool // the target does not exist
+	null   bool // mx: the target publishes only a null MX
 }
 
 // Analyze fetches and analyses domain's SPF record and everything it
@@ -145,8 +158,19 @@ type probeResult struct {
 // first 10 DNS-querying terms in evaluation order) are probed
 // concurrently; then a sequential walk in record order reports the issues.
 func (an *Analyzer) Analyze(ctx context.Context, domain string) *Analysis {
+	return an.analyze(ctx, domain, nil)
+}
+
+// AnalyzeRecord analyses record as if it were the only SPF record of
+// domain (the record is not looked up; everything it includes is): what
+// the domain meets once it deletes its other SPF records.
+func (an *Analyzer) AnalyzeRecord(ctx context.Context, domain, record string) *Analysis {
+	return an.analyze(ctx, domain, &record)
+}
+
+func (an *Analyzer) analyze(ctx context.Context, domain string, record *string) *Analysis {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	w := &walker{a: an, ctx: ctx, out: &Analysis{Domain: domain, Issues: []Issue{}}, maxNodes: an.MaxNodes, maxDepth: an.MaxDepth, parallel: an.Parallel}
+	w := &walker{a: an, ctx: ctx, out: &Analysis{Domain: domain, Issues: []Issue{}}, maxNodes: an.MaxNodes, maxDepth: an.MaxDepth, parallel: an.Parallel, rootRecord: record}
 	if w.maxNodes <= 0 {
 		w.maxNodes = 100
 	}
@@ -212,7 +236,11 @@ func (w *walker) fetch(n *Node) {
 		st.invalid = true
 		return
 	}
-	st.spf, st.ans, st.sel, st.err = Lookup(w.ctx, w.a.Resolver, n.Domain)
+	if n.Via == "root" && w.rootRecord != nil {
+		st.spf, st.sel = []string{*w.rootRecord}, ""
+	} else {
+		st.spf, st.ans, st.sel, st.err = Lookup(w.ctx, w.a.Resolver, n.Domain)
+	}
 	if st.err == nil && st.sel == "" {
 		n.Record = st.spf[0]
 		n.rec, st.perr = Parse(st.spf[0])
@@ -342,14 +370,18 @@ func (w *walker) probe(t *Term, cur string) *probeResult {
 			return p
 		}
 		p.v4, p.v6 = len(r.A.Of(dns.TypeA)) == 0, len(r.AAAA.Of(dns.TypeAAAA)) == 0
-		p.noAddr = p.v4 && p.v6
+		p.noAddr, p.nx = p.v4 && p.v6, r.NXDomain()
 	case MX:
-		mxs, _, err := resolve.MX(w.ctx, w.a.Resolver, fq)
+		mxs, ans, err := resolve.MX(w.ctx, w.a.Resolver, fq)
 		if err != nil {
 			p.err, p.what = err, "the MX records of "+p.target
 			return p
 		}
-		p.mxs = mxs
+		p.mxs, p.nx = mxs, ans.NXDomain()
+		p.null = len(mxs) > 0
+		for _, mx := range mxs {
+			p.null = p.null && mx.Mx == "."
+		}
 		p.v4, p.v6 = len(mxs) == 0, len(mxs) == 0
 	case Exists:
 		a, err := w.a.Resolver.Query(w.ctx, fq, dns.TypeA)
@@ -408,11 +440,13 @@ func (w *walker) report(n *Node, probes map[probeKey]*probeResult) {
 			recs[i] = fmt.Sprintf("%s. IN TXT %q", n.Domain, s)
 		}
 		w.issue(IssueMultiple, n.Domain, n.Term, "%s publishes %d SPF records; exactly one is allowed, so every evaluation ends in permerror", n.Domain, len(st.spf)).Records = recs
+		w.checkSize(n)
 		return
 	}
 	if n.Via == "root" {
 		w.out.Records = st.spf
 	}
+	w.checkSize(n)
 	if st.perr != nil {
 		n.Status, n.Error = "syntax", st.perr.Error()
 		w.issue(IssueSyntax, n.Domain, n.Term, "the SPF record of %s is invalid: %v; every evaluation ends in permerror", n.Domain, st.perr).Records = []string{fmt.Sprintf("%s. IN TXT %q", n.Domain, st.spf[0])}
@@ -462,6 +496,7 @@ func (w *walker) report(n *Node, probes map[probeKey]*probeResult) {
 		n.Lookups += tr.Lookups
 		n.Terms = append(n.Terms, tr)
 	}
+	w.checkExp(n)
 	if all == nil && rec.Redirect == nil && st.final {
 		w.issue(IssueAllNeutral, domain, "", "the record of %s has no all mechanism and no redirect: unlisted hosts get neutral (RFC 7208 §4.7), which receivers treat like no SPF", domain)
 	}
@@ -503,11 +538,16 @@ func (w *walker) probeReport(n *Node, t *Term, tr *TermReport, p *probeResult) {
 	case A:
 		if p.noAddr {
 			tr.Note = fmt.Sprintf("%s has no address", p.target)
+			w.matchesNothing(n, t, p, "has no A or AAAA record")
 		}
 	case MX:
 		tr.Names = len(p.mxs)
 		if len(p.mxs) == 0 {
 			tr.Note = fmt.Sprintf("%s has no MX record", p.target)
+			w.matchesNothing(n, t, p, "has no MX record")
+		} else if p.null {
+			tr.Note = fmt.Sprintf("%s publishes a null MX", p.target)
+			w.matchesNothing(n, t, p, "publishes only a null MX (\"0 .\", RFC 7505)")
 		}
 		if len(p.mxs) > MaxNamesPerLookup {
 			var recs []string
@@ -527,6 +567,76 @@ func (w *walker) probeReport(n *Node, t *Term, tr *TermReport, p *probeResult) {
 	}
 	if p.v4 || p.v6 {
 		n.Void++
+	}
+}
+
+// matchesNothing reports an a or mx term that can never match (RFC 7208
+// §4.6.4): its lookup is void and only costs the sender a lookup.
+func (w *walker) matchesNothing(n *Node, t *Term, p *probeResult, why string) {
+	if p.nx {
+		why = "does not exist (NXDOMAIN)"
+	}
+	cost := "only costs a DNS lookup and counts as a void lookup (RFC 7208 §4.6.4)"
+	if p.null {
+		cost = "only costs DNS lookups (RFC 7208 §4.6.4)"
+	}
+	w.issue(IssueMatchesNothing, n.Domain, t.Text, "%q in the record of %s matches no sender: %s %s, so the term %s", t.Text, n.Domain, p.target, why, cost)
+}
+
+// checkSize reports a TXT answer over MaxAnswerOctets (RFC 7208 §3.4):
+// the name plus the text of all its TXT records.
+func (w *walker) checkSize(n *Node) {
+	st := n.st
+	size := len(n.Domain)
+	var texts []string
+	if st.ans != nil {
+		for _, rr := range st.ans.Of(dns.TypeTXT) {
+			t := strings.Join(rr.(*dns.TXT).Txt, "")
+			size += len(t)
+			texts = append(texts, t)
+		}
+	} else {
+		size += len(n.Record)
+	}
+	if size <= MaxAnswerOctets {
+		return
+	}
+	is := w.issue(IssueTooLong, n.Domain, "", "the name %s and its TXT records total %d octets, over the %d RFC 7208 §3.4 advises: the answer may not fit in a 512-octet UDP packet, so receivers must retry over TCP, and those that cannot get temperror", n.Domain, size, MaxAnswerOctets)
+	is.Included = n.Via == "include"
+	is.Records = st.ans.Strings(dns.TypeTXT)
+}
+
+// checkExp looks up the exp= target of a record whose explanation
+// receivers use (RFC 7208 §6.2): it must hold exactly one TXT record
+// that is a valid explain-string, or receivers ignore the modifier.
+func (w *walker) checkExp(n *Node) {
+	t := n.rec.Exp
+	if t == nil || !n.st.final || dynamicLetters(t.Domain) != "" {
+		return
+	}
+	target := staticTarget(t.Domain, n.Domain)
+	if !validDomain(target) {
+		w.issue(IssueExpUnusable, n.Domain, t.Text, "%q: %q is not a valid domain name, so receivers ignore exp= and give their default explanation (RFC 7208 §6.2)", t.Text, target)
+		return
+	}
+	txts, ans, err := resolve.TXT(w.ctx, w.a.Resolver, dns.Fqdn(target))
+	if err != nil {
+		w.issue(IssueTempError, n.Domain, t.Text, "could not look up the explanation %s for %q: %v", target, t.Text, err)
+		return
+	}
+	var why string
+	switch {
+	case len(txts) == 0:
+		why = "there is no TXT record there (" + resolve.Describe(ans, nil) + ")"
+	case len(txts) > 1:
+		why = fmt.Sprintf("there are %d TXT records there and exactly one is needed", len(txts))
+	default:
+		if _, perr := parseExplainString(txts[0]); perr != nil {
+			why = fmt.Sprintf("the TXT record there is not a valid explanation: %v", perr)
+		}
+	}
+	if why != "" {
+		w.issue(IssueExpUnusable, n.Domain, t.Text, "%q in the record of %s: %s, so receivers ignore exp= and give their default explanation to rejected senders (RFC 7208 §6.2)", t.Text, n.Domain, why).Records = ans.Strings(dns.TypeTXT)
 	}
 }
 
@@ -629,7 +739,7 @@ func (w *walker) voids() {
 		}
 		famName := [2]string{"IPv4", "IPv6"}[fam]
 		is := w.issue(IssueTooManyVoid, w.out.Domain, "", "%d lookups of the tree find nothing for %s senders (limit %d): %s", count, famName, DefaultMaxVoidLookups, strings.Join(terms, ", "))
-		is.Severe = severe
+		is.Severe, is.IPv6Only = severe, fam == 1
 		if severe {
 			is.Msg += "; senders authorized by a later term get permerror instead of pass"
 		} else {

@@ -244,8 +244,8 @@ func TestAnalyze(t *testing.T) {
 		{"syntax.spf.test", 0, 0, []IssueKind{IssueSyntax}, false},
 		{"incsyntax.spf.test", 1, 0, []IssueKind{IssueSyntax}, false},
 		{"toomany.spf.test", 12, 1, nil, false},
-		{"void.spf.test", 3, 3, []IssueKind{IssueTooManyVoid}, true},
-		{"voidlate.spf.test", 3, 3, []IssueKind{IssueTooManyVoid}, false},
+		{"void.spf.test", 3, 3, []IssueKind{IssueMatchesNothing, IssueMatchesNothing, IssueTooManyVoid}, true},
+		{"voidlate.spf.test", 3, 3, []IssueKind{IssueMatchesNothing, IssueMatchesNothing, IssueMatchesNothing, IssueTooManyVoid}, false},
 		{"void6.spf.test", 3, 3, []IssueKind{IssueTooManyVoid}, true},
 		{"incmissing.spf.test", 1, 0, []IssueKind{IssueIncludeMissing}, false},
 		{"loop.spf.test", 2, 0, []IssueKind{IssueLoop}, false},
@@ -260,7 +260,13 @@ func TestAnalyze(t *testing.T) {
 		{"mxlimit.spf.test", 1, 0, []IssueKind{IssueMXLimit}, false},
 		{"incneutral.spf.test", 2, 0, nil, false},
 		{"negincl.spf.test", 1, 0, nil, false},
-		{"voidredir.spf.test", 4, 3, []IssueKind{IssueTooManyVoid}, true},
+		{"voidredir.spf.test", 4, 3, []IssueKind{IssueMatchesNothing, IssueMatchesNothing, IssueMatchesNothing, IssueTooManyVoid}, true},
+		{"long.spf.test", 0, 0, []IssueKind{IssueTooLong}, false},
+		{"aempty.spf.test", 1, 1, []IssueKind{IssueMatchesNothing}, false},
+		{"mxnone.spf.test", 2, 1, []IssueKind{IssueMatchesNothing, IssueMatchesNothing}, false},
+		{"expnone.spf.test", 0, 0, []IssueKind{IssueExpUnusable}, false},
+		{"exptwo.spf.test", 0, 0, []IssueKind{IssueExpUnusable}, false},
+		{"explained.spf.test", 0, 0, nil, false},
 		{"badname.spf.test", 1, 0, []IssueKind{IssueIncludeMissing}, false},
 	}
 	for _, tc := range tests {
@@ -470,7 +476,8 @@ func TestAnalyzeProbesOnlyReachableTerms(t *testing.T) {
 	for _, is := range an.Issues {
 		kinds = append(kinds, is.Kind)
 	}
-	if fmt.Sprint(kinds) != "[all-neutral too-many-void]" {
+	want := "[too-long" + strings.Repeat(" matches-nothing", DefaultMaxLookups) + " all-neutral too-many-void]"
+	if fmt.Sprint(kinds) != want {
 		t.Errorf("issues %v", an.Issues)
 	}
 }
