@@ -208,6 +208,20 @@ func TestClientReferral(t *testing.T) {
 	if w := c.Warnings(); len(w) != 1 {
 		t.Errorf("Warnings() = %q", w)
 	}
+
+	// An authoritative-only server answering for its own zone: the
+	// answers are taken, and RA=0 is warned about once.
+	auth := startServer(t)
+	auth.SetRecursion(false)
+	c = auth.Resolver(5 * time.Second)
+	for _, name := range []string{"example.org", "mail.example.org"} {
+		if a, err := c.Query(context.Background(), name, dns.TypeA); err != nil || len(a.Of(dns.TypeA)) == 0 && name != "example.org" {
+			t.Errorf("%s A from an authoritative server: %+v, %v", name, a, err)
+		}
+	}
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "does not offer recursion (RA=0)") {
+		t.Errorf("Warnings() = %q, want one RA=0 warning", w)
+	}
 }
 
 // TestClientCallerEnds: the caller's deadline and cancellation are
