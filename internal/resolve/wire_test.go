@@ -302,8 +302,11 @@ func TestZoneFileBounds(t *testing.T) {
 	long := "$ORIGIN x.example.\n@ IN TXT " + strings.Repeat("\x1b[2J", 1<<18) + "\"\n"
 	longFile := filepath.Join(t.TempDir(), "long.zone")
 	os.WriteFile(longFile, []byte(long), 0o644)
+	generated := filepath.Join(t.TempDir(), "generated.zone")
+	os.WriteFile(generated, []byte("$ORIGIN x.example.\n"+strings.Repeat("$GENERATE 0-65535 a$ A 192.0.2.1\n", resolve.MaxZoneRecords/65536+1)), 0o644)
 	tests := []struct{ path, want string }{
 		{big, "larger than the 64 MiB limit"},
+		{generated, "more than 262144 records, the limit"},
 		{"/dev/zero", "NUL octet at line: 1"},
 		{longFile, "line: 2"},
 	}
