@@ -40,7 +40,6 @@ var (
 	SpecSMTPSkipped         = Spec{ID: "smtp.skipped", Severity: Info, Summary: "nothing to probe on port 25 (null MX, no MX address), or an address was skipped (private, see --allow-private)"}
 	SpecSMTPTemperror       = Spec{ID: "smtp.temperror", Severity: Error, Summary: "a DNS lookup the probes need (MX, SRV, host address) failed"}
 	SpecSMTPSRVPortUnusual  = Spec{ID: "smtp.srv-port-unusual", Severity: Info, RFC: "RFC 6186 §3.1, RFC 8314 §5.1", Summary: "a submission SRV record names a port other than 587 or 465: that server is not contacted (unless --allow-srv-ports)"}
-	SpecSMTPNotEvaluated    = Spec{ID: "smtp.not-evaluated", Severity: Error, Summary: "no SMTP session could be judged (nothing to probe: null MX, NXDOMAIN, private addresses; or every probe failed): what the plan found is told as an error, so the check counts as not evaluated"}
 	SpecSMTPCutShort        = Spec{ID: "smtp.cut-short", Severity: Error, Summary: "the audit deadline (--deadline) or an interruption ended the probe: nothing is said about that server"}
 )
 
@@ -57,7 +56,7 @@ func (SMTP) Meta() Meta {
 		SpecSMTPOK, SpecSMTPStartTLS, SpecSMTPUnreachable, SpecSMTPPort25Blocked, SpecSMTPGreeting, SpecSMTPSession,
 		SpecSMTPBannerMismatch, SpecSMTPNoStartTLS, SpecSMTPOpenRelay, SpecSMTPRelayClosed, SpecSMTPRelayUnclear,
 		SpecSMTPAuthBeforeTLS, SpecSMTPSubmissionNoTLS, SpecSMTPSubmissionOK, SpecSMTPSubmissionNone, SpecSMTPSkipped,
-		SpecSMTPTemperror, SpecSMTPSRVPortUnusual, SpecSMTPCutShort, SpecSMTPNotEvaluated,
+		SpecSMTPTemperror, SpecSMTPSRVPortUnusual, SpecSMTPCutShort,
 	}}
 }
 
@@ -186,6 +185,7 @@ type smtpPlan struct {
 	Submission []smtpTarget
 	Findings   []Finding
 	NoMX       bool // nothing to probe on port 25
+	NullMX     bool // the domain publishes a null MX (RFC 7505)
 }
 
 // planSMTP lists the targets: port 25 on every routable MX address (all
@@ -241,6 +241,7 @@ func (p *smtpPlan) planMX(env *Env, set *MXSet) {
 		p.Findings = append(p.Findings, SpecSMTPSkipped.New("%s does not exist (NXDOMAIN): no server to probe", env.Domain.ASCII))
 		p.NoMX = true
 	case set.Null && len(set.Hosts) == 0:
+		p.NullMX = true
 		p.Findings = append(p.Findings, SpecSMTPSkipped.New("%s publishes a null MX: it receives no mail, so port 25 was not probed", env.Domain.ASCII))
 		p.NoMX = true
 	}
@@ -452,47 +453,17 @@ func (SMTP) Run(ctx context.Context, env *Env) Result {
 			WithRecords(recs...).
 			WithFix("run mailcheck from a host allowed to connect out on port 25 (or ask the network's operator to open it)"))
 	}
-	var judged []Finding
 	for i, t := range targets {
 		r := results[i]
 		if t.Mode == smtpprobe.Relay {
 			if !blocked {
-				judged = append(judged, judgeMX(ctx, env, t, r)...)
+				fs = append(fs, judgeMX(ctx, env, t, r)...)
 			}
 			continue
 		}
-		judged = append(judged, judgeSubmission(t, r)...)
+		fs = append(fs, judgeSubmission(t, r)...)
 	}
-	if !evaluated(judged) {
-		fs = notEvaluated(fs)
-	}
-	return Result{Findings: append(fs, judged...), Data: items}
-}
-
-// evaluated reports whether a finding is a verdict (not an error).
-func evaluated(fs []Finding) bool {
-	for _, f := range fs {
-		if f.Severity != Error {
-			return true
-		}
-	}
-	return false
-}
-
-// notEvaluated turns the plan's informational findings (nothing to probe,
-// no submission host, an SRV port not probed) into smtp.not-evaluated
-// errors, keeping what they say: when no session was judged, the check
-// has evaluated no server, and an info must not make it look evaluated
-// (and score it 100).
-func notEvaluated(fs []Finding) []Finding {
-	out := make([]Finding, len(fs))
-	for i, f := range fs {
-		if f.Severity == Info {
-			f.ID, f.Severity, f.RFC = SpecSMTPNotEvaluated.ID, Error, ""
-		}
-		out[i] = f
-	}
-	return out
+	return Result{Findings: fs, Data: items}
 }
 
 // port25Blocked reports whether the port-25 sessions suggest that

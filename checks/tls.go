@@ -22,8 +22,9 @@ var (
 	SpecTLSCertExpiring    = Spec{ID: "tls.cert-expiring", Severity: Warn, RFC: "RFC 5280 §4.1.2.5", Summary: "the certificate expires in less than 14 days"}
 	SpecTLSKeyWeak         = Spec{ID: "tls.key-weak", Severity: Warn, RFC: "RFC 9325 §4.3", Summary: "the certificate's key is too small (RSA under 2048 bits, ECDSA under 256)"}
 	SpecTLSHandshakeFailed = Spec{ID: "tls.handshake-failed", Severity: Fail, RFC: "RFC 3207 §4", Summary: "STARTTLS was offered (or 465 reached) but no TLS session could be set up"}
-	SpecTLSSkipped         = Spec{ID: "tls.skipped", Severity: Info, Summary: "a server offers no TLS to inspect (see smtp.no-starttls)"}
-	SpecTLSNotEvaluated    = Spec{ID: "tls.not-evaluated", Severity: Error, Summary: "no TLS session could be inspected: the servers were unreachable, timed out, or --offline"}
+	SpecTLSSkipped         = Spec{ID: "tls.skipped", Severity: Info, Summary: "a server offers no TLS to inspect (see smtp.no-starttls), beside sessions that were inspected; when none was, this is tls.not-evaluated"}
+	SpecTLSNone            = Spec{ID: "tls.none", Severity: Info, Summary: "the domain's own records name no server to connect to (a null MX and no submission service): there is no TLS to inspect, and nothing is missing"}
+	SpecTLSNotEvaluated    = Spec{ID: "tls.not-evaluated", Severity: Error, Summary: "a TLS session could not be inspected (unreachable, timed out, ended by the deadline or an interruption, --offline), or none at all (no server to probe, no STARTTLS): says why"}
 )
 
 // ExpiringDays is how close to expiry a certificate is reported.
@@ -39,7 +40,7 @@ var _ Check = TLS{}
 func (TLS) Meta() Meta {
 	return Meta{Name: "tls", Title: "TLS of the mail servers", Weight: 3, Findings: []Spec{
 		SpecTLSOK, SpecTLSVersionOld, SpecTLSCipherWeak, SpecTLSCertUntrusted, SpecTLSCertName, SpecTLSCertExpired,
-		SpecTLSCertExpiring, SpecTLSKeyWeak, SpecTLSHandshakeFailed, SpecTLSSkipped, SpecTLSNotEvaluated,
+		SpecTLSCertExpiring, SpecTLSKeyWeak, SpecTLSHandshakeFailed, SpecTLSSkipped, SpecTLSNone, SpecTLSNotEvaluated,
 	}}
 }
 
@@ -57,6 +58,9 @@ func (TLS) Run(ctx context.Context, env *Env) Result {
 	}
 	p := planSMTP(ctx, env)
 	targets := append(append([]smtpTarget{}, p.MX...), p.Submission...)
+	if len(targets) == 0 && p.byDesign() {
+		return Result{Findings: []Finding{SpecTLSNone.New("%s names no server to connect to, so there is no TLS to inspect: %s", env.Domain.ASCII, planWhy(p))}}
+	}
 	if len(targets) == 0 {
 		return Result{Findings: []Finding{SpecTLSNotEvaluated.New("no server to probe for %s, so no TLS session was inspected: %s", env.Domain.ASCII, planWhy(p))}}
 	}
@@ -75,6 +79,18 @@ func (TLS) Run(ctx context.Context, env *Env) Result {
 }
 
 // planWhy says why the plan has no target, from its findings.
+// byDesign reports whether an empty plan is what the domain publishes
+// (a null MX and no submission service), not the outcome of a failed
+// lookup or of addresses that cannot be probed.
+func (p *smtpPlan) byDesign() bool {
+	for _, f := range p.Findings {
+		if f.Severity == Error {
+			return false
+		}
+	}
+	return p.NullMX
+}
+
 func planWhy(p *smtpPlan) string {
 	var why []string
 	for _, f := range p.Findings {

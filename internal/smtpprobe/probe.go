@@ -159,6 +159,14 @@ func (e answerErr) Unwrap() error { return e.error }
 
 func answered(err error) error { return answerErr{err} }
 
+// fromPeer reports an error that rests on what the server sent (a
+// refusal, garbage, a flood), not on a read that was cut off.
+func fromPeer(err error) bool {
+	var ans answerErr
+	return errors.As(err, &ans) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrLineTooLong) ||
+		errors.Is(err, ErrTooManyLines) || errors.Is(err, ErrCodeMismatch)
+}
+
 // CutShort reports whether err means the caller ended the session
 // (ErrDeadline or ErrInterrupted).
 func CutShort(err error) bool {
@@ -168,24 +176,21 @@ func CutShort(err error) bool {
 // CutError returns the error of a session that parent ended, or nil when
 // parent is still live or its deadline came after own (the session's own
 // timeout, a verdict on the server, ended it first). A zero own means the
-// session had no timeout of its own.
+// session had no timeout of its own. A deadline that has passed counts
+// even before parent's timer has fired: the socket deadline taken from it
+// can fire first.
 func CutError(parent context.Context, own time.Time) error {
-	err := parent.Err()
-	if dl, ok := parent.Deadline(); err == nil && ok && !time.Now().Before(dl) {
-		// The socket deadline taken from parent fired before parent's
-		// own timer did: the deadline ended the session all the same.
-		err = context.DeadlineExceeded
-	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, context.Canceled):
+	if errors.Is(parent.Err(), context.Canceled) {
 		return ErrInterrupted
 	}
-	if dl, ok := parent.Deadline(); ok && !own.IsZero() && dl.After(own) {
+	dl, ok := parent.Deadline()
+	switch {
+	case !ok, !own.IsZero() && dl.After(own):
 		return nil
+	case parent.Err() != nil, !time.Now().Before(dl):
+		return ErrDeadline
 	}
-	return ErrDeadline
+	return nil
 }
 
 // Probe runs one session. It always returns a Result; Result.Err tells
@@ -216,8 +221,7 @@ func Probe(ctx context.Context, cfg Config) *Result {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	fail := func(stage string, err error) *Result {
-		var ans answerErr
-		if cut := CutError(parent, own); cut != nil && !errors.As(err, &ans) {
+		if cut := CutError(parent, own); cut != nil && !fromPeer(err) {
 			// Whatever the read or write said (an i/o timeout), the
 			// caller ended the session: it is no verdict on the server.
 			err = fmt.Errorf("%w of %s at the %s stage", cut, cfg.Address, stage)

@@ -154,7 +154,7 @@ func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time
 		info.NameError = "no host name to check the certificate against"
 	default:
 		if err := leaf.VerifyHostname(host); err != nil {
-			info.NameError = describeVerifyError(err)
+			info.NameError = sanitize.Line(describeVerifyError(err), maxErrText)
 		} else {
 			info.NameOK = true
 		}
