@@ -133,11 +133,14 @@ func sendMsg(send func([]byte, time.Duration), m *dns.Msg, pace time.Duration) {
 	send(b, pace)
 }
 
-// reply starts a reply to r as a recursive resolver's.
+// reply starts a reply to r as a recursive resolver's (RA=1 unless
+// SetRecursion(false)).
 func (s *Server) reply(r *dns.Msg, name string) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(r)
-	m.RecursionAvailable = true
+	s.mu.Lock()
+	m.RecursionAvailable = !s.noRA
+	s.mu.Unlock()
 	return m
 }
 

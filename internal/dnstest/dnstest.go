@@ -41,6 +41,7 @@ type Server struct {
 	delay     time.Duration   // how long Slow names wait before answering
 	trickle   time.Duration   // the pause between octets of a Trickle answer
 	ad        bool            // set the AD bit on answers
+	noRA      bool            // clear the RA bit: an authoritative-only server
 	counts    map[string]int  // "name TYPE proto"
 	failed    map[string]bool // keys of counts the server did not answer with data
 	behaviors map[string]Behavior
@@ -270,6 +271,15 @@ func (s *Server) SetTrickle(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.trickle = d
+}
+
+// SetRecursion sets whether answers carry RA=1 (the default: the server
+// poses as a recursive resolver) or RA=0, as an authoritative-only server's
+// do.
+func (s *Server) SetRecursion(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noRA = !on
 }
 
 // SetAD makes the server set the Authenticated Data bit on answers, as a

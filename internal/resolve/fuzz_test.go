@@ -63,6 +63,9 @@ func FuzzParseZone(f *testing.F) {
 		if len(origin) > 300 {
 			origin = origin[:300]
 		}
+		if strings.Contains(strings.ToUpper(text), "$GENERATE") {
+			return // 65,536 records a line: slow, and miekg/dns's own code (the record bound is tested)
+		}
 		z, err := resolve.ParseZone(strings.NewReader(text), "fuzz.zone", origin)
 		if err != nil {
 			msg := err.Error()

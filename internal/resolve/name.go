@@ -36,6 +36,9 @@ func ParseName(input string) (Name, error) {
 	if s == "" {
 		return Name{}, fmt.Errorf("%w: empty name", ErrBadName)
 	}
+	if len(s) > 1024 { // no name of 253 octets in A-labels is this long in any form
+		return Name{}, fmt.Errorf("%w: %d octets, the limit is 253", ErrBadName, len(s))
+	}
 	if !utf8.ValidString(s) {
 		return Name{}, fmt.Errorf("%w %q: not valid UTF-8", ErrBadName, input)
 	}

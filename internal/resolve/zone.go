@@ -35,6 +35,10 @@ var ErrZoneFile = errors.New("zone file")
 // larger file is an error, never cut.
 const MaxZoneFileSize = 64 << 20
 
+// MaxZoneRecords is the most records a zone may hold ($GENERATE lines
+// multiply a short file); more is an error, never a cut.
+const MaxZoneRecords = 1 << 18
+
 // maxExcerpt bounds how much of an offending line an error quotes.
 const maxExcerpt = 80
 
@@ -65,6 +69,9 @@ func ParseZone(r io.Reader, file, origin string) (*Zone, error) {
 	zp.SetIncludeAllowed(false)
 	var rrs []dns.RR
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if len(rrs) == MaxZoneRecords {
+			return nil, fmt.Errorf("%w %s: more than %d records, the limit", ErrZoneFile, file, MaxZoneRecords)
+		}
 		rrs = append(rrs, rr)
 	}
 	if guard.err != nil {
