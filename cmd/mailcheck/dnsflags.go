@@ -106,7 +106,10 @@ func (f *dnsFlags) build(a *app) (*resolverSetup, error) {
 			}
 			servers = sys
 		}
-		upstream = &resolve.Client{Servers: servers, Timeout: f.timeout, Retries: 1, Trace: traceFn}
+		// No retry round in the client: the run's cache retries a
+		// transient failure once (resolve.Cache).
+		upstream = &resolve.Client{Servers: servers, Timeout: f.timeout, Retries: 0, Trace: traceFn,
+			Warn: func(msg string) { fmt.Fprintf(a.stderr, "mailcheck: warning: %s\n", msg) }}
 		setup.Description = append(setup.Description, servers...)
 	} else {
 		setup.Description = append(setup.Description, "offline")

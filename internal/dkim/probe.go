@@ -161,8 +161,8 @@ func Probe(ctx context.Context, r resolve.Resolver, domain string, selectors []s
 
 func lookupSelector(ctx context.Context, r resolve.Resolver, domain, sel string) Lookup {
 	l := Lookup{Selector: sel, Name: sel + "._domainkey." + domain}
-	if err := ctx.Err(); err != nil {
-		l.Err = &resolve.QueryError{Name: l.Name + ".", Qtype: dns.TypeTXT, Kind: resolve.ErrTimeout, Detail: "audit deadline reached"}
+	if err := resolve.ContextError(ctx, l.Name+".", dns.TypeTXT); err != nil {
+		l.Err = err
 		return l
 	}
 	l.TXT, l.Answer, l.Err = resolve.TXT(ctx, r, l.Name+".")

@@ -219,7 +219,7 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-ctx.Done():
-				an.err = &resolve.QueryError{Name: dns.Fqdn(name), Qtype: dns.TypeTXT, Kind: resolve.ErrTimeout, Detail: "audit deadline reached"}
+				an.err = resolve.ContextError(ctx, dns.Fqdn(name), dns.TypeTXT)
 				return
 			}
 			if len(name) > 253 {
