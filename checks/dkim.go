@@ -8,32 +8,36 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/dkim"
 	"github.com/mailcheck/mailcheck/internal/dmarc"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/spf"
 )
 
+// dkimCatalog declares the finding IDs of the dkim check, each once (findings.Catalog).
+var dkimCatalog findings.Catalog
+
 // Finding IDs of the dkim check.
 var (
-	SpecDKIMOK              = Spec{ID: "dkim.ok", Severity: Pass, RFC: "RFC 6376 §3.6.1", Summary: "a usable DKIM key at a selector (key type and size)"}
-	SpecDKIMNoneFound       = Spec{ID: "dkim.none-found", Severity: Warn, RFC: "RFC 6376 §3.1", Summary: "no DKIM key under any probed selector (DNS cannot list selectors: pass yours with --dkim-selector)"}
-	SpecDKIMSyntax          = Spec{ID: "dkim.syntax", Severity: Fail, RFC: "RFC 6376 §3.6.1", Summary: "a key record is malformed, so verifiers discard it (warn: a defect verifiers tolerate)"}
-	SpecDKIMKeyInvalid      = Spec{ID: "dkim.key-invalid", Severity: Fail, RFC: "RFC 6376 §3.6.1", Summary: "p= does not decode to a public key of the record's type"}
-	SpecDKIMKeyWeak         = Spec{ID: "dkim.key-weak", Severity: Fail, RFC: "RFC 8301 §3.2", Summary: "an RSA key under 1024 bits: verifiers must not accept its signatures"}
-	SpecDKIMKeyShort        = Spec{ID: "dkim.key-short", Severity: Warn, RFC: "RFC 8301 §3.2", Summary: "an RSA key of 1024 to 2047 bits: signers should use 2048 bits"}
-	SpecDKIMKeyLarge        = Spec{ID: "dkim.key-large", Severity: Warn, RFC: "RFC 8301 §3.2", Summary: "an RSA key over 4096 bits: verifiers are only required to handle up to 4096"}
-	SpecDKIMTesting         = Spec{ID: "dkim.testing", Severity: Warn, RFC: "RFC 6376 §3.6.1", Summary: "t=y: the domain is testing DKIM, and verifiers treat its mail as unsigned"}
-	SpecDKIMRevoked         = Spec{ID: "dkim.revoked", Severity: Info, RFC: "RFC 6376 §3.6.1", Summary: "an empty p=: the key of this selector was revoked"}
-	SpecDKIMSHA1Only        = Spec{ID: "dkim.sha1-only", Severity: Fail, RFC: "RFC 8301 §3.1", Summary: "h= allows only sha1, which verifiers must not accept"}
-	SpecDKIMNotEmail        = Spec{ID: "dkim.not-email", Severity: Warn, RFC: "RFC 6376 §3.6.1", Summary: "s= excludes email: the key cannot verify mail signatures"}
-	SpecDKIMMultiple        = Spec{ID: "dkim.multiple", Severity: Fail, RFC: "RFC 6376 §3.6.2.2", Summary: "more than one TXT record at a selector: verification results are undefined"}
-	SpecDKIMCNAMEDangling   = Spec{ID: "dkim.cname-dangling", Severity: Warn, RFC: "RFC 6376 §3.6.2.2", Summary: "a selector is an alias (CNAME) whose target has no key record: signatures naming it fail"}
-	SpecDKIMWildcard        = Spec{ID: "dkim.wildcard", Severity: Warn, RFC: "RFC 4592", Summary: "a wildcard answers every selector name; its answer is never reported as a found key"}
-	SpecDKIMSelectorInvalid = Spec{ID: "dkim.selector-invalid", Severity: Error, RFC: "RFC 6376 §3.1", Summary: "a selector given with --dkim-selector is not a valid DNS name and was not probed"}
-	SpecDKIMTemperror       = Spec{ID: "dkim.temperror", Severity: Error, RFC: "RFC 6376 §6.1.2", Summary: "selector lookups failed (timeout, SERVFAIL): keys there could not be checked"}
-	SpecDKIMNotNeeded       = Spec{ID: "dkim.not-needed", Severity: Info, RFC: "RFC 7505, RFC 7208 §5.1, RFC 7489 §6.3", Summary: "no key found, and none is needed: the domain says it sends no mail (null MX, SPF -all, DMARC p=reject)"}
-	SpecDKIMNXDomain        = Spec{ID: "dkim.nxdomain", Severity: Error, RFC: "RFC 6376 §3.6.2.1", Summary: "the domain does not exist (NXDOMAIN): no selector was probed"}
+	SpecDKIMOK              = dkimCatalog.Add(Spec{ID: "dkim.ok", Severity: Pass, RFC: "RFC 6376 §3.6.1", Summary: "a usable DKIM key at a selector (key type and size)"})
+	SpecDKIMNoneFound       = dkimCatalog.Add(Spec{ID: "dkim.none-found", Severity: Warn, RFC: "RFC 6376 §3.1", Summary: "no DKIM key under any probed selector (DNS cannot list selectors: pass yours with --dkim-selector)"})
+	SpecDKIMSyntax          = dkimCatalog.Add(Spec{ID: "dkim.syntax", Severity: Fail, RFC: "RFC 6376 §3.6.1", Summary: "a key record is malformed, so verifiers discard it (warn: a defect verifiers tolerate)"})
+	SpecDKIMKeyInvalid      = dkimCatalog.Add(Spec{ID: "dkim.key-invalid", Severity: Fail, RFC: "RFC 6376 §3.6.1", Summary: "p= does not decode to a public key of the record's type"})
+	SpecDKIMKeyWeak         = dkimCatalog.Add(Spec{ID: "dkim.key-weak", Severity: Fail, RFC: "RFC 8301 §3.2", Summary: "an RSA key under 1024 bits: verifiers must not accept its signatures"})
+	SpecDKIMKeyShort        = dkimCatalog.Add(Spec{ID: "dkim.key-short", Severity: Warn, RFC: "RFC 8301 §3.2", Summary: "an RSA key of 1024 to 2047 bits: signers should use 2048 bits"})
+	SpecDKIMKeyLarge        = dkimCatalog.Add(Spec{ID: "dkim.key-large", Severity: Warn, RFC: "RFC 8301 §3.2", Summary: "an RSA key over 4096 bits: verifiers are only required to handle up to 4096"})
+	SpecDKIMTesting         = dkimCatalog.Add(Spec{ID: "dkim.testing", Severity: Warn, RFC: "RFC 6376 §3.6.1", Summary: "t=y: the domain is testing DKIM, and verifiers treat its mail as unsigned"})
+	SpecDKIMRevoked         = dkimCatalog.Add(Spec{ID: "dkim.revoked", Severity: Info, RFC: "RFC 6376 §3.6.1", Summary: "an empty p=: the key of this selector was revoked"})
+	SpecDKIMSHA1Only        = dkimCatalog.Add(Spec{ID: "dkim.sha1-only", Severity: Fail, RFC: "RFC 8301 §3.1", Summary: "h= allows only sha1, which verifiers must not accept"})
+	SpecDKIMNotEmail        = dkimCatalog.Add(Spec{ID: "dkim.not-email", Severity: Warn, RFC: "RFC 6376 §3.6.1", Summary: "s= excludes email: the key cannot verify mail signatures"})
+	SpecDKIMMultiple        = dkimCatalog.Add(Spec{ID: "dkim.multiple", Severity: Fail, RFC: "RFC 6376 §3.6.2.2", Summary: "more than one TXT record at a selector: verification results are undefined"})
+	SpecDKIMCNAMEDangling   = dkimCatalog.Add(Spec{ID: "dkim.cname-dangling", Severity: Warn, RFC: "RFC 6376 §3.6.2.2", Summary: "a selector is an alias (CNAME) whose target has no key record: signatures naming it fail"})
+	SpecDKIMWildcard        = dkimCatalog.Add(Spec{ID: "dkim.wildcard", Severity: Warn, RFC: "RFC 4592", Summary: "a wildcard answers every selector name; its answer is never reported as a found key"})
+	SpecDKIMSelectorInvalid = dkimCatalog.Add(Spec{ID: "dkim.selector-invalid", Severity: Error, RFC: "RFC 6376 §3.1", Summary: "a selector given with --dkim-selector is not a valid DNS name and was not probed"})
+	SpecDKIMTemperror       = dkimCatalog.Add(Spec{ID: "dkim.temperror", Severity: Error, RFC: "RFC 6376 §6.1.2", Summary: "selector lookups failed (timeout, SERVFAIL): keys there could not be checked"})
+	SpecDKIMNotNeeded       = dkimCatalog.Add(Spec{ID: "dkim.not-needed", Severity: Info, RFC: "RFC 7505, RFC 7208 §5.1, RFC 7489 §6.3", Summary: "no key found, and none is needed: the domain says it sends no mail (null MX, SPF -all, DMARC p=reject)"})
+	SpecDKIMNXDomain        = dkimCatalog.Add(Spec{ID: "dkim.nxdomain", Severity: Error, RFC: "RFC 6376 §3.6.2.1", Summary: "the domain does not exist (NXDOMAIN): no selector was probed"})
 )
 
 // DKIM probes the domain's DKIM selectors (the built-in list of common ones
@@ -47,11 +51,7 @@ var _ Check = DKIM{}
 
 // Meta implements Check.
 func (DKIM) Meta() Meta {
-	return Meta{Name: "dkim", Title: "DKIM keys", Weight: 3, Findings: []Spec{
-		SpecDKIMOK, SpecDKIMNoneFound, SpecDKIMSyntax, SpecDKIMKeyInvalid, SpecDKIMKeyWeak, SpecDKIMKeyShort,
-		SpecDKIMKeyLarge, SpecDKIMTesting, SpecDKIMRevoked, SpecDKIMSHA1Only, SpecDKIMNotEmail, SpecDKIMMultiple,
-		SpecDKIMCNAMEDangling, SpecDKIMWildcard, SpecDKIMSelectorInvalid, SpecDKIMTemperror, SpecDKIMNotNeeded, SpecDKIMNXDomain,
-	}}
+	return Meta{Name: "dkim", Title: "DKIM keys", Weight: 3, Findings: dkimCatalog.Specs()}
 }
 
 // dkimData is the check's structured result.

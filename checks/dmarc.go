@@ -5,31 +5,35 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/dmarc"
 )
 
+// dmarcCatalog declares the finding IDs of the dmarc check, each once (findings.Catalog).
+var dmarcCatalog findings.Catalog
+
 // Finding IDs of the dmarc check.
 var (
-	SpecDMARCOK              = Spec{ID: "dmarc.ok", Severity: Pass, RFC: "RFC 7489 §6.3", Summary: "a valid DMARC record with an enforcing policy; says where it was found and the effective policy"}
-	SpecDMARCMissing         = Spec{ID: "dmarc.missing", Severity: Fail, RFC: "RFC 7489 §6.6.3", Summary: "no DMARC record at the domain or its organizational domain: receivers cannot reject forged mail"}
-	SpecDMARCMultiple        = Spec{ID: "dmarc.multiple", Severity: Fail, RFC: "RFC 7489 §6.6.3", Summary: "more than one DMARC record at one name: receivers apply none of them"}
-	SpecDMARCSyntax          = Spec{ID: "dmarc.syntax", Severity: Fail, RFC: "RFC 7489 §6.4", Summary: "a malformed tag or record: which tag, what is wrong and what receivers do (fail when the record or policy is lost, warn when a tag falls back to its default, info for spellings the grammar allows but some receivers mishandle)"}
-	SpecDMARCUnknownTag      = Spec{ID: "dmarc.unknown-tag", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "a tag DMARC does not define (often a typo); receivers ignore it"}
-	SpecDMARCPolicyNone      = Spec{ID: "dmarc.policy-none", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "the effective policy is none: monitoring only, no protection against spoofing"}
-	SpecDMARCPctPartial      = Spec{ID: "dmarc.pct-partial", Severity: Warn, RFC: "RFC 7489 §6.6.4", Summary: "pct below 100: the policy applies to only part of the failing mail"}
-	SpecDMARCSubdomainWeaker = Spec{ID: "dmarc.subdomain-weaker", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "sp is weaker than p: subdomains are easier to spoof than the domain"}
-	SpecDMARCNoRUA           = Spec{ID: "dmarc.no-rua", Severity: Warn, RFC: "RFC 7489 §7.2", Summary: "no usable aggregate report address (rua): nobody sees who sends mail as the domain"}
-	SpecDMARCRUAInvalid      = Spec{ID: "dmarc.rua-invalid", Severity: Warn, RFC: "RFC 7489 §6.4", Summary: "a rua URI is malformed or not mailto:; receivers skip it"}
-	SpecDMARCRUAUnauthorized = Spec{ID: "dmarc.rua-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external rua destination lacks the `<domain>._report._dmarc.<destination>` record: its reports will never arrive"}
-	SpecDMARCRUFInvalid      = Spec{ID: "dmarc.ruf-invalid", Severity: Warn, RFC: "RFC 7489 §6.4", Summary: "a ruf URI is malformed or not mailto:; receivers skip it"}
-	SpecDMARCRUFUnauthorized = Spec{ID: "dmarc.ruf-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external ruf destination lacks the `<domain>._report._dmarc.<destination>` record: its failure reports will never arrive"}
-	SpecDMARCInherited       = Spec{ID: "dmarc.inherited", Severity: Info, RFC: "RFC 7489 §6.6.3", Summary: "no record at the domain: the organizational domain's record applies, with its subdomain policy"}
-	SpecDMARCTemperror       = Spec{ID: "dmarc.temperror", Severity: Error, Summary: "a DMARC or report authorization lookup failed (timeout, SERVFAIL): not evaluated, never reported as missing"}
-	SpecDMARCPolicyOrder     = Spec{ID: "dmarc.p-not-second", Severity: Warn, RFC: "RFC 7489 §6.3, §6.4", Summary: "p is not the tag right after v=DMARC1, the order the grammar fixes: strict receivers may discard the record"}
-	SpecDMARCTesting         = Spec{ID: "dmarc.testing", Severity: Warn, RFC: "RFC 9989", Summary: "t=y (DMARCbis testing mode): receivers apply the policy one level lower (reject as quarantine, quarantine as none)"}
-	SpecDMARCTooManyURIs     = Spec{ID: "dmarc.too-many-uris", Severity: Warn, RFC: "RFC 7489 §6.2", Summary: "more than two rua or ruf destinations: receivers need only send to the first two"}
-	SpecDMARCUndeliverable   = Spec{ID: "dmarc.report-undeliverable", Severity: Warn, RFC: "RFC 7489 §7.1, RFC 5321 §5.1", Summary: "a report destination's domain cannot receive mail (null MX, NXDOMAIN, or no MX and no address)"}
-	SpecDMARCNXDomain        = Spec{ID: "dmarc.nxdomain", Severity: Error, RFC: "RFC 7489 §6.6.3", Summary: "the domain does not exist (NXDOMAIN): no DMARC policy is evaluated, and none is inherited from its parent"}
+	SpecDMARCOK              = dmarcCatalog.Add(Spec{ID: "dmarc.ok", Severity: Pass, RFC: "RFC 7489 §6.3", Summary: "a valid DMARC record with an enforcing policy; says where it was found and the effective policy"})
+	SpecDMARCMissing         = dmarcCatalog.Add(Spec{ID: "dmarc.missing", Severity: Fail, RFC: "RFC 7489 §6.6.3", Summary: "no DMARC record at the domain or its organizational domain: receivers cannot reject forged mail"})
+	SpecDMARCMultiple        = dmarcCatalog.Add(Spec{ID: "dmarc.multiple", Severity: Fail, RFC: "RFC 7489 §6.6.3", Summary: "more than one DMARC record at one name: receivers apply none of them"})
+	SpecDMARCSyntax          = dmarcCatalog.Add(Spec{ID: "dmarc.syntax", Severity: Fail, RFC: "RFC 7489 §6.4", Summary: "a malformed tag or record: which tag, what is wrong and what receivers do (fail when the record or policy is lost, warn when a tag falls back to its default, info for spellings the grammar allows but some receivers mishandle)"})
+	SpecDMARCUnknownTag      = dmarcCatalog.Add(Spec{ID: "dmarc.unknown-tag", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "a tag DMARC does not define (often a typo); receivers ignore it"})
+	SpecDMARCPolicyNone      = dmarcCatalog.Add(Spec{ID: "dmarc.policy-none", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "the effective policy is none: monitoring only, no protection against spoofing"})
+	SpecDMARCPctPartial      = dmarcCatalog.Add(Spec{ID: "dmarc.pct-partial", Severity: Warn, RFC: "RFC 7489 §6.6.4", Summary: "pct below 100: the policy applies to only part of the failing mail"})
+	SpecDMARCSubdomainWeaker = dmarcCatalog.Add(Spec{ID: "dmarc.subdomain-weaker", Severity: Warn, RFC: "RFC 7489 §6.3", Summary: "sp is weaker than p: subdomains are easier to spoof than the domain"})
+	SpecDMARCNoRUA           = dmarcCatalog.Add(Spec{ID: "dmarc.no-rua", Severity: Warn, RFC: "RFC 7489 §7.2", Summary: "no usable aggregate report address (rua): nobody sees who sends mail as the domain"})
+	SpecDMARCRUAInvalid      = dmarcCatalog.Add(Spec{ID: "dmarc.rua-invalid", Severity: Warn, RFC: "RFC 7489 §6.4", Summary: "a rua URI is malformed or not mailto:; receivers skip it"})
+	SpecDMARCRUAUnauthorized = dmarcCatalog.Add(Spec{ID: "dmarc.rua-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external rua destination lacks the `<domain>._report._dmarc.<destination>` record: its reports will never arrive"})
+	SpecDMARCRUFInvalid      = dmarcCatalog.Add(Spec{ID: "dmarc.ruf-invalid", Severity: Warn, RFC: "RFC 7489 §6.4", Summary: "a ruf URI is malformed or not mailto:; receivers skip it"})
+	SpecDMARCRUFUnauthorized = dmarcCatalog.Add(Spec{ID: "dmarc.ruf-unauthorized", Severity: Warn, RFC: "RFC 7489 §7.1", Summary: "an external ruf destination lacks the `<domain>._report._dmarc.<destination>` record: its failure reports will never arrive"})
+	SpecDMARCInherited       = dmarcCatalog.Add(Spec{ID: "dmarc.inherited", Severity: Info, RFC: "RFC 7489 §6.6.3", Summary: "no record at the domain: the organizational domain's record applies, with its subdomain policy"})
+	SpecDMARCTemperror       = dmarcCatalog.Add(Spec{ID: "dmarc.temperror", Severity: Error, Summary: "a DMARC or report authorization lookup failed (timeout, SERVFAIL): not evaluated, never reported as missing"})
+	SpecDMARCPolicyOrder     = dmarcCatalog.Add(Spec{ID: "dmarc.p-not-second", Severity: Warn, RFC: "RFC 7489 §6.3, §6.4", Summary: "p is not the tag right after v=DMARC1, the order the grammar fixes: strict receivers may discard the record"})
+	SpecDMARCTesting         = dmarcCatalog.Add(Spec{ID: "dmarc.testing", Severity: Warn, RFC: "RFC 9989", Summary: "t=y (DMARCbis testing mode): receivers apply the policy one level lower (reject as quarantine, quarantine as none)"})
+	SpecDMARCTooManyURIs     = dmarcCatalog.Add(Spec{ID: "dmarc.too-many-uris", Severity: Warn, RFC: "RFC 7489 §6.2", Summary: "more than two rua or ruf destinations: receivers need only send to the first two"})
+	SpecDMARCUndeliverable   = dmarcCatalog.Add(Spec{ID: "dmarc.report-undeliverable", Severity: Warn, RFC: "RFC 7489 §7.1, RFC 5321 §5.1", Summary: "a report destination's domain cannot receive mail (null MX, NXDOMAIN, or no MX and no address)"})
+	SpecDMARCNXDomain        = dmarcCatalog.Add(Spec{ID: "dmarc.nxdomain", Severity: Error, RFC: "RFC 7489 §6.6.3", Summary: "the domain does not exist (NXDOMAIN): no DMARC policy is evaluated, and none is inherited from its parent"})
 )
 
 // DMARC audits the domain's DMARC policy (RFC 7489): discovery with the
@@ -42,12 +46,7 @@ var _ Check = DMARC{}
 
 // Meta implements Check.
 func (DMARC) Meta() Meta {
-	return Meta{Name: "dmarc", Title: "DMARC policy", Weight: 3, Findings: []Spec{
-		SpecDMARCOK, SpecDMARCMissing, SpecDMARCMultiple, SpecDMARCSyntax, SpecDMARCUnknownTag, SpecDMARCPolicyNone,
-		SpecDMARCPctPartial, SpecDMARCSubdomainWeaker, SpecDMARCNoRUA, SpecDMARCRUAInvalid, SpecDMARCRUAUnauthorized,
-		SpecDMARCRUFInvalid, SpecDMARCRUFUnauthorized, SpecDMARCInherited, SpecDMARCTemperror,
-		SpecDMARCPolicyOrder, SpecDMARCTesting, SpecDMARCTooManyURIs, SpecDMARCUndeliverable, SpecDMARCNXDomain,
-	}}
+	return Meta{Name: "dmarc", Title: "DMARC policy", Weight: 3, Findings: dmarcCatalog.Specs()}
 }
 
 // dmarcData is the check's structured result.

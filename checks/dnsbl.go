@@ -8,26 +8,30 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/dnsbl"
 	"github.com/mailcheck/mailcheck/internal/orgdomain"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
+// dnsblCatalog declares the finding IDs of the dnsbl check, each once (findings.Catalog).
+var dnsblCatalog findings.Catalog
+
 // Finding IDs of the dnsbl check.
 var (
-	SpecDNSBLOK        = Spec{ID: "dnsbl.ok", Severity: Pass, RFC: "RFC 5782", Summary: "no checked address or domain is listed: how many lists answered and how many addresses and domains were clean"}
-	SpecDNSBLListed    = Spec{ID: "dnsbl.listed", Severity: Fail, RFC: "RFC 5782 §2", Summary: "an address or the domain is listed on a blocklist (the list, the return code's meaning, the list's TXT reason, the delisting page)"}
-	SpecDNSBLPolicy    = Spec{ID: "dnsbl.policy-listed", Severity: Warn, RFC: "RFC 5782 §2", Summary: "a policy or advisory listing, not a spam report (e.g. Spamhaus PBL: address space not meant to send mail directly)"}
-	SpecDNSBLRefused   = Spec{ID: "dnsbl.resolver-refused", Severity: Error, Summary: "a list refused to answer the resolver used (e.g. Spamhaus 127.255.255.254 for public resolvers); its answers were not counted"}
-	SpecDNSBLUnhealthy = Spec{ID: "dnsbl.list-unhealthy", Severity: Error, RFC: "RFC 5782 §5", Summary: "a list failed its test entries (lists everything, lists nothing, answers nonsense or fails); its answers were not counted"}
-	SpecDNSBLTimeout   = Spec{ID: "dnsbl.timeout", Severity: Error, Summary: "a list did not answer before the query timeout or the audit deadline"}
-	SpecDNSBLTemperror = Spec{ID: "dnsbl.temperror", Severity: Error, Summary: "a lookup failed or came back with an error code, or the MX addresses could not be looked up"}
-	SpecDNSBLOffline   = Spec{ID: "dnsbl.offline", Severity: Error, Summary: "blocklists were not queried: --offline, and their zones are not among the --zone files"}
-	SpecDNSBLSkipped   = Spec{ID: "dnsbl.skipped", Severity: Info, Summary: "addresses not checked (private or unroutable, IPv6 on IPv4-only lists, or none to check)"}
-	SpecDNSBLConfig    = Spec{ID: "dnsbl.config", Severity: Error, Summary: "the --dnsbl or --dnsbl-file list definitions are invalid or the file is unreadable; no list was queried"}
-	SpecDNSBLPrivate   = Spec{ID: "dnsbl.private-queried", Severity: Info, Summary: "--allow-private: private or loopback addresses were looked up too, though public lists never list them"}
-	SpecDNSBLNXDomain  = Spec{ID: "dnsbl.nxdomain", Severity: Error, Summary: "the domain does not exist (NXDOMAIN): no MX address to look up, and its name is not looked up either"}
-	SpecDNSBLNothing   = Spec{ID: "dnsbl.not-evaluated", Severity: Error, Summary: "no blocklist lookup could be made (only private or loopback addresses, none that the lists cover): why, and what to give instead"}
+	SpecDNSBLOK        = dnsblCatalog.Add(Spec{ID: "dnsbl.ok", Severity: Pass, RFC: "RFC 5782", Summary: "no checked address or domain is listed: how many lists answered and how many addresses and domains were clean"})
+	SpecDNSBLListed    = dnsblCatalog.Add(Spec{ID: "dnsbl.listed", Severity: Fail, RFC: "RFC 5782 §2", Summary: "an address or the domain is listed on a blocklist (the list, the return code's meaning, the list's TXT reason, the delisting page)"})
+	SpecDNSBLPolicy    = dnsblCatalog.Add(Spec{ID: "dnsbl.policy-listed", Severity: Warn, RFC: "RFC 5782 §2", Summary: "a policy or advisory listing, not a spam report (e.g. Spamhaus PBL: address space not meant to send mail directly)"})
+	SpecDNSBLRefused   = dnsblCatalog.Add(Spec{ID: "dnsbl.resolver-refused", Severity: Error, Summary: "a list refused to answer the resolver used (e.g. Spamhaus 127.255.255.254 for public resolvers); its answers were not counted"})
+	SpecDNSBLUnhealthy = dnsblCatalog.Add(Spec{ID: "dnsbl.list-unhealthy", Severity: Error, RFC: "RFC 5782 §5", Summary: "a list failed its test entries (lists everything, lists nothing, answers nonsense or fails); its answers were not counted"})
+	SpecDNSBLTimeout   = dnsblCatalog.Add(Spec{ID: "dnsbl.timeout", Severity: Error, Summary: "a list did not answer before the query timeout or the audit deadline"})
+	SpecDNSBLTemperror = dnsblCatalog.Add(Spec{ID: "dnsbl.temperror", Severity: Error, Summary: "a lookup failed or came back with an error code, or the MX addresses could not be looked up"})
+	SpecDNSBLOffline   = dnsblCatalog.Add(Spec{ID: "dnsbl.offline", Severity: Error, Summary: "blocklists were not queried: --offline, and their zones are not among the --zone files"})
+	SpecDNSBLSkipped   = dnsblCatalog.Add(Spec{ID: "dnsbl.skipped", Severity: Info, Summary: "addresses not checked (private or unroutable, IPv6 on IPv4-only lists, or none to check)"})
+	SpecDNSBLConfig    = dnsblCatalog.Add(Spec{ID: "dnsbl.config", Severity: Error, Summary: "the --dnsbl or --dnsbl-file list definitions are invalid or the file is unreadable; no list was queried"})
+	SpecDNSBLPrivate   = dnsblCatalog.Add(Spec{ID: "dnsbl.private-queried", Severity: Info, Summary: "--allow-private: private or loopback addresses were looked up too, though public lists never list them"})
+	SpecDNSBLNothing   = dnsblCatalog.Add(Spec{ID: "dnsbl.not-evaluated", Severity: Error, Summary: "no blocklist lookup could be made (only private or loopback addresses, none that the lists cover): why, and what to give instead"})
+	SpecDNSBLNXDomain  = dnsblCatalog.Add(Spec{ID: "dnsbl.nxdomain", Severity: Error, Summary: "the domain does not exist (NXDOMAIN): no MX address to look up, and its name is not looked up either"})
 )
 
 // DNSBL looks up every address of every MX host, and the addresses given
@@ -39,10 +43,7 @@ var _ Check = DNSBL{}
 
 // Meta implements Check.
 func (DNSBL) Meta() Meta {
-	return Meta{Name: "dnsbl", Title: "Blocklists", Weight: 2, Findings: []Spec{
-		SpecDNSBLOK, SpecDNSBLListed, SpecDNSBLPolicy, SpecDNSBLRefused, SpecDNSBLUnhealthy,
-		SpecDNSBLTimeout, SpecDNSBLTemperror, SpecDNSBLOffline, SpecDNSBLSkipped, SpecDNSBLConfig, SpecDNSBLPrivate, SpecDNSBLNothing, SpecDNSBLNXDomain,
-	}}
+	return Meta{Name: "dnsbl", Title: "Blocklists", Weight: 2, Findings: dnsblCatalog.Specs()}
 }
 
 // dnsblTarget is one thing asked about, with where it came from.

@@ -7,24 +7,29 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailcheck/mailcheck/findings"
 )
+
+// mxCatalog declares the finding IDs of the mx check, each once (findings.Catalog).
+var mxCatalog findings.Catalog
 
 // Finding IDs of the mx check.
 var (
-	SpecNXDomain       = Spec{ID: "domain.nxdomain", Severity: Fail, RFC: "RFC 1035 §4.1.1", Summary: "the domain does not exist (NXDOMAIN)"}
-	SpecMXOK           = Spec{ID: "mx.ok", Severity: Pass, RFC: "RFC 5321 §5.1", Summary: "the MX hosts and their addresses"}
-	SpecMXMissing      = Spec{ID: "mx.missing", Severity: Warn, RFC: "RFC 5321 §5.1", Summary: "no MX record (fail when no A/AAAA fallback exists either)"}
-	SpecMXImplicit     = Spec{ID: "mx.implicit", Severity: Info, RFC: "RFC 5321 §5.1", Summary: "without MX, mail goes to the domain's own A/AAAA addresses"}
-	SpecMXNull         = Spec{ID: "mx.null", Severity: Info, RFC: "RFC 7505", Summary: "null MX: the domain accepts no mail"}
-	SpecMXNullMixed    = Spec{ID: "mx.null-mixed", Severity: Fail, RFC: "RFC 7505 §3", Summary: "a null MX published beside other MX records"}
-	SpecMXCNAME        = Spec{ID: "mx.cname", Severity: Warn, RFC: "RFC 2181 §10.3", Summary: "an MX target is an alias (CNAME)"}
-	SpecMXIPLiteral    = Spec{ID: "mx.ip-literal", Severity: Fail, RFC: "RFC 5321 §5.1", Summary: "an MX target is an IP address, not a host name"}
-	SpecMXNoAddress    = Spec{ID: "mx.no-address", Severity: Fail, RFC: "RFC 5321 §5.1", Summary: "an MX target has no A/AAAA record"}
-	SpecMXPrivate      = Spec{ID: "mx.private-address", Severity: Fail, RFC: "RFC 6890", Summary: "an MX target resolves to a private, loopback or otherwise unroutable address"}
-	SpecMXNoIPv6       = Spec{ID: "mx.no-ipv6", Severity: Info, RFC: "RFC 3596", Summary: "no MX host has an IPv6 address"}
-	SpecMXDuplicate    = Spec{ID: "mx.duplicate", Severity: Info, RFC: "RFC 5321 §5.1", Summary: "the same host is listed more than once"}
-	SpecMXTemperror    = Spec{ID: "mx.temperror", Severity: Error, Summary: "the MX set or an MX host's addresses could not be looked up"}
-	SpecMXUnresolvable = Spec{ID: "mx.unreachable-all", Severity: Fail, RFC: "RFC 5321 §5.1", Summary: "no MX host has a usable address: mail cannot be delivered"}
+	SpecNXDomain       = mxCatalog.Add(Spec{ID: "domain.nxdomain", Severity: Fail, RFC: "RFC 1035 §4.1.1", Summary: "the domain does not exist (NXDOMAIN)"})
+	SpecMXOK           = mxCatalog.Add(Spec{ID: "mx.ok", Severity: Pass, RFC: "RFC 5321 §5.1", Summary: "the MX hosts and their addresses"})
+	SpecMXMissing      = mxCatalog.Add(Spec{ID: "mx.missing", Severity: Warn, RFC: "RFC 5321 §5.1", Summary: "no MX record (fail when no A/AAAA fallback exists either)"})
+	SpecMXImplicit     = mxCatalog.Add(Spec{ID: "mx.implicit", Severity: Info, RFC: "RFC 5321 §5.1", Summary: "without MX, mail goes to the domain's own A/AAAA addresses"})
+	SpecMXNull         = mxCatalog.Add(Spec{ID: "mx.null", Severity: Info, RFC: "RFC 7505", Summary: "null MX: the domain accepts no mail"})
+	SpecMXNullMixed    = mxCatalog.Add(Spec{ID: "mx.null-mixed", Severity: Fail, RFC: "RFC 7505 §3", Summary: "a null MX published beside other MX records"})
+	SpecMXCNAME        = mxCatalog.Add(Spec{ID: "mx.cname", Severity: Warn, RFC: "RFC 2181 §10.3", Summary: "an MX target is an alias (CNAME)"})
+	SpecMXIPLiteral    = mxCatalog.Add(Spec{ID: "mx.ip-literal", Severity: Fail, RFC: "RFC 5321 §5.1", Summary: "an MX target is an IP address, not a host name"})
+	SpecMXNoAddress    = mxCatalog.Add(Spec{ID: "mx.no-address", Severity: Fail, RFC: "RFC 5321 §5.1", Summary: "an MX target has no A/AAAA record"})
+	SpecMXPrivate      = mxCatalog.Add(Spec{ID: "mx.private-address", Severity: Fail, RFC: "RFC 6890", Summary: "an MX target resolves to a private, loopback or otherwise unroutable address"})
+	SpecMXNoIPv6       = mxCatalog.Add(Spec{ID: "mx.no-ipv6", Severity: Info, RFC: "RFC 3596", Summary: "no MX host has an IPv6 address"})
+	SpecMXDuplicate    = mxCatalog.Add(Spec{ID: "mx.duplicate", Severity: Info, RFC: "RFC 5321 §5.1", Summary: "the same host is listed more than once"})
+	SpecMXTemperror    = mxCatalog.Add(Spec{ID: "mx.temperror", Severity: Error, Summary: "the MX set or an MX host's addresses could not be looked up"})
+	SpecMXUnresolvable = mxCatalog.Add(Spec{ID: "mx.unreachable-all", Severity: Fail, RFC: "RFC 5321 §5.1", Summary: "no MX host has a usable address: mail cannot be delivered"})
 )
 
 // MX audits the domain's MX set (RFC 5321 §5.1, RFC 7505).
@@ -34,10 +39,7 @@ var _ Check = MX{}
 
 // Meta implements Check.
 func (MX) Meta() Meta {
-	return Meta{Name: "mx", Title: "MX records", Weight: 3, Findings: []Spec{
-		SpecNXDomain, SpecMXOK, SpecMXMissing, SpecMXImplicit, SpecMXNull, SpecMXNullMixed, SpecMXCNAME,
-		SpecMXIPLiteral, SpecMXNoAddress, SpecMXPrivate, SpecMXNoIPv6, SpecMXDuplicate, SpecMXTemperror, SpecMXUnresolvable,
-	}}
+	return Meta{Name: "mx", Title: "MX records", Weight: 3, Findings: mxCatalog.Specs()}
 }
 
 // Run implements Check.

@@ -9,17 +9,21 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
+// ptrCatalog declares the finding IDs of the ptr check, each once (findings.Catalog).
+var ptrCatalog findings.Catalog
+
 // Finding IDs of the ptr check.
 var (
-	SpecPTROK        = Spec{ID: "ptr.ok", Severity: Pass, RFC: "RFC 1912 §2.1", Summary: "the address has a PTR whose name resolves back to it (forward-confirmed)"}
-	SpecPTRMissing   = Spec{ID: "ptr.missing", Severity: Fail, RFC: "RFC 1912 §2.1", Summary: "an MX address has no PTR record; many receivers reject mail from such hosts"}
-	SpecPTRMismatch  = Spec{ID: "ptr.mismatch", Severity: Warn, RFC: "RFC 8601 §3 (iprev)", Summary: "forward-confirmed reverse DNS fails: no PTR name resolves back to the address"}
-	SpecPTRSkipped   = Spec{ID: "ptr.skipped", Severity: Info, Summary: "an address was not checked (private address, or no MX host to check)"}
-	SpecPTRTemperror = Spec{ID: "ptr.temperror", Severity: Error, Summary: "a reverse or forward lookup failed"}
-	SpecPTRNXDomain  = Spec{ID: "ptr.nxdomain", Severity: Error, Summary: "the domain does not exist (NXDOMAIN): it has no MX host whose reverse DNS could be checked"}
+	SpecPTROK        = ptrCatalog.Add(Spec{ID: "ptr.ok", Severity: Pass, RFC: "RFC 1912 §2.1", Summary: "the address has a PTR whose name resolves back to it (forward-confirmed)"})
+	SpecPTRMissing   = ptrCatalog.Add(Spec{ID: "ptr.missing", Severity: Fail, RFC: "RFC 1912 §2.1", Summary: "an MX address has no PTR record; many receivers reject mail from such hosts"})
+	SpecPTRMismatch  = ptrCatalog.Add(Spec{ID: "ptr.mismatch", Severity: Warn, RFC: "RFC 8601 §3 (iprev)", Summary: "forward-confirmed reverse DNS fails: no PTR name resolves back to the address"})
+	SpecPTRSkipped   = ptrCatalog.Add(Spec{ID: "ptr.skipped", Severity: Info, Summary: "an address was not checked (private address, or no MX host to check)"})
+	SpecPTRTemperror = ptrCatalog.Add(Spec{ID: "ptr.temperror", Severity: Error, Summary: "a reverse or forward lookup failed"})
+	SpecPTRNXDomain  = ptrCatalog.Add(Spec{ID: "ptr.nxdomain", Severity: Error, Summary: "the domain does not exist (NXDOMAIN): it has no MX host whose reverse DNS could be checked"})
 )
 
 // PTR checks forward-confirmed reverse DNS (FCrDNS) for every address of
@@ -30,9 +34,7 @@ var _ Check = PTR{}
 
 // Meta implements Check.
 func (PTR) Meta() Meta {
-	return Meta{Name: "ptr", Title: "Reverse DNS", Weight: 2, Findings: []Spec{
-		SpecPTROK, SpecPTRMissing, SpecPTRMismatch, SpecPTRSkipped, SpecPTRTemperror, SpecPTRNXDomain,
-	}}
+	return Meta{Name: "ptr", Title: "Reverse DNS", Weight: 2, Findings: ptrCatalog.Specs()}
 }
 
 // ptrItem is the check's structured result per address.

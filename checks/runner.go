@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/mailcheck/mailcheck/findings"
 )
 
 // CheckResult is one check's section of a report.
@@ -60,17 +62,20 @@ func (r CheckResult) HasEvaluation() bool {
 	return info && !errs
 }
 
+// runnerCatalog declares the finding IDs of the runner, each once (findings.Catalog).
+var runnerCatalog findings.Catalog
+
 // Runner-level findings, shared by every check.
 var (
-	SpecPanic       = Spec{ID: "check.panic", Severity: Error, Summary: "the check crashed; the rest of the report is intact (please report this as a bug)"}
-	SpecDeadline    = Spec{ID: "check.deadline", Severity: Error, Summary: "the audit deadline (--deadline) ended the check: what it found so far is shown, and it counts as not evaluated"}
-	SpecInterrupted = Spec{ID: "check.interrupted", Severity: Error, Summary: "the run was interrupted (SIGINT or SIGTERM) before the check finished: it counts as not evaluated"}
-	SpecNoFinding   = Spec{ID: "check.no-finding", Severity: Error, Summary: "the check returned no finding at all (a bug: every check must say what it saw or why it could not look)"}
-	SpecTruncated   = Spec{ID: "check.truncated", Severity: Info, Summary: "more findings of one kind than a report keeps: the rest are counted, not listed"}
+	SpecPanic       = runnerCatalog.Add(Spec{ID: "check.panic", Severity: Error, Summary: "the check crashed; the rest of the report is intact (please report this as a bug)"})
+	SpecDeadline    = runnerCatalog.Add(Spec{ID: "check.deadline", Severity: Error, Summary: "the audit deadline (--deadline) ended the check: what it found so far is shown, and it counts as not evaluated"})
+	SpecInterrupted = runnerCatalog.Add(Spec{ID: "check.interrupted", Severity: Error, Summary: "the run was interrupted (SIGINT or SIGTERM) before the check finished: it counts as not evaluated"})
+	SpecNoFinding   = runnerCatalog.Add(Spec{ID: "check.no-finding", Severity: Error, Summary: "the check returned no finding at all (a bug: every check must say what it saw or why it could not look)"})
+	SpecTruncated   = runnerCatalog.Add(Spec{ID: "check.truncated", Severity: Info, Summary: "more findings of one kind than a report keeps: the rest are counted, not listed"})
 )
 
 // RunnerSpecs lists the findings the runner itself may add to any check.
-var RunnerSpecs = []Spec{SpecPanic, SpecDeadline, SpecInterrupted, SpecNoFinding, SpecTruncated}
+var RunnerSpecs = runnerCatalog.Specs()
 
 // ErrInterrupted is the cancellation cause the CLI gives the audit's
 // context when a signal stops the run (context.WithCancelCause); the

@@ -14,33 +14,37 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/orgdomain"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/sanitize"
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 )
 
+// smtpCatalog declares the finding IDs of the smtp check, each once (findings.Catalog).
+var smtpCatalog findings.Catalog
+
 // Finding IDs of the smtp check.
 var (
-	SpecSMTPOK              = Spec{ID: "smtp.ok", Severity: Pass, RFC: "RFC 5321 §4.3.1", Summary: "the MX address answers on port 25: banner, time to banner and EHLO extensions"}
-	SpecSMTPStartTLS        = Spec{ID: "smtp.starttls", Severity: Pass, RFC: "RFC 3207", Summary: "the server offers STARTTLS (the tls check judges the handshake)"}
-	SpecSMTPUnreachable     = Spec{ID: "smtp.unreachable", Severity: Error, RFC: "RFC 5321 §5.1", Summary: "no connection to the address and port (refused, timed out, or --offline)"}
-	SpecSMTPPort25Blocked   = Spec{ID: "smtp.port25-blocked", Severity: Error, Summary: "port 25 failed on every MX address: outbound port 25 is probably blocked where mailcheck runs"}
-	SpecSMTPGreeting        = Spec{ID: "smtp.greeting-refused", Severity: Error, RFC: "RFC 5321 §3.1", Summary: "the server greeted with a refusal (421/4xx/554: busy, greylisting, rate limit, or mailcheck's address is refused)"}
-	SpecSMTPSession         = Spec{ID: "smtp.session-error", Severity: Error, Summary: "the session broke off (timeout, disconnect, garbage, oversized reply); the transcript shows where"}
-	SpecSMTPBannerMismatch  = Spec{ID: "smtp.banner-mismatch", Severity: Warn, RFC: "RFC 5321 §4.3.1", Summary: "the greeting's host name is neither the MX name nor a PTR name of the address (nor a host of their organizational domains)"}
-	SpecSMTPNoStartTLS      = Spec{ID: "smtp.no-starttls", Severity: Fail, RFC: "RFC 3207", Summary: "the server answered EHLO without offering STARTTLS: mail to it travels in clear text"}
-	SpecSMTPOpenRelay       = Spec{ID: "smtp.open-relay", Severity: Fail, RFC: "RFC 5321 §3.9, RFC 2505", Summary: "the server accepted a recipient in a foreign domain from an unauthenticated client: an open relay"}
-	SpecSMTPRelayClosed     = Spec{ID: "smtp.relay-closed", Severity: Pass, RFC: "RFC 5321 §3.9", Summary: "the server refused to relay to a foreign domain"}
-	SpecSMTPRelayUnclear    = Spec{ID: "smtp.relay-inconclusive", Severity: Info, RFC: "RFC 5321 §3.9", Summary: "the relay test was refused for another reason (sender, recipient domain, greylisting): not a verdict"}
-	SpecSMTPAuthBeforeTLS   = Spec{ID: "smtp.auth-before-tls", Severity: Fail, RFC: "RFC 4954 §4, RFC 8314 §3.3", Summary: "AUTH is offered before TLS: passwords can be sent in clear text"}
-	SpecSMTPSubmissionNoTLS = Spec{ID: "smtp.submission-no-tls-required", Severity: Fail, RFC: "RFC 8314 §3.3, RFC 3207 §4", Summary: "the submission port accepts MAIL without STARTTLS (or offers no STARTTLS)"}
-	SpecSMTPSubmissionOK    = Spec{ID: "smtp.submission-ok", Severity: Pass, RFC: "RFC 8314, RFC 6409", Summary: "the submission port requires TLS (STARTTLS on 587, implicit TLS on 465) and its AUTH mechanisms"}
-	SpecSMTPSubmissionNone  = Spec{ID: "smtp.submission-none", Severity: Info, RFC: "RFC 6186", Summary: "no submission host to probe: none given with --submission-host and no _submission(s)._tcp SRV record"}
-	SpecSMTPSkipped         = Spec{ID: "smtp.skipped", Severity: Info, Summary: "nothing to probe on port 25 (null MX, no MX address), or an address was skipped (private, see --allow-private)"}
-	SpecSMTPTemperror       = Spec{ID: "smtp.temperror", Severity: Error, Summary: "a DNS lookup the probes need (MX, SRV, host address) failed"}
-	SpecSMTPSRVPortUnusual  = Spec{ID: "smtp.srv-port-unusual", Severity: Info, RFC: "RFC 6186 §3.1, RFC 8314 §5.1", Summary: "a submission SRV record names a port other than 587 or 465: that server is not contacted (unless --allow-srv-ports)"}
-	SpecSMTPCutShort        = Spec{ID: "smtp.cut-short", Severity: Error, Summary: "the audit deadline (--deadline) or an interruption ended the probe: nothing is said about that server"}
+	SpecSMTPOK              = smtpCatalog.Add(Spec{ID: "smtp.ok", Severity: Pass, RFC: "RFC 5321 §4.3.1", Summary: "the MX address answers on port 25: banner, time to banner and EHLO extensions"})
+	SpecSMTPStartTLS        = smtpCatalog.Add(Spec{ID: "smtp.starttls", Severity: Pass, RFC: "RFC 3207", Summary: "the server offers STARTTLS (the tls check judges the handshake)"})
+	SpecSMTPUnreachable     = smtpCatalog.Add(Spec{ID: "smtp.unreachable", Severity: Error, RFC: "RFC 5321 §5.1", Summary: "no connection to the address and port (refused, timed out, or --offline)"})
+	SpecSMTPPort25Blocked   = smtpCatalog.Add(Spec{ID: "smtp.port25-blocked", Severity: Error, Summary: "port 25 failed on every MX address: outbound port 25 is probably blocked where mailcheck runs"})
+	SpecSMTPGreeting        = smtpCatalog.Add(Spec{ID: "smtp.greeting-refused", Severity: Error, RFC: "RFC 5321 §3.1", Summary: "the server greeted with a refusal (421/4xx/554: busy, greylisting, rate limit, or mailcheck's address is refused)"})
+	SpecSMTPSession         = smtpCatalog.Add(Spec{ID: "smtp.session-error", Severity: Error, Summary: "the session broke off (timeout, disconnect, garbage, oversized reply); the transcript shows where"})
+	SpecSMTPBannerMismatch  = smtpCatalog.Add(Spec{ID: "smtp.banner-mismatch", Severity: Warn, RFC: "RFC 5321 §4.3.1", Summary: "the greeting's host name is neither the MX name nor a PTR name of the address (nor a host of their organizational domains)"})
+	SpecSMTPNoStartTLS      = smtpCatalog.Add(Spec{ID: "smtp.no-starttls", Severity: Fail, RFC: "RFC 3207", Summary: "the server answered EHLO without offering STARTTLS: mail to it travels in clear text"})
+	SpecSMTPOpenRelay       = smtpCatalog.Add(Spec{ID: "smtp.open-relay", Severity: Fail, RFC: "RFC 5321 §3.9, RFC 2505", Summary: "the server accepted a recipient in a foreign domain from an unauthenticated client: an open relay"})
+	SpecSMTPRelayClosed     = smtpCatalog.Add(Spec{ID: "smtp.relay-closed", Severity: Pass, RFC: "RFC 5321 §3.9", Summary: "the server refused to relay to a foreign domain"})
+	SpecSMTPRelayUnclear    = smtpCatalog.Add(Spec{ID: "smtp.relay-inconclusive", Severity: Info, RFC: "RFC 5321 §3.9", Summary: "the relay test was refused for another reason (sender, recipient domain, greylisting): not a verdict"})
+	SpecSMTPAuthBeforeTLS   = smtpCatalog.Add(Spec{ID: "smtp.auth-before-tls", Severity: Fail, RFC: "RFC 4954 §4, RFC 8314 §3.3", Summary: "AUTH is offered before TLS: passwords can be sent in clear text"})
+	SpecSMTPSubmissionNoTLS = smtpCatalog.Add(Spec{ID: "smtp.submission-no-tls-required", Severity: Fail, RFC: "RFC 8314 §3.3, RFC 3207 §4", Summary: "the submission port accepts MAIL without STARTTLS (or offers no STARTTLS)"})
+	SpecSMTPSubmissionOK    = smtpCatalog.Add(Spec{ID: "smtp.submission-ok", Severity: Pass, RFC: "RFC 8314, RFC 6409", Summary: "the submission port requires TLS (STARTTLS on 587, implicit TLS on 465) and its AUTH mechanisms"})
+	SpecSMTPSubmissionNone  = smtpCatalog.Add(Spec{ID: "smtp.submission-none", Severity: Info, RFC: "RFC 6186", Summary: "no submission host to probe: none given with --submission-host and no _submission(s)._tcp SRV record"})
+	SpecSMTPSkipped         = smtpCatalog.Add(Spec{ID: "smtp.skipped", Severity: Info, Summary: "nothing to probe on port 25 (null MX, no MX address), or an address was skipped (private, see --allow-private)"})
+	SpecSMTPTemperror       = smtpCatalog.Add(Spec{ID: "smtp.temperror", Severity: Error, Summary: "a DNS lookup the probes need (MX, SRV, host address) failed"})
+	SpecSMTPSRVPortUnusual  = smtpCatalog.Add(Spec{ID: "smtp.srv-port-unusual", Severity: Info, RFC: "RFC 6186 §3.1, RFC 8314 §5.1", Summary: "a submission SRV record names a port other than 587 or 465: that server is not contacted (unless --allow-srv-ports)"})
+	SpecSMTPCutShort        = smtpCatalog.Add(Spec{ID: "smtp.cut-short", Severity: Error, Summary: "the audit deadline (--deadline) or an interruption ended the probe: nothing is said about that server"})
 )
 
 // SMTP probes port 25 on every MX address (banner, EHLO, STARTTLS, open
@@ -52,12 +56,7 @@ var _ Check = SMTP{}
 
 // Meta implements Check.
 func (SMTP) Meta() Meta {
-	return Meta{Name: "smtp", Title: "SMTP servers", Weight: 3, Findings: []Spec{
-		SpecSMTPOK, SpecSMTPStartTLS, SpecSMTPUnreachable, SpecSMTPPort25Blocked, SpecSMTPGreeting, SpecSMTPSession,
-		SpecSMTPBannerMismatch, SpecSMTPNoStartTLS, SpecSMTPOpenRelay, SpecSMTPRelayClosed, SpecSMTPRelayUnclear,
-		SpecSMTPAuthBeforeTLS, SpecSMTPSubmissionNoTLS, SpecSMTPSubmissionOK, SpecSMTPSubmissionNone, SpecSMTPSkipped,
-		SpecSMTPTemperror, SpecSMTPSRVPortUnusual, SpecSMTPCutShort,
-	}}
+	return Meta{Name: "smtp", Title: "SMTP servers", Weight: 3, Findings: smtpCatalog.Specs()}
 }
 
 // DefaultRelayRcpt is the open-relay test recipient when

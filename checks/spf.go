@@ -8,35 +8,39 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/spf"
 )
 
+// spfCatalog declares the finding IDs of the spf check, each once (findings.Catalog).
+var spfCatalog findings.Catalog
+
 // Finding IDs of the spf check.
 var (
-	SpecSPFOK              = Spec{ID: "spf.ok", Severity: Pass, RFC: "RFC 7208", Summary: "the domain publishes one valid SPF record within the lookup limits"}
-	SpecSPFTree            = Spec{ID: "spf.tree", Severity: Info, RFC: "RFC 7208 §4.6.4", Summary: "the include/redirect tree with the DNS lookups of each record"}
-	SpecSPFMissing         = Spec{ID: "spf.missing", Severity: Fail, RFC: "RFC 7208 §4.5", Summary: "no SPF record: anyone can send mail as the domain"}
-	SpecSPFMultiple        = Spec{ID: "spf.multiple", Severity: Fail, RFC: "RFC 7208 §4.5", Summary: "more than one SPF record: every evaluation is a permerror"}
-	SpecSPFSyntax          = Spec{ID: "spf.syntax", Severity: Fail, RFC: "RFC 7208 §4.6, §12", Summary: "a record of the tree does not parse: every evaluation that reaches it is a permerror"}
-	SpecSPFTooManyLookups  = Spec{ID: "spf.too-many-lookups", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "more than 10 DNS-querying terms across the tree: permerror"}
-	SpecSPFTooManyVoid     = Spec{ID: "spf.too-many-void-lookups", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "more than 2 lookups find nothing: permerror (warn when only unauthorized senders reach them)"}
-	SpecSPFMXLimit         = Spec{ID: "spf.mx-limit", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "an mx term whose target has more than 10 MX names: permerror"}
-	SpecSPFIncludeMissing  = Spec{ID: "spf.include-missing", Severity: Fail, RFC: "RFC 7208 §5.2, §6.1", Summary: "an include or redirect target has no SPF record: permerror"}
-	SpecSPFLoop            = Spec{ID: "spf.loop", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "an include/redirect loop: permerror"}
-	SpecSPFAllPass         = Spec{ID: "spf.all-pass", Severity: Fail, RFC: "RFC 7208 §5.1", Summary: "+all: every host on the Internet may send as the domain"}
-	SpecSPFAllNeutral      = Spec{ID: "spf.all-neutral", Severity: Warn, RFC: "RFC 7208 §4.7, §8.2", Summary: "?all, or no all and no redirect: forged mail is neutral, not rejected"}
-	SpecSPFPTR             = Spec{ID: "spf.ptr-deprecated", Severity: Warn, RFC: "RFC 7208 §5.5", Summary: "the ptr mechanism is deprecated: slow, unreliable, skipped by many receivers"}
-	SpecSPFMacroUnknowable = Spec{ID: "spf.macro-unknowable", Severity: Info, RFC: "RFC 7208 §7", Summary: "a term's target depends on the sender (macros), so its cost cannot be checked in advance"}
-	SpecSPFRedirectIgnored = Spec{ID: "spf.redirect-ignored", Severity: Warn, RFC: "RFC 7208 §6.1", Summary: "redirect= beside an all mechanism is never used"}
-	SpecSPFTemperror       = Spec{ID: "spf.temperror", Severity: Error, RFC: "RFC 7208 §2.6.6", Summary: "a DNS lookup of the tree or of an evaluation failed (timeout, SERVFAIL)"}
-	SpecSPFMXNotAuthorized = Spec{ID: "spf.mx-not-authorized", Severity: Info, RFC: "RFC 7208 §2.4", Summary: "an MX address does not pass SPF (fine if the MX hosts do not send mail)"}
-	SpecSPFIPPass          = Spec{ID: "spf.ip-pass", Severity: Pass, RFC: "RFC 7208 §2.6.3", Summary: "an address given with --ip is authorized (pass)"}
-	SpecSPFIPNotAuthorized = Spec{ID: "spf.ip-not-authorized", Severity: Fail, RFC: "RFC 7208 §2.6", Summary: "an address given with --ip does not pass SPF"}
-	SpecSPFTooLong         = Spec{ID: "spf.record-too-long", Severity: Warn, RFC: "RFC 7208 §3.4", Summary: "the name and its TXT records total over 450 octets: the answer may not fit in UDP"}
-	SpecSPFMatchesNothing  = Spec{ID: "spf.term-matches-nothing", Severity: Warn, RFC: "RFC 7208 §4.6.4", Summary: "an a or mx term whose target has no address or no MX: it never matches and costs a lookup"}
-	SpecSPFExpUnusable     = Spec{ID: "spf.exp-unusable", Severity: Warn, RFC: "RFC 7208 §6.2", Summary: "the exp= target has no TXT record, several, or an invalid one: receivers ignore exp="}
-	SpecSPFNXDomain        = Spec{ID: "spf.nxdomain", Severity: Error, RFC: "RFC 7208 §4.3", Summary: "the domain does not exist (NXDOMAIN): there is no SPF to evaluate"}
+	SpecSPFOK              = spfCatalog.Add(Spec{ID: "spf.ok", Severity: Pass, RFC: "RFC 7208", Summary: "the domain publishes one valid SPF record within the lookup limits"})
+	SpecSPFTree            = spfCatalog.Add(Spec{ID: "spf.tree", Severity: Info, RFC: "RFC 7208 §4.6.4", Summary: "the include/redirect tree with the DNS lookups of each record"})
+	SpecSPFMissing         = spfCatalog.Add(Spec{ID: "spf.missing", Severity: Fail, RFC: "RFC 7208 §4.5", Summary: "no SPF record: anyone can send mail as the domain"})
+	SpecSPFMultiple        = spfCatalog.Add(Spec{ID: "spf.multiple", Severity: Fail, RFC: "RFC 7208 §4.5", Summary: "more than one SPF record: every evaluation is a permerror"})
+	SpecSPFSyntax          = spfCatalog.Add(Spec{ID: "spf.syntax", Severity: Fail, RFC: "RFC 7208 §4.6, §12", Summary: "a record of the tree does not parse: every evaluation that reaches it is a permerror"})
+	SpecSPFTooManyLookups  = spfCatalog.Add(Spec{ID: "spf.too-many-lookups", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "more than 10 DNS-querying terms across the tree: permerror"})
+	SpecSPFTooManyVoid     = spfCatalog.Add(Spec{ID: "spf.too-many-void-lookups", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "more than 2 lookups find nothing: permerror (warn when only unauthorized senders reach them)"})
+	SpecSPFMXLimit         = spfCatalog.Add(Spec{ID: "spf.mx-limit", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "an mx term whose target has more than 10 MX names: permerror"})
+	SpecSPFIncludeMissing  = spfCatalog.Add(Spec{ID: "spf.include-missing", Severity: Fail, RFC: "RFC 7208 §5.2, §6.1", Summary: "an include or redirect target has no SPF record: permerror"})
+	SpecSPFLoop            = spfCatalog.Add(Spec{ID: "spf.loop", Severity: Fail, RFC: "RFC 7208 §4.6.4", Summary: "an include/redirect loop: permerror"})
+	SpecSPFAllPass         = spfCatalog.Add(Spec{ID: "spf.all-pass", Severity: Fail, RFC: "RFC 7208 §5.1", Summary: "+all: every host on the Internet may send as the domain"})
+	SpecSPFAllNeutral      = spfCatalog.Add(Spec{ID: "spf.all-neutral", Severity: Warn, RFC: "RFC 7208 §4.7, §8.2", Summary: "?all, or no all and no redirect: forged mail is neutral, not rejected"})
+	SpecSPFPTR             = spfCatalog.Add(Spec{ID: "spf.ptr-deprecated", Severity: Warn, RFC: "RFC 7208 §5.5", Summary: "the ptr mechanism is deprecated: slow, unreliable, skipped by many receivers"})
+	SpecSPFMacroUnknowable = spfCatalog.Add(Spec{ID: "spf.macro-unknowable", Severity: Info, RFC: "RFC 7208 §7", Summary: "a term's target depends on the sender (macros), so its cost cannot be checked in advance"})
+	SpecSPFRedirectIgnored = spfCatalog.Add(Spec{ID: "spf.redirect-ignored", Severity: Warn, RFC: "RFC 7208 §6.1", Summary: "redirect= beside an all mechanism is never used"})
+	SpecSPFTemperror       = spfCatalog.Add(Spec{ID: "spf.temperror", Severity: Error, RFC: "RFC 7208 §2.6.6", Summary: "a DNS lookup of the tree or of an evaluation failed (timeout, SERVFAIL)"})
+	SpecSPFMXNotAuthorized = spfCatalog.Add(Spec{ID: "spf.mx-not-authorized", Severity: Info, RFC: "RFC 7208 §2.4", Summary: "an MX address does not pass SPF (fine if the MX hosts do not send mail)"})
+	SpecSPFIPPass          = spfCatalog.Add(Spec{ID: "spf.ip-pass", Severity: Pass, RFC: "RFC 7208 §2.6.3", Summary: "an address given with --ip is authorized (pass)"})
+	SpecSPFIPNotAuthorized = spfCatalog.Add(Spec{ID: "spf.ip-not-authorized", Severity: Fail, RFC: "RFC 7208 §2.6", Summary: "an address given with --ip does not pass SPF"})
+	SpecSPFTooLong         = spfCatalog.Add(Spec{ID: "spf.record-too-long", Severity: Warn, RFC: "RFC 7208 §3.4", Summary: "the name and its TXT records total over 450 octets: the answer may not fit in UDP"})
+	SpecSPFMatchesNothing  = spfCatalog.Add(Spec{ID: "spf.term-matches-nothing", Severity: Warn, RFC: "RFC 7208 §4.6.4", Summary: "an a or mx term whose target has no address or no MX: it never matches and costs a lookup"})
+	SpecSPFExpUnusable     = spfCatalog.Add(Spec{ID: "spf.exp-unusable", Severity: Warn, RFC: "RFC 7208 §6.2", Summary: "the exp= target has no TXT record, several, or an invalid one: receivers ignore exp="})
+	SpecSPFNXDomain        = spfCatalog.Add(Spec{ID: "spf.nxdomain", Severity: Error, RFC: "RFC 7208 §4.3", Summary: "the domain does not exist (NXDOMAIN): there is no SPF to evaluate"})
 )
 
 // SPF audits the domain's SPF record and its whole include/redirect tree,
@@ -47,12 +51,7 @@ var _ Check = SPF{}
 
 // Meta implements Check.
 func (SPF) Meta() Meta {
-	return Meta{Name: "spf", Title: "SPF", Weight: 3, Findings: []Spec{
-		SpecSPFOK, SpecSPFTree, SpecSPFMissing, SpecSPFMultiple, SpecSPFSyntax, SpecSPFTooManyLookups, SpecSPFTooManyVoid,
-		SpecSPFMXLimit, SpecSPFIncludeMissing, SpecSPFLoop, SpecSPFAllPass, SpecSPFAllNeutral, SpecSPFPTR,
-		SpecSPFMacroUnknowable, SpecSPFRedirectIgnored, SpecSPFTemperror, SpecSPFMXNotAuthorized, SpecSPFIPPass, SpecSPFIPNotAuthorized,
-		SpecSPFTooLong, SpecSPFMatchesNothing, SpecSPFExpUnusable, SpecSPFNXDomain,
-	}}
+	return Meta{Name: "spf", Title: "SPF", Weight: 3, Findings: spfCatalog.Specs()}
 }
 
 // spfData is the check's structured result (Result.Data).

@@ -8,23 +8,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 )
 
+// tlsCatalog declares the finding IDs of the tls check, each once (findings.Catalog).
+var tlsCatalog findings.Catalog
+
 // Finding IDs of the tls check.
 var (
-	SpecTLSOK              = Spec{ID: "tls.ok", Severity: Pass, RFC: "RFC 8996, RFC 6125", Summary: "TLS version, cipher and certificate (issuer, names, key, expiry) are sound"}
-	SpecTLSVersionOld      = Spec{ID: "tls.version-old", Severity: Fail, RFC: "RFC 8996", Summary: "the server negotiated TLS 1.1 or older"}
-	SpecTLSCipherWeak      = Spec{ID: "tls.cipher-weak", Severity: Warn, RFC: "RFC 9325 §4.1", Summary: "the negotiated cipher suite is insecure (RC4, 3DES, CBC with SHA-1 or RSA key exchange)"}
-	SpecTLSCertUntrusted   = Spec{ID: "tls.cert-untrusted", Severity: Warn, RFC: "RFC 5280 §6", Summary: "the certificate chain does not verify against the trusted roots (fail on 587/465; warn on 25, where TLS is opportunistic)"}
-	SpecTLSCertName        = Spec{ID: "tls.cert-name-mismatch", Severity: Warn, RFC: "RFC 6125 §6, RFC 7672", Summary: "the certificate is not valid for the host name (fail on 587/465; warn on 25)"}
-	SpecTLSCertExpired     = Spec{ID: "tls.cert-expired", Severity: Fail, RFC: "RFC 5280 §4.1.2.5", Summary: "the certificate has expired (or is not valid yet)"}
-	SpecTLSCertExpiring    = Spec{ID: "tls.cert-expiring", Severity: Warn, RFC: "RFC 5280 §4.1.2.5", Summary: "the certificate expires in less than 14 days"}
-	SpecTLSKeyWeak         = Spec{ID: "tls.key-weak", Severity: Warn, RFC: "RFC 9325 §4.3", Summary: "the certificate's key is too small (RSA under 2048 bits, ECDSA under 256)"}
-	SpecTLSHandshakeFailed = Spec{ID: "tls.handshake-failed", Severity: Fail, RFC: "RFC 3207 §4", Summary: "STARTTLS was offered (or 465 reached) but no TLS session could be set up"}
-	SpecTLSSkipped         = Spec{ID: "tls.skipped", Severity: Info, Summary: "a server offers no TLS to inspect (see smtp.no-starttls), beside sessions that were inspected; when none was, this is tls.not-evaluated"}
-	SpecTLSNone            = Spec{ID: "tls.none", Severity: Info, Summary: "the domain's own records name no server to connect to (a null MX and no submission service): there is no TLS to inspect, and nothing is missing"}
-	SpecTLSNotEvaluated    = Spec{ID: "tls.not-evaluated", Severity: Error, Summary: "a TLS session could not be inspected (unreachable, timed out, ended by the deadline or an interruption, --offline), or none at all (no server to probe, no STARTTLS): says why"}
+	SpecTLSOK              = tlsCatalog.Add(Spec{ID: "tls.ok", Severity: Pass, RFC: "RFC 8996, RFC 6125", Summary: "TLS version, cipher and certificate (issuer, names, key, expiry) are sound"})
+	SpecTLSVersionOld      = tlsCatalog.Add(Spec{ID: "tls.version-old", Severity: Fail, RFC: "RFC 8996", Summary: "the server negotiated TLS 1.1 or older"})
+	SpecTLSCipherWeak      = tlsCatalog.Add(Spec{ID: "tls.cipher-weak", Severity: Warn, RFC: "RFC 9325 §4.1", Summary: "the negotiated cipher suite is insecure (RC4, 3DES, CBC with SHA-1 or RSA key exchange)"})
+	SpecTLSCertUntrusted   = tlsCatalog.Add(Spec{ID: "tls.cert-untrusted", Severity: Warn, RFC: "RFC 5280 §6", Summary: "the certificate chain does not verify against the trusted roots (fail on 587/465; warn on 25, where TLS is opportunistic)"})
+	SpecTLSCertName        = tlsCatalog.Add(Spec{ID: "tls.cert-name-mismatch", Severity: Warn, RFC: "RFC 6125 §6, RFC 7672", Summary: "the certificate is not valid for the host name (fail on 587/465; warn on 25)"})
+	SpecTLSCertExpired     = tlsCatalog.Add(Spec{ID: "tls.cert-expired", Severity: Fail, RFC: "RFC 5280 §4.1.2.5", Summary: "the certificate has expired (or is not valid yet)"})
+	SpecTLSCertExpiring    = tlsCatalog.Add(Spec{ID: "tls.cert-expiring", Severity: Warn, RFC: "RFC 5280 §4.1.2.5", Summary: "the certificate expires in less than 14 days"})
+	SpecTLSKeyWeak         = tlsCatalog.Add(Spec{ID: "tls.key-weak", Severity: Warn, RFC: "RFC 9325 §4.3", Summary: "the certificate's key is too small (RSA under 2048 bits, ECDSA under 256)"})
+	SpecTLSHandshakeFailed = tlsCatalog.Add(Spec{ID: "tls.handshake-failed", Severity: Fail, RFC: "RFC 3207 §4", Summary: "STARTTLS was offered (or 465 reached) but no TLS session could be set up"})
+	SpecTLSSkipped         = tlsCatalog.Add(Spec{ID: "tls.skipped", Severity: Info, Summary: "a server offers no TLS to inspect (see smtp.no-starttls), beside sessions that were inspected; when none was, this is tls.not-evaluated"})
+	SpecTLSNone            = tlsCatalog.Add(Spec{ID: "tls.none", Severity: Info, Summary: "the domain's own records name no server to connect to (a null MX and no submission service): there is no TLS to inspect, and nothing is missing"})
+	SpecTLSNotEvaluated    = tlsCatalog.Add(Spec{ID: "tls.not-evaluated", Severity: Error, Summary: "a TLS session could not be inspected (unreachable, timed out, ended by the deadline or an interruption, --offline), or none at all (no server to probe, no STARTTLS): says why"})
 )
 
 // ExpiringDays is how close to expiry a certificate is reported.
@@ -38,10 +42,7 @@ var _ Check = TLS{}
 
 // Meta implements Check.
 func (TLS) Meta() Meta {
-	return Meta{Name: "tls", Title: "TLS of the mail servers", Weight: 3, Findings: []Spec{
-		SpecTLSOK, SpecTLSVersionOld, SpecTLSCipherWeak, SpecTLSCertUntrusted, SpecTLSCertName, SpecTLSCertExpired,
-		SpecTLSCertExpiring, SpecTLSKeyWeak, SpecTLSHandshakeFailed, SpecTLSSkipped, SpecTLSNone, SpecTLSNotEvaluated,
-	}}
+	return Meta{Name: "tls", Title: "TLS of the mail servers", Weight: 3, Findings: tlsCatalog.Specs()}
 }
 
 // tlsItem is the check's structured result per session.
