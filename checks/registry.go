@@ -1,5 +1,7 @@
 package checks
 
+import "slices"
+
 // Registry returns every check in report order. A new check is one file
 // in this package plus one line here.
 func Registry() []Check {
@@ -31,11 +33,4 @@ func Catalogue(list []Check) []Spec {
 var Essential = []string{"mx", "spf", "dmarc"}
 
 // IsEssential reports whether the named check is essential.
-func IsEssential(name string) bool {
-	for _, e := range Essential {
-		if e == name {
-			return true
-		}
-	}
-	return false
-}
+func IsEssential(name string) bool { return slices.Contains(Essential, name) }

@@ -143,15 +143,15 @@ func (e *Env) relayRcpt() string {
 	if r == "" {
 		return DefaultRelayRcpt
 	}
-	if !validRelayRcpt(r) {
+	if !ValidRelayRcpt(r) {
 		return ""
 	}
 	return r
 }
 
-// validRelayRcpt accepts local@domain with a printable ASCII local part
+// ValidRelayRcpt accepts local@domain with a printable ASCII local part
 // and a valid domain name: nothing that changes the RCPT command.
-func validRelayRcpt(r string) bool {
+func ValidRelayRcpt(r string) bool {
 	at := strings.LastIndex(r, "@")
 	if at <= 0 || len(r) > 254 {
 		return false

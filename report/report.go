@@ -178,11 +178,29 @@ func weight(c checks.CheckResult) int {
 	return c.Weight
 }
 
-// Passed reports whether the report is a pass for a CI gate: graded, no
-// fail finding, the score at least failUnder, and complete unless
-// allowIncomplete.
-func (r *Report) Passed(failUnder int, allowIncomplete bool) bool {
-	return r.Graded && !r.NXDomain && !r.HasFail() && r.Score >= failUnder && (r.Complete || allowIncomplete)
+// Outcome is what a report means to a CI gate.
+type Outcome int
+
+const (
+	Passed      Outcome = iota // graded, complete (or allowed), no fail, score at least the threshold
+	Failed                     // a fail finding, NXDOMAIN, or a score below the threshold
+	Unevaluated                // no grade, or incomplete without allowIncomplete
+)
+
+// Gate judges the report for a CI gate (docs/scoring.md, exit codes): a
+// fail is a fail even in an incomplete report; then a report without a
+// grade or incomplete (unless allowIncomplete) could not be evaluated;
+// then the score is compared with failUnder.
+func (r *Report) Gate(failUnder int, allowIncomplete bool) Outcome {
+	switch {
+	case r.NXDomain || r.HasFail():
+		return Failed
+	case !r.Graded || !r.Complete && !allowIncomplete:
+		return Unevaluated
+	case r.Score < failUnder:
+		return Failed
+	}
+	return Passed
 }
 
 // HasFail reports whether any finding is a fail.

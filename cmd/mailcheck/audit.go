@@ -269,13 +269,11 @@ func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name
 	src := schedule.List(names)
 	err = schedule.Run(ctx, cfg, &src, func(r *report.Report) error {
 		sum.Domains++
-		switch {
-		case r.NXDomain || r.HasFail():
+		switch r.Gate(f.failUnder, f.allowIncomplete) {
+		case report.Failed:
 			sum.Failed++
-		case !r.Graded || !r.Complete && !f.allowIncomplete:
+		case report.Unevaluated:
 			sum.Unevaluated++
-		case r.Score < f.failUnder:
-			sum.Failed++
 		}
 		sum.Interrupted = sum.Interrupted || r.Interrupted
 		return rep.Report(r)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/dnsbl"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
@@ -86,10 +87,8 @@ func validateAuditFlags(f *auditFlags) error {
 			return usageErr("--submission-host: %v", err)
 		}
 	}
-	if f.relayRcpt != "" {
-		if err := validMailbox(f.relayRcpt); err != nil {
-			return usageErr("--relay-test-rcpt: %v", err)
-		}
+	if f.relayRcpt != "" && !checks.ValidRelayRcpt(f.relayRcpt) {
+		return usageErr("--relay-test-rcpt: %q is not an address of the form local@domain (printable ASCII local part without <>()[]\\,;:\", a valid domain)", f.relayRcpt)
 	}
 	if f.dnsblFile != "" {
 		file, err := dnsbl.LoadFile(f.dnsblFile)
@@ -101,24 +100,6 @@ func validateAuditFlags(f *auditFlags) error {
 		}
 	} else if _, err := dnsbl.Select(f.dnsbl, nil); err != nil {
 		return usageErr("--dnsbl: %v", err)
-	}
-	return nil
-}
-
-// validMailbox checks local@domain: a non-empty local part without space,
-// control bytes or angle brackets, and a valid domain.
-func validMailbox(s string) error {
-	i := strings.LastIndexByte(s, '@')
-	if i <= 0 || i == len(s)-1 {
-		return fmt.Errorf("%q is not an address of the form local@domain", s)
-	}
-	for _, c := range s[:i] {
-		if c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '@' && !strings.HasPrefix(s, `"`) {
-			return fmt.Errorf("%q: the local part contains %q", s, c)
-		}
-	}
-	if _, err := parseDomainArg(s[i+1:]); err != nil {
-		return fmt.Errorf("%q: %v", s, err)
 	}
 	return nil
 }
