@@ -15,6 +15,7 @@ import (
 	"github.com/mailcheck/mailcheck/internal/dkim"
 	"github.com/mailcheck/mailcheck/internal/dnstest"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 )
 
 var dkimZones = []string{
@@ -221,6 +222,7 @@ func TestDKIMCheck(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			res := checks.Run(ctx, env, []checks.Check{checks.DKIM{}})[0]
+			sharedtest.Dump(t, res)
 			fs := res.Findings
 			if got := dkimIDs(fs); !slices.Equal(got, tc.want) {
 				t.Errorf("findings:\n got %q\nwant %q", got, tc.want)
@@ -278,6 +280,7 @@ func TestDKIMCheckData(t *testing.T) {
 	n, _ := resolve.ParseName("wild.example")
 	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(time.Second)))
 	res := checks.DKIM{}.Run(context.Background(), env)
+	sharedtest.Dump(t, res)
 	b, err := json.Marshal(res.Data)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailcheck/mailcheck/internal/dnstest"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 )
 
 func dmarcEnv(t *testing.T, domain string, srv *dnstest.Server) *Env {
@@ -99,6 +100,7 @@ func TestDMARC(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.domain, func(t *testing.T) {
 			res := DMARC{}.Run(context.Background(), dmarcEnv(t, tt.domain, srv))
+			sharedtest.Dump(t, res)
 			if got := findingKeys(res.Findings); got != tt.want {
 				for _, f := range res.Findings {
 					t.Logf("%s %s: %s [fix: %s]", f.ID, f.Severity, f.Message, f.Fix)
@@ -149,6 +151,7 @@ func TestDMARCFixKeepsNoRefusedDestination(t *testing.T) {
 	srv := startDMARCZones(t)
 	for domain, bad := range map[string]string{"external.policy.example": "agg@noauth.example", "deadrua.policy.example": "gone.policy.example"} {
 		res := DMARC{}.Run(context.Background(), dmarcEnv(t, domain, srv))
+		sharedtest.Dump(t, res)
 		for _, f := range res.Findings {
 			if strings.Contains(f.Fix, "rua=") && strings.Contains(f.Fix, bad) {
 				t.Errorf("%s: %s fix reuses %s: %s", domain, f.ID, bad, f.Fix)
@@ -161,6 +164,7 @@ func TestDMARCAuthorizationTemperror(t *testing.T) {
 	srv := startDMARCZones(t)
 	srv.Set("external.policy.example._report._dmarc.reports.example", dnstest.ServFail)
 	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "external.policy.example", srv))
+	sharedtest.Dump(t, res)
 	got := findingKeys(res.Findings)
 	want := "dmarc.ok:pass dmarc.temperror:error dmarc.rua-unauthorized:warn dmarc.ruf-unauthorized:warn"
 	if got != want {
@@ -174,6 +178,7 @@ func TestDMARCAuthorizationTemperror(t *testing.T) {
 func TestDMARCData(t *testing.T) {
 	srv := startDMARCZones(t)
 	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "inherit.policy.example", srv))
+	sharedtest.Dump(t, res)
 	b, err := json.Marshal(res.Data)
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +213,7 @@ _dmarc 3600 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@xn--bcher-kva.example"
 www 3600 IN A 192.0.2.1
 `))
 	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "www.bücher.example", srv))
+	sharedtest.Dump(t, res)
 	if got := findingKeys(res.Findings); got != "dmarc.ok:pass dmarc.inherited:info" {
 		t.Fatalf("findings = %s", got)
 	}
@@ -222,6 +228,7 @@ func TestDMARCDestinationTemperror(t *testing.T) {
 	srv := startDMARCZones(t)
 	srv.Set("nomail.policy.example", dnstest.ServFail)
 	res := DMARC{}.Run(context.Background(), dmarcEnv(t, "deadrua.policy.example", srv))
+	sharedtest.Dump(t, res)
 	if got := findingKeys(res.Findings); got != "dmarc.ok:pass dmarc.temperror:error dmarc.report-undeliverable:warn" {
 		t.Fatalf("findings = %s", got)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/mailcheck/mailcheck/internal/dnsbl"
 	"github.com/mailcheck/mailcheck/internal/dnstest"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 )
 
 const dnsblZoneDir = "../testdata/zones/dnsbl/"
@@ -54,6 +55,7 @@ func runDNSBL(t *testing.T, r resolve.Resolver, domain string, opts checks.Optio
 	defer cancel()
 	list := []checks.Check{checks.DNSBL{}}
 	res := checks.Run(ctx, env, list)
+	sharedtest.Dump(t, res)
 	assertCatalogued(t, res[0], list)
 	return res[0]
 }
@@ -381,6 +383,7 @@ func TestDNSBLNoDuplicateQueries(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := checks.Run(ctx, env, []checks.Check{checks.MX{}, checks.PTR{}, checks.DNSBL{}})
+	sharedtest.Dump(t, res)
 	if d := srv.Duplicates(); len(d) > 0 {
 		t.Errorf("questions asked more than once: %v", d)
 	}

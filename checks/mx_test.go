@@ -10,6 +10,7 @@ import (
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/dnstest"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 )
 
 // startMXServer serves the MX/PTR case zones with the failures the cases
@@ -40,6 +41,7 @@ func runCheck(t *testing.T, srv *dnstest.Server, domain string, opts checks.Opti
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := checks.Run(ctx, env, list)
+	sharedtest.Dump(t, res)
 	for _, r := range res {
 		assertCatalogued(t, r, list)
 	}
@@ -209,6 +211,7 @@ func TestAuditSendsNoQuestionTwice(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res := checks.Run(ctx, env, checks.Registry())
+	sharedtest.Dump(t, res)
 	if len(res) != len(checks.Registry()) {
 		t.Fatalf("%d results for %d checks", len(res), len(checks.Registry()))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/mailcheck/mailcheck/internal/dnstest"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/sanitize"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 	"github.com/mailcheck/mailcheck/internal/smtptest"
 )
 
@@ -84,6 +85,7 @@ func TestSMTPHostileText(t *testing.T) {
 	var all []checks.Finding
 	for _, c := range []checks.Check{checks.SMTP{}, checks.TLS{}} {
 		res := c.Run(ctx, env) // not checks.Run: no last guard
+		sharedtest.Dump(t, res)
 		all = append(all, res.Findings...)
 		if err := clean(reflect.ValueOf(res), c.Meta().Name); err != nil {
 			t.Error(err)
@@ -231,6 +233,7 @@ b IN A 192.0.2.81
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res := checks.Run(ctx, env, []checks.Check{checks.TLS{}})
+	sharedtest.Dump(t, res)
 	if got := strings.Join(sevIDs(res[0].Findings), "; "); got != "fail tls.cert-expired x2" {
 		t.Errorf("tls findings %s, want fail tls.cert-expired x2:\n%s", got, dnsblDump(res[0].Findings))
 	}

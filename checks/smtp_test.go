@@ -14,6 +14,7 @@ import (
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/dnstest"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sharedtest"
 	"github.com/mailcheck/mailcheck/internal/smtptest"
 )
 
@@ -204,7 +205,9 @@ func (w *smtpWorld) run(t *testing.T, domain string, opts checks.Options, list .
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	out := map[string][]checks.Finding{}
-	for _, r := range checks.Run(ctx, env, list) {
+	res := checks.Run(ctx, env, list)
+	sharedtest.Dump(t, res)
+	for _, r := range res {
 		assertCatalogued(t, r, list)
 		out[r.Name] = r.Findings
 	}
@@ -404,6 +407,7 @@ func TestSMTPTraceAndFixes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := checks.Run(ctx, env, []checks.Check{checks.SMTP{}})
+	sharedtest.Dump(t, res)
 	for _, want := range []string{"smtp mx.bad.test[192.0.2.10:25] > RCPT TO:<relay-test@mailcheck.invalid>", "smtp mx.bad.test[192.0.2.10:25] < 250 ", "> QUIT"} {
 		if !strings.Contains(trace.String(), want) {
 			t.Errorf("trace lacks %q:\n%s", want, trace.String())
