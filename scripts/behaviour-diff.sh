@@ -5,7 +5,8 @@
 # compares them after masking what differs from run to run (ephemeral
 # ports, durations, certificate serials and dates made at test time).
 #
-#   scripts/behaviour-diff.sh BASE [HEAD]     (HEAD: the work tree)
+#   scripts/behaviour-diff.sh BASE [HEAD]     (HEAD: the work tree; BASE at
+#   or after the commit that added sharedtest.Dump)
 set -euo pipefail
 base=${1:?usage: behaviour-diff.sh BASE [HEAD]}
 head=${2:-}
@@ -22,8 +23,6 @@ snapshot() { # snapshot TREE DIR
 }
 
 git -C "$root" worktree add --detach "$out/base-tree" "$base" >/dev/null 2>&1
-# the dump hook and the CLI list come from the work tree
-cp "$root/internal/sharedtest/dump.go" "$out/base-tree/internal/sharedtest/" 2>/dev/null || true
 snapshot "$out/base-tree" "$out/base"
 if [ -n "$head" ]; then
 	git -C "$root" worktree add --detach "$out/head-tree" "$head" >/dev/null 2>&1
