@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/mailcheck/mailcheck/internal/resolve"
@@ -60,8 +59,7 @@ type Options struct {
 	DNSBLFile       string        // dnsbl: zones and code tables from a file (--dnsbl-file)
 	SubmissionHosts []string      // smtp: hosts to probe on 587/465 (--submission-host)
 	RelayTestRcpt   string        // smtp: recipient outside the domain for the relay test
-	CAFile          string        // tls: extra trust roots (--ca-file)
-	ProbeTimeout    time.Duration // smtp, tls: per-connection timeout; 0 means 10s
+	ProbeTimeout    time.Duration // smtp, tls: per-connection timeout; 0 means smtpprobe.DefaultTimeout
 	Offline         bool          // no network at all: network probes report errors
 	AllowSRVPorts   bool          // smtp: probe submission SRV targets on ports other than 587/465 (--allow-srv-ports)
 }
@@ -85,9 +83,7 @@ type Env struct {
 	// DefaultSessions for this audit alone.
 	Sessions SessionBound
 
-	mxOnce sync.Once
-	mx     *MXSet
-	probes sync.Map // smtp, tls: one SMTP session per target per audit (Env.probe in smtp.go)
+	facts auditFacts // the MX set, service plan and sessions, once per audit (facts.go)
 }
 
 // SessionBound is a counting semaphore of network sessions.

@@ -79,7 +79,9 @@ func dnsblLists(o Options) ([]*dnsbl.List, error) {
 	return dnsbl.Select(o.DNSBLZones, file)
 }
 
-// Run implements Check.
+// Run implements Check: it decides the lists, what to ask them about
+// (dnsblRun.ask), asks, judges each list's answers (judgeList) and sums
+// up (summary).
 func (DNSBL) Run(ctx context.Context, env *Env) Result {
 	lists, err := dnsblLists(env.Options)
 	if err != nil {
@@ -90,10 +92,37 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 		return Result{Findings: []Finding{SpecDNSBLNXDomain.New("%s does not exist (%s): it has no MX address to look up, and a clean answer for its name would say nothing", env.Domain.ASCII, nx).
 			WithFix("check the spelling of the domain; to check sending addresses anyway, give them with --ip")}}
 	}
-	var fs []Finding
-	data := dnsblData{Targets: []dnsblTarget{}}
+	r := &dnsblRun{env: env, lists: lists, data: dnsblData{Targets: []dnsblTarget{}}, label: map[string]string{},
+		dirty: map[string]bool{}, clean: map[string]bool{}}
+	r.ask(ctx)
+	r.data.Lists = (&dnsbl.Checker{Resolver: env.Resolver}).Check(ctx, lists, r.targets)
+	for _, rep := range r.data.Lists {
+		r.judgeList(rep)
+	}
+	r.summary()
+	return Result{Findings: r.fs, Data: r.data}
+}
 
-	// What to ask about: every MX address, the --ip addresses, the domain.
+// dnsblRun is one run of the dnsbl check: what it asks about, what the
+// lists answered, and the findings so far, in the order they are made.
+type dnsblRun struct {
+	env     *Env
+	lists   []*dnsbl.List
+	data    dnsblData
+	targets []dnsbl.Target
+	label   map[string]string // target -> "192.0.2.1 (MX mx1.example.org)"
+	private []string          // private addresses looked up under --allow-private
+	fs      []Finding
+
+	healthy      int      // lists that answered their health probes
+	offline      []string // lists --offline kept from being asked
+	dirty, clean map[string]bool
+}
+
+// ask decides what to ask about: every MX address, the --ip addresses,
+// the domain and its registered domain.
+func (r *dnsblRun) ask(ctx context.Context) {
+	env := r.env
 	sources := map[netip.Addr][]string{}
 	var order []netip.Addr
 	addAddr := func(a netip.Addr, src string) {
@@ -104,182 +133,210 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 		sources[a] = append(sources[a], src)
 	}
 	set := env.MX(ctx)
-	switch {
-	case set.Err != nil:
-		fs = append(fs, SpecDNSBLTemperror.New("the MX addresses of %s were not checked: the MX lookup failed: %v", env.Domain.ASCII, set.Err))
-	default:
-		for _, h := range set.Hosts {
-			if h.Lookup.Err != nil && len(h.Addrs) == 0 {
-				fs = append(fs, SpecDNSBLTemperror.New("the addresses of MX host %s were not checked: %v", h.Name, h.Lookup.Err))
-			}
-			for _, a := range h.Addrs {
-				addAddr(a, "MX "+h.Name)
-			}
+	if set.Err != nil {
+		r.fs = append(r.fs, SpecDNSBLTemperror.New("the MX addresses of %s were not checked: the MX lookup failed: %v", env.Domain.ASCII, set.Err))
+	}
+	for _, h := range set.Hosts {
+		if h.Lookup.Err != nil && len(h.Addrs) == 0 {
+			r.fs = append(r.fs, SpecDNSBLTemperror.New("the addresses of MX host %s were not checked: %v", h.Name, h.Lookup.Err))
 		}
+	}
+	for _, p := range set.Pairs() {
+		addAddr(p.Addr, "MX "+p.Host)
 	}
 	for _, a := range env.Options.IPs {
 		addAddr(a, "--ip")
 	}
-	var targets []dnsbl.Target
-	var private []string
-	label := map[string]string{}
 	for _, a := range order {
-		if why := unroutable(a.Unmap()); why != "" {
-			if !env.Options.AllowPrivate {
-				data.Skipped = append(data.Skipped, dnsblSkip{a.String(), fmt.Sprintf("a %s address (%s): blocklists only list public addresses", why, strings.Join(sources[a], ", "))})
-				continue
-			}
-			private = append(private, fmt.Sprintf("%s (a %s address)", a, why))
-		}
-		targets = append(targets, dnsbl.IPTarget(a))
-		data.Targets = append(data.Targets, dnsblTarget{a.String(), "ip", sources[a]})
-		label[a.String()] = fmt.Sprintf("%s (%s)", a, dnsblSources(sources[a]))
+		r.askAddr(a, sources[a])
 	}
-	if len(targets) == 0 && set.Err == nil {
-		data.Skipped = append(data.Skipped, dnsblSkip{"", fmt.Sprintf("%s has no public MX address; give the addresses it sends from with --ip", env.Domain.ASCII)})
+	if len(r.targets) == 0 && set.Err == nil {
+		r.data.Skipped = append(r.data.Skipped, dnsblSkip{"", fmt.Sprintf("%s has no public MX address; give the addresses it sends from with --ip", env.Domain.ASCII)})
 	}
-	domains := []string{env.Domain.ASCII}
-	if org, err := orgdomain.Lookup(env.Domain.ASCII); err == nil && org != env.Domain.ASCII {
+	r.askDomains()
+}
+
+// askAddr adds an address to ask about, unless the address policy skips
+// it (private or unroutable, without --allow-private).
+func (r *dnsblRun) askAddr(a netip.Addr, sources []string) {
+	why, skip := r.env.addrPolicy(a)
+	if skip {
+		r.data.Skipped = append(r.data.Skipped, dnsblSkip{a.String(), fmt.Sprintf("a %s address (%s): blocklists only list public addresses", why, strings.Join(sources, ", "))})
+		return
+	}
+	if why != "" {
+		r.private = append(r.private, fmt.Sprintf("%s (a %s address)", a, why))
+	}
+	r.targets = append(r.targets, dnsbl.IPTarget(a))
+	r.data.Targets = append(r.data.Targets, dnsblTarget{a.String(), "ip", sources})
+	r.label[a.String()] = fmt.Sprintf("%s (%s)", a, dnsblSources(sources))
+}
+
+// askDomains adds the domain and its registered domain.
+func (r *dnsblRun) askDomains() {
+	d := r.env.Domain.ASCII
+	domains := []string{d}
+	if org, err := orgdomain.Lookup(d); err == nil && org != d {
 		domains = append(domains, org)
 	}
-	for i, d := range domains {
+	for i, name := range domains {
 		src := "the domain"
 		if i > 0 {
-			src = "the registered domain of " + env.Domain.ASCII
+			src = "the registered domain of " + d
 		}
-		targets = append(targets, dnsbl.DomainTarget(d))
-		data.Targets = append(data.Targets, dnsblTarget{d, "domain", []string{src}})
-		label[d] = fmt.Sprintf("%s (%s)", d, src)
+		r.targets = append(r.targets, dnsbl.DomainTarget(name))
+		r.data.Targets = append(r.data.Targets, dnsblTarget{name, "domain", []string{src}})
+		r.label[name] = fmt.Sprintf("%s (%s)", name, src)
 	}
+}
 
-	reports := (&dnsbl.Checker{Resolver: env.Resolver}).Check(ctx, lists, targets)
-	data.Lists = reports
+// judgeList turns one list's health and answers into findings; only a
+// healthy list's answers count.
+func (r *dnsblRun) judgeList(rep dnsbl.ListReport) {
+	l := rep.List
+	switch rep.Health.Status {
+	case dnsbl.Unused:
+	case dnsbl.Offline:
+		r.offline = append(r.offline, l.Zone)
+	case dnsbl.TimedOut:
+		r.fs = append(r.fs, SpecDNSBLTimeout.New("%s did not answer: %s; whether anything is listed there is unknown", l.Label(), rep.Health.Reason).
+			WithFix("retry later or with a longer --timeout/--deadline; if it never answers, the list may be gone: drop it from --dnsbl/--dnsbl-file"))
+	case dnsbl.Blocked:
+		r.fs = append(r.fs, dnsblRefusedFinding(l, rep.Health.Reason, dnsblProbeServer(rep.Health.Probes), dnsblProbeRecords(rep.Health.Probes)))
+	case dnsbl.Unhealthy, dnsbl.Broken:
+		r.fs = append(r.fs, dnsblUnhealthyFinding(rep))
+	default:
+		r.healthy++
+		r.judgeAnswers(rep)
+	}
+}
 
-	var offline []string
-	healthy := 0
-	dirty, clean := map[string]bool{}, map[string]bool{}
-	for _, rep := range reports {
-		l := rep.List
-		switch rep.Health.Status {
-		case dnsbl.Unused:
-			continue
-		case dnsbl.Offline:
-			offline = append(offline, l.Zone)
-			continue
-		case dnsbl.TimedOut:
-			fs = append(fs, SpecDNSBLTimeout.New("%s did not answer: %s; whether anything is listed there is unknown", l.Label(), rep.Health.Reason).
-				WithFix("retry later or with a longer --timeout/--deadline; if it never answers, the list may be gone: drop it from --dnsbl/--dnsbl-file"))
-			continue
-		case dnsbl.Blocked:
-			fs = append(fs, dnsblRefusedFinding(l, rep.Health.Reason, dnsblProbeServer(rep.Health.Probes), dnsblProbeRecords(rep.Health.Probes)))
-			continue
-		case dnsbl.Unhealthy, dnsbl.Broken:
-			f := SpecDNSBLUnhealthy.New("%s cannot be trusted, so its answers were not counted: %s", l.Label(), rep.Health.Reason).
-				WithRecords(dnsblProbeRecords(rep.Health.Probes)...)
-			if rep.Health.Status == dnsbl.Broken {
-				f.Message = fmt.Sprintf("%s could not be used, so its answers were not counted: %s", l.Label(), rep.Health.Reason)
+// dnsblUnhealthyFinding reports a list whose health probes failed: its
+// answers were not counted.
+func dnsblUnhealthyFinding(rep dnsbl.ListReport) Finding {
+	msg := "%s cannot be trusted, so its answers were not counted: %s"
+	if rep.Health.Status == dnsbl.Broken {
+		msg = "%s could not be used, so its answers were not counted: %s"
+	}
+	return SpecDNSBLUnhealthy.New(msg, rep.List.Label(), rep.Health.Reason).
+		WithRecords(dnsblProbeRecords(rep.Health.Probes)...).
+		WithFix("if the list has shut down, stop querying it (remove it with --dnsbl or --dnsbl-file); if it works from other resolvers, check your resolver (--resolver)")
+}
+
+// judgeAnswers reports a healthy list's listings, and sums up the
+// lookups it refused, did not answer in time, or answered unusably.
+func (r *dnsblRun) judgeAnswers(rep dnsbl.ListReport) {
+	l := rep.List
+	var refused, timeouts, failed []string
+	var refusedReason string
+	var refusedRecs []string
+	for _, res := range rep.Results {
+		switch res.Verdict {
+		case dnsbl.Clean:
+			r.clean[res.Target] = true
+		case dnsbl.Listed:
+			r.dirty[res.Target] = true
+			r.fs = append(r.fs, dnsblListedFinding(l, res, r.label[res.Target]))
+		case dnsbl.Policy:
+			r.dirty[res.Target] = true
+			r.fs = append(r.fs, dnsblPolicyFinding(l, res, r.label[res.Target]))
+		case dnsbl.Refused:
+			refused = append(refused, res.Target)
+			refusedReason = fmt.Sprintf("%s was answered %s: %s", res.Query, strings.Join(res.A, ", "), dnsbl.Meanings(res.HitsOf(dnsbl.ClassRefused)))
+			refusedRecs = append(refusedRecs, res.Records...)
+		case dnsbl.Invalid:
+			failed = append(failed, fmt.Sprintf("%s answered %s (%s)", res.Query, strings.Join(res.A, ", "), dnsbl.Meanings(res.HitsOf(dnsbl.ClassError))))
+		case dnsbl.Failed:
+			if errors.Is(res.Err, resolve.ErrTimeout) {
+				timeouts = append(timeouts, res.Target)
+			} else {
+				failed = append(failed, res.Error)
 			}
-			fs = append(fs, f.WithFix("if the list has shut down, stop querying it (remove it with --dnsbl or --dnsbl-file); if it works from other resolvers, check your resolver (--resolver)"))
-			continue
-		}
-		healthy++
-		var refused, timeouts, failed []string
-		var refusedReason string
-		var refusedRecs []string
-		for _, r := range rep.Results {
-			switch r.Verdict {
-			case dnsbl.Clean:
-				clean[r.Target] = true
-			case dnsbl.Listed:
-				dirty[r.Target] = true
-				fs = append(fs, dnsblListedFinding(l, r, label[r.Target]))
-			case dnsbl.Policy:
-				dirty[r.Target] = true
-				fs = append(fs, dnsblPolicyFinding(l, r, label[r.Target]))
-			case dnsbl.Refused:
-				refused = append(refused, r.Target)
-				refusedReason = fmt.Sprintf("%s was answered %s: %s", r.Query, strings.Join(r.A, ", "), dnsbl.Meanings(r.HitsOf(dnsbl.ClassRefused)))
-				refusedRecs = append(refusedRecs, r.Records...)
-			case dnsbl.Invalid:
-				failed = append(failed, fmt.Sprintf("%s answered %s (%s)", r.Query, strings.Join(r.A, ", "), dnsbl.Meanings(r.HitsOf(dnsbl.ClassError))))
-			case dnsbl.Failed:
-				if errors.Is(r.Err, resolve.ErrTimeout) {
-					timeouts = append(timeouts, r.Target)
-				} else {
-					failed = append(failed, r.Error)
-				}
-			}
-		}
-		if len(refused) > 0 {
-			fs = append(fs, dnsblRefusedFinding(l, fmt.Sprintf("%d lookup(s) (%s) were refused; %s", len(refused), strings.Join(refused, ", "), refusedReason), "", refusedRecs))
-		}
-		if len(timeouts) > 0 {
-			fs = append(fs, SpecDNSBLTimeout.New("%s did not answer in time for %s; whether they are listed there is unknown", l.Label(), strings.Join(timeouts, ", ")).
-				WithFix("retry later or with a longer --timeout/--deadline"))
-		}
-		if len(failed) > 0 {
-			fs = append(fs, SpecDNSBLTemperror.New("%s: %d lookup(s) gave no usable answer, so those targets were not evaluated: %s", l.Label(), len(failed), strings.Join(failed, "; ")))
 		}
 	}
-	if len(offline) > 0 {
-		used := 0
-		for _, rep := range reports {
-			if rep.Health.Status != dnsbl.Unused {
-				used++
-			}
-		}
-		what := "no blocklist was queried"
-		if used > len(offline) {
-			what = dnsblPlural(len(offline), "blocklist was", "blocklists were") + " not queried"
-		}
-		fs = append(fs, SpecDNSBLOffline.New("%s: with --offline only the --zone files answer, and %s outside them: %s", what,
-			dnsblPlural(len(offline), "list is", "lists are"), strings.Join(offline, ", ")).
-			WithFix("run without --offline to check the blocklists, or serve a list's zone with --zone"))
+	if len(refused) > 0 {
+		r.fs = append(r.fs, dnsblRefusedFinding(l, fmt.Sprintf("%d lookup(s) (%s) were refused; %s", len(refused), strings.Join(refused, ", "), refusedReason), "", refusedRecs))
+	}
+	if len(timeouts) > 0 {
+		r.fs = append(r.fs, SpecDNSBLTimeout.New("%s did not answer in time for %s; whether they are listed there is unknown", l.Label(), strings.Join(timeouts, ", ")).
+			WithFix("retry later or with a longer --timeout/--deadline"))
+	}
+	if len(failed) > 0 {
+		r.fs = append(r.fs, SpecDNSBLTemperror.New("%s: %d lookup(s) gave no usable answer, so those targets were not evaluated: %s", l.Label(), len(failed), strings.Join(failed, "; ")))
+	}
+}
+
+// summary adds what the run as a whole says: lists --offline kept out,
+// what was not checked, private addresses looked up, the pass when
+// everything asked about is clean, or why nothing was looked up at all.
+func (r *dnsblRun) summary() {
+	if len(r.offline) > 0 {
+		r.fs = append(r.fs, r.offlineFinding())
 	}
 	// Only worth saying when something was checked: an info finding would
 	// otherwise make a check that evaluated nothing look evaluated.
-	if f, ok := dnsblSkippedFinding(data.Skipped, reports, targets); ok && healthy > 0 {
-		fs = append(fs, f)
+	if f, ok := dnsblSkippedFinding(r.data.Skipped, r.data.Lists, r.targets); ok && r.healthy > 0 {
+		r.fs = append(r.fs, f)
 	}
-	if len(private) > 0 {
-		fs = append(fs, SpecDNSBLPrivate.New("--allow-private: %s looked up as well; public blocklists never list private or loopback addresses, so their answers say nothing about the public address mail leaves from", strings.Join(private, ", ")))
+	if len(r.private) > 0 {
+		r.fs = append(r.fs, SpecDNSBLPrivate.New("--allow-private: %s looked up as well; public blocklists never list private or loopback addresses, so their answers say nothing about the public address mail leaves from", strings.Join(r.private, ", ")))
 	}
-	if len(clean) > 0 && len(dirty) == 0 {
-		nIP, nDom := 0, 0
-		for _, t := range data.Targets {
-			if !clean[t.Target] {
-				continue
-			}
-			if t.Kind == "ip" {
-				nIP++
-			} else {
-				nDom++
-			}
-		}
-		var zones []string
-		for _, rep := range reports {
-			if rep.Health.OK() {
-				zones = append(zones, rep.List.Zone)
-			}
-		}
-		var subject []string
-		if nIP > 0 {
-			subject = append(subject, dnsblPlural(nIP, "address", "addresses"))
-		}
-		if nDom > 0 {
-			subject = append(subject, dnsblPlural(nDom, "domain", "domains"))
-		}
-		verb := "are"
-		if nIP+nDom == 1 {
-			verb = "is"
-		}
-		fs = append([]Finding{SpecDNSBLOK.New("%s %s listed on none of the %s that answered: %s",
-			strings.Join(subject, " and "), verb, dnsblPlural(healthy, "list", "lists"), strings.Join(zones, ", "))}, fs...)
+	if len(r.clean) > 0 && len(r.dirty) == 0 {
+		r.fs = append([]Finding{r.okFinding()}, r.fs...)
 	}
-	if len(fs) == 0 {
-		fs = append(fs, dnsblNothingFinding(env, data.Skipped, lists))
+	if len(r.fs) == 0 {
+		r.fs = append(r.fs, dnsblNothingFinding(r.env, r.data.Skipped, r.lists))
 	}
-	return Result{Findings: fs, Data: data}
+}
+
+// offlineFinding says which lists --offline kept from being asked.
+func (r *dnsblRun) offlineFinding() Finding {
+	used := 0
+	for _, rep := range r.data.Lists {
+		if rep.Health.Status != dnsbl.Unused {
+			used++
+		}
+	}
+	what := "no blocklist was queried"
+	if used > len(r.offline) {
+		what = dnsblPlural(len(r.offline), "blocklist was", "blocklists were") + " not queried"
+	}
+	return SpecDNSBLOffline.New("%s: with --offline only the --zone files answer, and %s outside them: %s", what,
+		dnsblPlural(len(r.offline), "list is", "lists are"), strings.Join(r.offline, ", ")).
+		WithFix("run without --offline to check the blocklists, or serve a list's zone with --zone")
+}
+
+// okFinding is the pass: what was found clean, on which lists.
+func (r *dnsblRun) okFinding() Finding {
+	nIP, nDom := 0, 0
+	for _, t := range r.data.Targets {
+		switch {
+		case !r.clean[t.Target]:
+		case t.Kind == "ip":
+			nIP++
+		default:
+			nDom++
+		}
+	}
+	var zones []string
+	for _, rep := range r.data.Lists {
+		if rep.Health.OK() {
+			zones = append(zones, rep.List.Zone)
+		}
+	}
+	var subject []string
+	if nIP > 0 {
+		subject = append(subject, dnsblPlural(nIP, "address", "addresses"))
+	}
+	if nDom > 0 {
+		subject = append(subject, dnsblPlural(nDom, "domain", "domains"))
+	}
+	verb := "are"
+	if nIP+nDom == 1 {
+		verb = "is"
+	}
+	return SpecDNSBLOK.New("%s %s listed on none of the %s that answered: %s",
+		strings.Join(subject, " and "), verb, dnsblPlural(r.healthy, "list", "lists"), strings.Join(zones, ", "))
 }
 
 // dnsblNothingFinding says why a run looked nothing up: it must not read
@@ -364,12 +421,12 @@ func dnsblPolicyFinding(l *dnsbl.List, r dnsbl.Result, label string) Finding {
 	if len(r.TXT) > 0 {
 		msg += fmt.Sprintf("; the list says: %q", strings.Join(r.TXT, " "))
 	}
-	f := SpecDNSBLPolicy.New("%s", msg).WithRecords(r.Records...).WithData(r)
 	if dnsblIsDomain(r) {
-		return f.WithFix("see %s for why the domain is flagged and how to request a review", dnsblDelist(l))
+		return SpecDNSBLPolicy.New("%s", msg).WithRecords(r.Records...).WithData(r).
+			WithFix("see %s for why the domain is flagged and how to request a review", dnsblDelist(l))
 	}
-	f.Message += ". Receivers that use the list refuse mail sent directly from such addresses: harmless for an MX that only receives mail, fatal if it also sends"
-	return f.WithFix("if this address is a mail server that sends mail, get it removed at %s (a static server address is removed on request, or by the ISP that registered the range) and give it a reverse DNS name that does not look dynamic; otherwise send outgoing mail through your provider's relay", dnsblDelist(l))
+	msg += ". Receivers that use the list refuse mail sent directly from such addresses: harmless for an MX that only receives mail, fatal if it also sends"
+	return SpecDNSBLPolicy.New("%s", msg).WithRecords(r.Records...).WithData(r).WithFix("if this address is a mail server that sends mail, get it removed at %s (a static server address is removed on request, or by the ISP that registered the range) and give it a reverse DNS name that does not look dynamic; otherwise send outgoing mail through your provider's relay", dnsblDelist(l))
 }
 
 func dnsblRefusedFinding(l *dnsbl.List, reason, server string, recs []string) Finding {

@@ -97,7 +97,7 @@ func (MX) Run(ctx context.Context, env *Env) Result {
 // (SPF -all, DMARC p=reject) the domain does not publish yet.
 func nullMXFinding(ctx context.Context, env *Env, mxRecords []string) Finding {
 	d := env.Domain.ASCII
-	f := SpecMXNull.New("%s publishes a null MX: it accepts no mail, and senders will not try to deliver to it", d).WithRecords(mxRecords...)
+	const msg = "%s publishes a null MX: it accepts no mail, and senders will not try to deliver to it"
 	nm := noMailOf(ctx, env)
 	var missing []string
 	if !nm.spfFail {
@@ -107,9 +107,9 @@ func nullMXFinding(ctx context.Context, env *Env, mxRecords []string) Finding {
 		missing = append(missing, fmt.Sprintf("_dmarc.%s. IN TXT \"v=DMARC1; p=reject\"", d))
 	}
 	if len(missing) == 0 {
-		f.Message += "; with SPF -all and DMARC p=reject it also says it sends none"
-		return f
+		return SpecMXNull.New(msg+"; with SPF -all and DMARC p=reject it also says it sends none", d).WithRecords(mxRecords...)
 	}
+	f := SpecMXNull.New(msg, d).WithRecords(mxRecords...)
 	fix := fmt.Sprintf("if the domain also sends no mail, publish %s", strings.Join(missing, " and "))
 	if len(nm.failed) > 0 {
 		fix += fmt.Sprintf(" (unless already published: %s failed)", strings.Join(nm.failed, " and "))
@@ -155,7 +155,7 @@ func hostFindings(env *Env, d string, set *MXSet) []Finding {
 			if a.Is6() {
 				v6 = true
 			}
-			if why := unroutable(a); why != "" && !env.Options.AllowPrivate {
+			if why, skip := env.addrPolicy(a); skip {
 				fs = append(fs, SpecMXPrivate.New("MX host %s resolves to %s, a %s address that other servers cannot reach", h.Name, a, why).
 					WithRecords(addrRecords(h)...).
 					WithFix("publish the server's public address for %s (use --allow-private for lab setups)", h.Name))

@@ -34,25 +34,58 @@ type MXHost struct {
 	Lookup resolve.AddrResult `json:"-"`
 }
 
-// Addrs returns every address of every host, without duplicates.
-func (s *MXSet) Addrs() []netip.Addr {
-	seen := map[netip.Addr]bool{}
-	var out []netip.Addr
+// MXAddr is one address of one MX host: what the checks that reach the
+// servers (ptr, spf, dnsbl, smtp) enumerate.
+type MXAddr struct {
+	Host  string     // the MX host name
+	Canon string     // the end of the host's CNAME chain, or Host (canonicalHost)
+	Addr  netip.Addr // as the A/AAAA answer gave it
+}
+
+// Pairs returns every (host, address) pair in preference order, an
+// address listed under two hosts twice: the one enumerator of MX
+// addresses (Targets and Addrs derive from it).
+func (s *MXSet) Pairs() []MXAddr {
+	var out []MXAddr
 	for _, h := range s.Hosts {
 		for _, a := range h.Addrs {
-			if !seen[a] {
-				seen[a] = true
-				out = append(out, a)
-			}
+			out = append(out, MXAddr{Host: h.Name, Canon: canonicalHost(h), Addr: a})
 		}
 	}
 	return out
 }
 
-// MX returns the domain's MX set, looking it up on first use.
-func (e *Env) MX(ctx context.Context) *MXSet {
-	e.mxOnce.Do(func() { e.mx = lookupMXSet(ctx, e.Resolver, e.Domain.FQDN()) })
-	return e.mx
+// Targets returns each distinct address once, with the first (most
+// preferred) host that has it.
+func (s *MXSet) Targets() []MXAddr {
+	seen := map[netip.Addr]bool{}
+	var out []MXAddr
+	for _, p := range s.Pairs() {
+		if !seen[p.Addr] {
+			seen[p.Addr] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Addrs returns every address of every host, without duplicates.
+func (s *MXSet) Addrs() []netip.Addr {
+	var out []netip.Addr
+	for _, t := range s.Targets() {
+		out = append(out, t.Addr)
+	}
+	return out
+}
+
+// canonicalHost returns the name an MX host's addresses belong to: the end
+// of its CNAME chain, or its own name. A PTR must name that host, not an
+// alias (RFC 2181 §10.2).
+func canonicalHost(h MXHost) string {
+	if chain := h.Lookup.Chain(); len(chain) > 0 {
+		return strings.TrimSuffix(chain[len(chain)-1], ".")
+	}
+	return h.Name
 }
 
 func lookupMXSet(ctx context.Context, r resolve.Resolver, fqdn string) *MXSet {

@@ -54,20 +54,7 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 	if nx := nxDomainAnswer(ctx, env); nx != "" {
 		return Result{Findings: []Finding{SpecPTRNXDomain.New("%s does not exist (%s): there is no MX host whose reverse DNS could be checked", env.Domain.ASCII, nx)}}
 	}
-	type job struct {
-		host, canon string
-		addr        netip.Addr
-	}
-	var jobs []job
-	seen := map[netip.Addr]bool{}
-	for _, h := range set.Hosts {
-		for _, a := range h.Addrs {
-			if !seen[a] {
-				seen[a] = true
-				jobs = append(jobs, job{h.Name, canonicalHost(h), a})
-			}
-		}
-	}
+	jobs := set.Targets()
 	if len(jobs) == 0 {
 		return Result{Findings: []Finding{SpecPTRSkipped.New("%s has no MX host address to check", env.Domain.ASCII)}}
 	}
@@ -78,8 +65,8 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			items[i] = ptrItem{Host: j.host, Address: j.addr.String(), PTR: []string{}}
-			results[i] = checkPTR(ctx, env, j.host, j.canon, j.addr, &items[i])
+			items[i] = ptrItem{Host: j.Host, Address: j.Addr.String(), PTR: []string{}}
+			results[i] = checkPTR(ctx, env, j, &items[i])
 		}()
 	}
 	wg.Wait()
@@ -90,20 +77,11 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 	return Result{Findings: fs, Data: items}
 }
 
-// canonicalHost returns the name an MX host's addresses belong to: the end
-// of its CNAME chain, or its own name. A PTR must name that host, not an
-// alias (RFC 2181 §10.2).
-func canonicalHost(h MXHost) string {
-	if chain := h.Lookup.Chain(); len(chain) > 0 {
-		return strings.TrimSuffix(chain[len(chain)-1], ".")
-	}
-	return h.Name
-}
-
-// checkPTR checks one address of MX host host, whose canonical name is
-// canon (the name fixes propose for the PTR).
-func checkPTR(ctx context.Context, env *Env, host, canon string, addr netip.Addr, item *ptrItem) []Finding {
-	if why := unroutable(addr); why != "" && !env.Options.AllowPrivate {
+// checkPTR checks one address of an MX host; the host's canonical name
+// is the name fixes propose for the PTR.
+func checkPTR(ctx context.Context, env *Env, t MXAddr, item *ptrItem) []Finding {
+	host, canon, addr := t.Host, t.Canon, t.Addr
+	if why, skip := env.addrPolicy(addr); skip {
 		return []Finding{SpecPTRSkipped.New("%s (%s) is a %s address; its reverse DNS is not visible to other servers", addr, host, why)}
 	}
 	rev, _ := dns.ReverseAddr(addr.String())
@@ -125,11 +103,7 @@ func checkPTR(ctx context.Context, env *Env, host, canon string, addr netip.Addr
 		for _, a := range fwd.Addrs {
 			if a == addr {
 				item.Confirmed = strings.TrimSuffix(n, ".")
-				f := SpecPTROK.New("%s has PTR %s, which resolves back to it", addr, item.Confirmed).WithRecords(recs...)
-				if !strings.EqualFold(item.Confirmed, host) && !strings.EqualFold(item.Confirmed, canon) {
-					f.Message += fmt.Sprintf(" (the MX name is %s; a differing PTR is fine as long as it is forward-confirmed)", host)
-				}
-				return []Finding{f}
+				return []Finding{SpecPTROK.New("%s has PTR %s, which resolves back to it%s", addr, item.Confirmed, ptrNameNote(item.Confirmed, host, canon)).WithRecords(recs...)}
 			}
 		}
 		if fwd.Err != nil && len(fwd.Addrs) == 0 {
@@ -142,6 +116,15 @@ func checkPTR(ctx context.Context, env *Env, host, canon string, addr netip.Addr
 	return []Finding{SpecPTRMismatch.New("%s has PTR %s, but no such name resolves back to %s: forward-confirmed reverse DNS fails", addr, strings.Join(item.PTR, ", "), addr).
 		WithRecords(recs...).
 		WithFix("make the PTR name resolve to the address (e.g. %s. IN %s %s) or set the PTR to %s.%s", item.PTR[0], addrType(addr), addr, canon, aliasNote(host, canon))}
+}
+
+// ptrNameNote remarks on a confirmed PTR name that is neither the MX
+// host nor its canonical name.
+func ptrNameNote(ptr, host, canon string) string {
+	if strings.EqualFold(ptr, host) || strings.EqualFold(ptr, canon) {
+		return ""
+	}
+	return fmt.Sprintf(" (the MX name is %s; a differing PTR is fine as long as it is forward-confirmed)", host)
 }
 
 func aliasNote(host, canon string) string {

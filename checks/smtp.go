@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -82,60 +81,6 @@ func (t smtpTarget) String() string {
 	return fmt.Sprintf("%s[%s]:%d", t.Host, t.Addr, t.Port)
 }
 
-// probeSemKey is the Env.probes key of the audit's session bound.
-type probeSemKey struct{}
-
-// probeEntry memoizes one session per audit (Env.probes).
-type probeEntry struct {
-	once sync.Once
-	res  *smtpprobe.Result
-}
-
-// probe runs (once per audit) the session for t; the smtp and tls checks
-// both call it and share the result.
-// sessionBound is the run's bound (Env.Sessions) or this audit's own.
-func (e *Env) sessionBound() SessionBound {
-	if e.Sessions != nil {
-		return e.Sessions
-	}
-	s, _ := e.probes.LoadOrStore(probeSemKey{}, NewSessionBound(0))
-	return s.(SessionBound)
-}
-
-func (e *Env) probe(ctx context.Context, t smtpTarget) *smtpprobe.Result {
-	key := fmt.Sprintf("%s %s %d", t.address(), t.Host, t.Mode)
-	v, _ := e.probes.LoadOrStore(key, &probeEntry{})
-	pe := v.(*probeEntry)
-	pe.once.Do(func() {
-		// One bound for the whole audit: the session's runner holds a
-		// slot, a check waiting for a session another check runs holds
-		// none.
-		sem := e.sessionBound()
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			cut := smtpprobe.CutError(ctx, time.Time{})
-			pe.res = &smtpprobe.Result{Host: t.Host, Address: t.address(), Mode: t.Mode.String(), Stage: smtpprobe.StageConnect,
-				Err: fmt.Errorf("%w of %s before it started", cut, t.address()), Transcript: []string{}}
-			return
-		}
-		defer func() { <-sem }()
-		timeout := e.Options.ProbeTimeout
-		if timeout <= 0 {
-			timeout = 10 * time.Second
-		}
-		cfg := smtpprobe.Config{
-			Host: t.Host, Address: t.address(), Mode: t.Mode, Dialer: e.Dialer, RootCAs: e.RootCAs,
-			Now: e.Now, Timeout: timeout, Trace: e.Trace,
-		}
-		if t.Mode == smtpprobe.Relay {
-			cfg.RelayRcpt = e.relayRcpt()
-		}
-		pe.res = smtpprobe.Probe(ctx, cfg)
-	})
-	return pe.res
-}
-
 // relayRcpt is the open-relay test recipient, "" when the one given is
 // not an address the test can use (the CLI refuses it first).
 func (e *Env) relayRcpt() string {
@@ -163,22 +108,6 @@ func ValidRelayRcpt(r string) bool {
 	}
 	_, err := resolve.ParseName(r[at+1:])
 	return err == nil && strings.Contains(r[at+1:], ".")
-}
-
-// probeAll runs the sessions of targets, within the session bound of the
-// audit or the run (Env.probe).
-func probeAll(ctx context.Context, env *Env, targets []smtpTarget) []*smtpprobe.Result {
-	out := make([]*smtpprobe.Result, len(targets))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = env.probe(ctx, t)
-		}()
-	}
-	wg.Wait()
-	return out
 }
 
 // smtpPlan is what the smtp and tls checks probe, and the findings made
@@ -248,20 +177,18 @@ func (p *smtpPlan) planMX(env *Env, set *MXSet) {
 		p.Findings = append(p.Findings, SpecSMTPSkipped.New("%s publishes a null MX: it receives no mail, so port 25 was not probed", env.Domain.ASCII))
 		p.NoMX = true
 	}
-	seen := map[string]bool{}
-	for _, h := range set.Hosts {
-		for _, a := range h.Addrs {
-			t := smtpTarget{Host: h.Name, Addr: a.Unmap(), Port: 25, Mode: smtpprobe.Relay, Source: "MX"}
-			if seen[t.address()] {
-				continue
-			}
-			seen[t.address()] = true
-			if why := unroutable(t.Addr); why != "" && !env.Options.AllowPrivate {
-				p.Findings = append(p.Findings, SpecSMTPSkipped.New("%s is a %s address: not probed (use --allow-private to probe it from inside its network)", t, why))
-				continue
-			}
-			p.MX = append(p.MX, t)
+	seen := map[netip.Addr]bool{} // an IPv4-mapped AAAA is its IPv4 address
+	for _, m := range set.Targets() {
+		t := smtpTarget{Host: m.Host, Addr: m.Addr.Unmap(), Port: 25, Mode: smtpprobe.Relay, Source: "MX"}
+		if seen[t.Addr] {
+			continue
 		}
+		seen[t.Addr] = true
+		if why, skip := env.addrPolicy(t.Addr); skip {
+			p.Findings = append(p.Findings, SpecSMTPSkipped.New("%s is a %s address: not probed (use --allow-private to probe it from inside its network)", t, why))
+			continue
+		}
+		p.MX = append(p.MX, t)
 	}
 	if !p.NoMX && len(p.MX) == 0 && len(set.Addrs()) == 0 {
 		p.NoMX = true
@@ -374,7 +301,7 @@ func (p *smtpPlan) resolveSubmission(ctx context.Context, env *Env, subs []submi
 				seen[k] = true
 				// The user named the host: probe it even on a private
 				// address. SRV targets follow --allow-private.
-				if why := unroutable(t.Addr); why != "" && !env.Options.AllowPrivate && s.source != "--submission-host" {
+				if why, skip := env.addrPolicy(t.Addr); skip && s.source != "--submission-host" {
 					p.Findings = append(p.Findings, SpecSMTPSkipped.New("submission host %s is a %s address: not probed (use --allow-private)", t, why))
 					continue
 				}
@@ -434,7 +361,7 @@ func (SMTP) Run(ctx context.Context, env *Env) Result {
 	if env.Options.Offline {
 		return Result{Findings: []Finding{SpecSMTPUnreachable.New("--offline: no SMTP server was contacted; run without --offline to probe ports 25, 587 and 465")}}
 	}
-	p := planSMTP(ctx, env)
+	p := env.servicePlan(ctx)
 	fs := append([]Finding{}, p.Findings...)
 	targets := append(append([]smtpTarget{}, p.MX...), p.Submission...)
 	results := probeAll(ctx, env, targets)

@@ -131,21 +131,9 @@ func spfEvaluations(ctx context.Context, env *Env, root *spf.Node, data *spfData
 	ipOut := make([]*spf.Outcome, len(env.Options.IPs))
 	// MX cross-check: informational, MX and outbound hosts often differ.
 	set := env.MX(ctx)
-	type mxAddr struct {
-		host string
-		ip   netip.Addr
-	}
-	var mxAddrs []mxAddr
-	seen := map[netip.Addr]bool{}
+	var mxAddrs []MXAddr
 	if set.Err == nil {
-		for _, h := range set.Hosts {
-			for _, a := range h.Addrs {
-				if !seen[a] {
-					seen[a] = true
-					mxAddrs = append(mxAddrs, mxAddr{h.Name, a})
-				}
-			}
-		}
+		mxAddrs = set.Targets()
 	}
 	mxOut := make([]*spf.Outcome, len(mxAddrs))
 	var wg sync.WaitGroup
@@ -155,7 +143,7 @@ func spfEvaluations(ctx context.Context, env *Env, root *spf.Node, data *spfData
 	}
 	for i, m := range mxAddrs {
 		wg.Add(1)
-		go func() { defer wg.Done(); mxOut[i] = evaluate(m.ip) }()
+		go func() { defer wg.Done(); mxOut[i] = evaluate(m.Addr) }()
 	}
 	wg.Wait()
 
@@ -180,14 +168,14 @@ func spfEvaluations(ctx context.Context, env *Env, root *spf.Node, data *spfData
 	}
 	for i, o := range mxOut {
 		m := mxAddrs[i]
-		data.MX = append(data.MX, spfEval{Host: m.host, Outcome: o})
+		data.MX = append(data.MX, spfEval{Host: m.Host, Outcome: o})
 		switch o.Result {
 		case spf.Pass:
 		case spf.TempError:
-			fs = append(fs, SpecSPFTemperror.New("evaluating SPF for MX host %s (%s) could not finish: %s", m.host, m.ip, o.Reason))
+			fs = append(fs, SpecSPFTemperror.New("evaluating SPF for MX host %s (%s) could not finish: %s", m.Host, m.Addr, o.Reason))
 		default:
-			fs = append(fs, SpecSPFMXNotAuthorized.New("MX host %s (%s) gets %s from the SPF record of %s (%s); if it also sends mail (forwarding, bounces), authorize it", m.host, m.ip, o.Result, d, o.Reason).
-				WithFix("only if %s sends mail as %s: %s. IN TXT %q", m.host, d, d, spfAddTerm(root.Record, ipMech(m.ip)+":"+m.ip.Unmap().String())))
+			fs = append(fs, SpecSPFMXNotAuthorized.New("MX host %s (%s) gets %s from the SPF record of %s (%s); if it also sends mail (forwarding, bounces), authorize it", m.Host, m.Addr, o.Result, d, o.Reason).
+				WithFix("only if %s sends mail as %s: %s. IN TXT %q", m.Host, d, d, spfAddTerm(root.Record, ipMech(m.Addr)+":"+m.Addr.Unmap().String())))
 		}
 	}
 	return fs
@@ -199,24 +187,32 @@ func spfIssueFindings(ctx context.Context, env *Env, an *spf.Analysis, label str
 	var fs []Finding
 	records := spfRecords(an.Root)
 	for _, is := range an.Issues {
-		spec := spfIssueSpecs[is.Kind]
-		f := spec.New("%s%s", label, is.Msg).WithRecords(is.Records...)
+		sev, note := spfIssueSeverity(is, ipv6)
+		f := spfIssueSpecs[is.Kind].As(sev, "%s%s%s", label, is.Msg, note).WithRecords(is.Records...)
 		if len(is.Records) == 0 && records[is.Domain] != "" && is.Kind != spf.IssueLoop && is.Kind != spf.IssueTempError {
 			f = f.WithRecords(fmt.Sprintf("%s. IN TXT %q", is.Domain, records[is.Domain]))
 		}
-		if is.Kind == spf.IssueTooManyVoid {
-			switch {
-			case is.IPv6Only && !ipv6:
-				f.Severity = Warn
-				f.Message += "; only an IPv6 sender meets these void lookups (the targets have A but no AAAA records), and neither the MX hosts nor --ip include an IPv6 address"
-			case !is.Severe:
-				f.Severity = Warn
-			}
-		}
-		f.Fix = spfFix(ctx, env, is, records[is.Domain])
-		fs = append(fs, f)
+		fs = append(fs, f.WithFix("%s", spfFix(ctx, env, is, records[is.Domain])))
 	}
 	return fs
+}
+
+// spfIssueSeverity is an issue's severity, and a remark to add to its
+// message: too many void lookups is a warning, not a fail, when the
+// analysis does not call it severe, or when only an IPv6 sender meets
+// them and the domain is not seen to send over IPv6.
+func spfIssueSeverity(is spf.Issue, ipv6 bool) (Severity, string) {
+	sev := spfIssueSpecs[is.Kind].Severity
+	if is.Kind != spf.IssueTooManyVoid {
+		return sev, ""
+	}
+	switch {
+	case is.IPv6Only && !ipv6:
+		return Warn, "; only an IPv6 sender meets these void lookups (the targets have A but no AAAA records), and neither the MX hosts nor --ip include an IPv6 address"
+	case !is.Severe:
+		return Warn, ""
+	}
+	return sev, ""
 }
 
 // spfLookupsFinding reports a tree over the lookup limit.

@@ -57,7 +57,7 @@ func (TLS) Run(ctx context.Context, env *Env) Result {
 	if env.Options.Offline {
 		return Result{Findings: []Finding{SpecTLSNotEvaluated.New("--offline: no server was contacted, so no TLS session was inspected")}}
 	}
-	p := planSMTP(ctx, env)
+	p := env.servicePlan(ctx)
 	targets := append(append([]smtpTarget{}, p.MX...), p.Submission...)
 	if len(targets) == 0 && p.byDesign() {
 		return Result{Findings: []Finding{SpecTLSNone.New("%s names no server to connect to, so there is no TLS to inspect: %s", env.Domain.ASCII, planWhy(p))}}

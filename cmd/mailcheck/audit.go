@@ -17,6 +17,7 @@ import (
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/schedule"
+	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 	"github.com/mailcheck/mailcheck/report"
 )
 
@@ -88,7 +89,7 @@ interrupted by SIGINT/SIGTERM.`,
 	lf.StringArrayVar(&f.submissionHosts, "submission-host", nil, "host to probe for mail submission on ports 587 and 465 (repeatable)")
 	lf.StringVar(&f.relayRcpt, "relay-test-rcpt", "", "recipient in a foreign domain for the open-relay test (default: a reserved .invalid address)")
 	lf.StringVar(&f.caFile, "ca-file", "", "PEM file of extra trusted CA certificates for the TLS checks")
-	lf.DurationVar(&f.probeTimeout, "probe-timeout", 10*time.Second, "timeout of one SMTP/TLS probe connection (connect, dialogue and handshake)")
+	lf.DurationVar(&f.probeTimeout, "probe-timeout", smtpprobe.DefaultTimeout, "timeout of one SMTP/TLS probe connection (connect, dialogue and handshake)")
 	lf.IntVar(&f.parallel, "parallel", 8, "how many domains to audit at once")
 	lf.BoolVar(&f.allowIncomplete, "allow-incomplete", false, "let a graded report pass (exit 0) even when some checks or lookups could not be evaluated")
 	lf.BoolVar(&f.allowSRVPorts, "allow-srv-ports", false, "probe submission SRV targets on ports other than 587 and 465")
@@ -186,7 +187,6 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 		DNSBLFile:       f.dnsblFile,
 		SubmissionHosts: f.submissionHosts,
 		RelayTestRcpt:   f.relayRcpt,
-		CAFile:          f.caFile,
 		ProbeTimeout:    f.probeTimeout,
 		Offline:         f.offline,
 		AllowSRVPorts:   f.allowSRVPorts,

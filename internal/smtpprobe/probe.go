@@ -71,6 +71,10 @@ type Config struct {
 // server mistakes mailcheck for a real mail host.
 const DefaultHelo = "mailcheck.invalid"
 
+// DefaultTimeout bounds one session (connect, dialogue and handshake)
+// when Config.Timeout is not set; --probe-timeout defaults to it.
+const DefaultTimeout = 10 * time.Second
+
 // Stage names where a session stopped.
 const (
 	StageConnect  = "connect"
@@ -197,7 +201,7 @@ func CutError(parent context.Context, own time.Time) error {
 // whether and where it stopped early.
 func Probe(ctx context.Context, cfg Config) *Result {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

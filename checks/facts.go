@@ -1,0 +1,121 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mailcheck/mailcheck/internal/smtpprobe"
+)
+
+// The audit-wide facts several checks start from, each computed once per
+// audit (Env) and shared: the MX set (mx, ptr, spf, dkim, dmarc, dnsbl,
+// smtp, tls), the service hosts to connect to with their source (smtp,
+// tls), and the sessions opened to them (smtp, tls). A fact that a new
+// family needs (a TLSA set, an MTA-STS policy) joins here as one more
+// field and one accessor; the address policy every check applies to an
+// MX or service address is Env.addrPolicy.
+type auditFacts struct {
+	mxOnce sync.Once
+	mx     *MXSet
+
+	planOnce sync.Once
+	plan     *smtpPlan
+
+	boundOnce sync.Once
+	bound     SessionBound // this audit's own, when Env.Sessions is nil
+	sessions  sync.Map     // session key -> *sessionEntry
+}
+
+// MX returns the domain's MX set, looking it up on first use.
+func (e *Env) MX(ctx context.Context) *MXSet {
+	e.facts.mxOnce.Do(func() { e.facts.mx = lookupMXSet(ctx, e.Resolver, e.Domain.FQDN()) })
+	return e.facts.mx
+}
+
+// servicePlan returns the servers the smtp and tls checks connect to, and
+// the findings made while finding them out (planSMTP), computed once. The
+// plan and its findings are shared: callers copy before they append.
+func (e *Env) servicePlan(ctx context.Context) *smtpPlan {
+	e.facts.planOnce.Do(func() { e.facts.plan = planSMTP(ctx, e) })
+	return e.facts.plan
+}
+
+// addrPolicy is the one rule for MX and service addresses that other
+// servers cannot reach (RFC 6890 special-purpose ranges, see unroutable):
+// kind names the range ("" for a public address), and skip says whether
+// the address is left out (not flagged as reachable, not probed, not
+// looked up), which is always so unless --allow-private.
+func (e *Env) addrPolicy(a netip.Addr) (kind string, skip bool) {
+	kind = unroutable(a)
+	return kind, kind != "" && !e.Options.AllowPrivate
+}
+
+// probeTimeout is the per-session timeout: --probe-timeout, or
+// smtpprobe.DefaultTimeout.
+func (e *Env) probeTimeout() time.Duration {
+	if e.Options.ProbeTimeout > 0 {
+		return e.Options.ProbeTimeout
+	}
+	return smtpprobe.DefaultTimeout
+}
+
+// sessionBound is the run's bound (Env.Sessions) or this audit's own.
+func (e *Env) sessionBound() SessionBound {
+	if e.Sessions != nil {
+		return e.Sessions
+	}
+	e.facts.boundOnce.Do(func() { e.facts.bound = NewSessionBound(0) })
+	return e.facts.bound
+}
+
+// sessionEntry memoizes one session per target per audit.
+type sessionEntry struct {
+	once sync.Once
+	res  *smtpprobe.Result
+}
+
+// probe runs (once per audit) the session for t; the smtp and tls checks
+// both call it and share the result. One bound for the whole audit (or
+// run): the session's runner holds a slot, a check waiting for a session
+// another check runs holds none.
+func (e *Env) probe(ctx context.Context, t smtpTarget) *smtpprobe.Result {
+	key := fmt.Sprintf("%s %s %d", t.address(), t.Host, t.Mode)
+	v, _ := e.facts.sessions.LoadOrStore(key, &sessionEntry{})
+	se := v.(*sessionEntry)
+	se.once.Do(func() {
+		sem := e.sessionBound()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			cut := smtpprobe.CutError(ctx, time.Time{})
+			se.res = &smtpprobe.Result{Host: t.Host, Address: t.address(), Mode: t.Mode.String(), Stage: smtpprobe.StageConnect,
+				Err: fmt.Errorf("%w of %s before it started", cut, t.address()), Transcript: []string{}}
+			return
+		}
+		defer func() { <-sem }()
+		cfg := smtpprobe.Config{
+			Host: t.Host, Address: t.address(), Mode: t.Mode, Dialer: e.Dialer, RootCAs: e.RootCAs,
+			Now: e.Now, Timeout: e.probeTimeout(), Trace: e.Trace,
+		}
+		if t.Mode == smtpprobe.Relay {
+			cfg.RelayRcpt = e.relayRcpt()
+		}
+		se.res = smtpprobe.Probe(ctx, cfg)
+	})
+	return se.res
+}
+
+// probeAll runs the sessions of targets, within the session bound of the
+// audit or the run (Env.probe).
+func probeAll(ctx context.Context, env *Env, targets []smtpTarget) []*smtpprobe.Result {
+	out := make([]*smtpprobe.Result, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() { out[i] = env.probe(ctx, t) })
+	}
+	wg.Wait()
+	return out
+}
