@@ -31,4 +31,5 @@ if [ -n "$head" ]; then
 else
 	snapshot "$root" "$out/head"
 fi
+echo "snapshots in $out"
 python3 "$root/scripts/behaviour-mask.py" "$out/base" "$out/head"
