@@ -52,16 +52,36 @@ type Dialer interface {
 // Options are the user's settings that checks read. Fields belong to the
 // checks named in their comments.
 type Options struct {
-	AllowPrivate    bool          // mx, ptr: private/loopback MX addresses are not flagged
-	IPs             []netip.Addr  // spf, dnsbl: the addresses the domain sends from (--ip)
-	DKIMSelectors   []string      // dkim: selectors to probe besides the built-in list
-	DNSBLZones      []string      // dnsbl: replaces the default list set (--dnsbl)
-	DNSBLFile       string        // dnsbl: zones and code tables from a file (--dnsbl-file)
-	SubmissionHosts []string      // smtp: hosts to probe on 587/465 (--submission-host)
-	RelayTestRcpt   string        // smtp: recipient outside the domain for the relay test
-	ProbeTimeout    time.Duration // smtp, tls: per-connection timeout; 0 means smtpprobe.DefaultTimeout
-	Offline         bool          // no network at all: network probes report errors
-	AllowSRVPorts   bool          // smtp: probe submission SRV targets on ports other than 587/465 (--allow-srv-ports)
+	// Audit-wide settings, read by several checks through the facts
+	// (facts.go).
+	Offline      bool          // no network at all: network probes report errors
+	AllowPrivate bool          // the address policy (Env.addrPolicy): private/loopback addresses are judged, probed and looked up like public ones
+	IPs          []netip.Addr  // spf, dnsbl: the addresses the domain sends from (--ip)
+	ProbeTimeout time.Duration // every session (smtp, tls): per-connection timeout; 0 means smtpprobe.DefaultTimeout
+
+	// One sub-struct per check that has settings of its own.
+	DKIM  DKIMOptions
+	DNSBL DNSBLOptions
+	SMTP  SMTPOptions
+}
+
+// DKIMOptions are the dkim check's settings.
+type DKIMOptions struct {
+	Selectors []string // selectors to probe besides the built-in list (--dkim-selector)
+}
+
+// DNSBLOptions are the dnsbl check's settings.
+type DNSBLOptions struct {
+	Zones []string // replaces the default list set (--dnsbl)
+	File  string   // zones and code tables from a file (--dnsbl-file)
+}
+
+// SMTPOptions are the smtp check's settings (its plan is the tls check's
+// too).
+type SMTPOptions struct {
+	SubmissionHosts []string // hosts to probe on 587/465 (--submission-host)
+	RelayTestRcpt   string   // recipient outside the domain for the relay test (--relay-test-rcpt)
+	AllowSRVPorts   bool     // probe submission SRV targets on ports other than 587/465 (--allow-srv-ports)
 }
 
 // Env is everything a check may use. Checks reach DNS only through

@@ -78,7 +78,7 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 		return Result{Findings: []Finding{SpecDKIMNXDomain.New("%s does not exist (%s): no selector was probed, as no key can be published under a name that does not exist", d, nx).
 			WithFix("check the spelling of the domain, or register it and publish its DNS")}}
 	}
-	sels, bad := dkim.Selectors(env.Options.DKIMSelectors, true)
+	sels, bad := dkim.Selectors(env.Options.DKIM.Selectors, true)
 	var fs []Finding
 	for _, err := range bad {
 		fs = append(fs, SpecDKIMSelectorInvalid.New("--dkim-selector: %v; it was not probed", err).

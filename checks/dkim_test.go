@@ -218,7 +218,7 @@ func TestDKIMCheck(t *testing.T) {
 			}
 			env := checks.NewEnv(n, resolve.NewCache(r))
 			env.Now = func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }
-			env.Options.DKIMSelectors = tc.selectors
+			env.Options.DKIM.Selectors = tc.selectors
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			res := checks.Run(ctx, env, []checks.Check{checks.DKIM{}})[0]

@@ -67,23 +67,23 @@ type dnsblData struct {
 }
 
 // dnsblLists decides the lists of the run from the options.
-func dnsblLists(o Options) ([]*dnsbl.List, error) {
+func dnsblLists(o DNSBLOptions) ([]*dnsbl.List, error) {
 	var file *dnsbl.File
-	if o.DNSBLFile != "" {
-		f, err := dnsbl.LoadFile(o.DNSBLFile)
+	if o.File != "" {
+		f, err := dnsbl.LoadFile(o.File)
 		if err != nil {
 			return nil, err
 		}
 		file = f
 	}
-	return dnsbl.Select(o.DNSBLZones, file)
+	return dnsbl.Select(o.Zones, file)
 }
 
 // Run implements Check: it decides the lists, what to ask them about
 // (dnsblRun.ask), asks, judges each list's answers (judgeList) and sums
 // up (summary).
 func (DNSBL) Run(ctx context.Context, env *Env) Result {
-	lists, err := dnsblLists(env.Options)
+	lists, err := dnsblLists(env.Options.DNSBL)
 	if err != nil {
 		return Result{Findings: []Finding{SpecDNSBLConfig.New("no blocklist was queried: %v", strings.TrimPrefix(err.Error(), dnsbl.ErrConfig.Error()+": ")).
 			WithFix("correct the list definition; the file format is in docs/checks/dnsbl.md")}}

@@ -107,7 +107,7 @@ func TestDNSBL(t *testing.T) {
 	}{
 		{
 			name: "listed, policy, IPv6 and private", domain: "mail.example",
-			opts: checks.Options{DNSBLZones: dnsblTestLists},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: dnsblTestLists}},
 			want: []string{"dnsbl.listed:fail", "dnsbl.listed:fail", "dnsbl.listed:fail", "dnsbl.policy-listed:warn", "dnsbl.skipped:info"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				f := dnsblMustFind(t, fs, "dnsbl.listed", "192.0.2.66 (MX mx1.mail.example)", "Spamhaus ZEN (zen.spamhaus.org)", "127.0.0.2 SBL", "SBL424242")
@@ -128,7 +128,7 @@ func TestDNSBL(t *testing.T) {
 		},
 		{
 			name: "clean", domain: "clean.example",
-			opts: checks.Options{DNSBLZones: dnsblTestLists},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: dnsblTestLists}},
 			want: []string{"dnsbl.ok:pass", "dnsbl.skipped:info"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				dnsblMustFind(t, fs, "dnsbl.ok", "2 addresses and 1 domain are listed on none of the 4 lists that answered: zen.spamhaus.org, bl.spamcop.net, dbl.spamhaus.org, multi.uribl.com")
@@ -136,7 +136,7 @@ func TestDNSBL(t *testing.T) {
 		},
 		{
 			name: "--ip address listed", domain: "clean.example",
-			opts: checks.Options{DNSBLZones: []string{"bl.spamcop.net"}, IPs: []netip.Addr{netip.MustParseAddr("192.0.2.66")}},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"bl.spamcop.net"}}, IPs: []netip.Addr{netip.MustParseAddr("192.0.2.66")}},
 			want: []string{"dnsbl.listed:fail", "dnsbl.skipped:info"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				dnsblMustFind(t, fs, "dnsbl.listed", "192.0.2.66 (a sending address given with --ip)")
@@ -144,7 +144,7 @@ func TestDNSBL(t *testing.T) {
 		},
 		{
 			name: "listed domain", domain: "spammy.example",
-			opts: checks.Options{DNSBLZones: dnsblTestLists},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: dnsblTestLists}},
 			want: []string{"dnsbl.listed:fail"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				f := dnsblMustFind(t, fs, "dnsbl.listed", "spammy.example (the domain)", "Spamhaus DBL", "127.0.1.2 DBL: low-reputation domain", "query/domain/spammy.example")
@@ -155,7 +155,7 @@ func TestDNSBL(t *testing.T) {
 		},
 		{
 			name: "error code is not a listing", domain: "clean.example",
-			opts: checks.Options{DNSBLZones: []string{"zen.spamhaus.org"}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"zen.spamhaus.org"}}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}},
 			want: []string{"dnsbl.ok:pass", "dnsbl.temperror:error"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				dnsblMustFind(t, fs, "dnsbl.ok", "2 addresses are listed on none of the 1 list that answered: zen.spamhaus.org")
@@ -164,7 +164,7 @@ func TestDNSBL(t *testing.T) {
 		},
 		{
 			name: "refused after a healthy probe", domain: "clean.example",
-			opts: checks.Options{DNSBLZones: []string{"zen.spamhaus.org"}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.8")}},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"zen.spamhaus.org"}}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.8")}},
 			want: []string{"dnsbl.ok:pass", "dnsbl.resolver-refused:error"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				dnsblMustFind(t, fs, "dnsbl.resolver-refused", "1 lookup(s) (203.0.113.8) were refused", "127.255.255.255", "too many queries")
@@ -172,7 +172,7 @@ func TestDNSBL(t *testing.T) {
 		},
 		{
 			name: "only loopback and private addresses: an error that says why, never an empty pass", domain: "lab.example",
-			opts: checks.Options{DNSBLZones: []string{"bl.spamcop.net"}},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"bl.spamcop.net"}}},
 			want: []string{"dnsbl.not-evaluated:error"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				f := dnsblMustFind(t, fs, "dnsbl.not-evaluated", "no blocklist lookup was made for lab.example", "127.0.0.5 is a loopback address (MX mx.lab.example)", "10.0.0.26 is a private address", "bl.spamcop.net (ip4)")
@@ -183,7 +183,7 @@ func TestDNSBL(t *testing.T) {
 		},
 		{
 			name: "--allow-private looks them up, with a note", domain: "lab.example",
-			opts: checks.Options{DNSBLZones: []string{"bl.spamcop.net"}, AllowPrivate: true},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"bl.spamcop.net"}}, AllowPrivate: true},
 			want: []string{"dnsbl.ok:pass", "dnsbl.private-queried:info"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				dnsblMustFind(t, fs, "dnsbl.private-queried", "127.0.0.5 (a loopback address), 10.0.0.26 (a private address) looked up as well", "public blocklists never list")
@@ -192,17 +192,17 @@ func TestDNSBL(t *testing.T) {
 		},
 		{
 			name: "--allow-private with --ip 127.0.0.2, the test entry every list lists", domain: "lab.example",
-			opts: checks.Options{DNSBLZones: []string{"bl.spamcop.net"}, AllowPrivate: true, IPs: []netip.Addr{netip.MustParseAddr("127.0.0.2")}},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"bl.spamcop.net"}}, AllowPrivate: true, IPs: []netip.Addr{netip.MustParseAddr("127.0.0.2")}},
 			want: []string{"dnsbl.listed:fail", "dnsbl.private-queried:info"},
 		},
 		{
 			name: "bad --dnsbl", domain: "clean.example",
-			opts: checks.Options{DNSBLZones: []string{"ipv4:bl.example.net"}},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"ipv4:bl.example.net"}}},
 			want: []string{"dnsbl.config:error"},
 		},
 		{
 			name: "missing --dnsbl-file", domain: "clean.example",
-			opts: checks.Options{DNSBLFile: dnsblZoneDir + "no-such-file.yaml"},
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{File: dnsblZoneDir + "no-such-file.yaml"}},
 			want: []string{"dnsbl.config:error"},
 			check: func(t *testing.T, fs []checks.Finding) {
 				dnsblMustFind(t, fs, "dnsbl.config", "no-such-file.yaml")
@@ -224,7 +224,7 @@ func TestDNSBL(t *testing.T) {
 
 func TestDNSBLRefusedIsNeverAListing(t *testing.T) {
 	srv := startDNSBLServer(t, "zen-refused.zone", "bl.spamcop.net.zone")
-	r := runDNSBL(t, srv.Resolver(2*time.Second), "mail.example", checks.Options{DNSBLZones: []string{"zen.spamhaus.org", "bl.spamcop.net"}}, 10*time.Second)
+	r := runDNSBL(t, srv.Resolver(2*time.Second), "mail.example", checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"zen.spamhaus.org", "bl.spamcop.net"}}}, 10*time.Second)
 	want := []string{"dnsbl.listed:fail", "dnsbl.resolver-refused:error", "dnsbl.skipped:info"}
 	if got := ids(r.Findings); !slices.Equal(got, want) {
 		t.Fatalf("findings %v, want %v\n%s", got, want, dnsblDump(r.Findings))
@@ -242,7 +242,7 @@ func TestDNSBLRefusedIsNeverAListing(t *testing.T) {
 func TestDNSBLUnhealthyLists(t *testing.T) {
 	srv := startDNSBLServer(t, "everything.example.net.zone", "nothing.example.net.zone", "bl.example.net.zone")
 	r := runDNSBL(t, srv.Resolver(2*time.Second), "mail.example",
-		checks.Options{DNSBLZones: []string{"everything.example.net", "nothing.example.net", "bl.example.net"}}, 10*time.Second)
+		checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"everything.example.net", "nothing.example.net", "bl.example.net"}}}, 10*time.Second)
 	want := []string{"dnsbl.list-unhealthy:error", "dnsbl.list-unhealthy:error", "dnsbl.listed:fail", "dnsbl.skipped:info", "dnsbl.temperror:error"}
 	if got := ids(r.Findings); !slices.Equal(got, want) {
 		t.Fatalf("findings %v, want %v\n%s", got, want, dnsblDump(r.Findings))
@@ -263,7 +263,7 @@ func TestDNSBLNeverAnsweringList(t *testing.T) {
 	}
 	start := time.Now()
 	r := runDNSBL(t, srv.Resolver(20*time.Second), "mail.example",
-		checks.Options{DNSBLZones: []string{"dead.example.net", "bl.spamcop.net"}}, 500*time.Millisecond)
+		checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"dead.example.net", "bl.spamcop.net"}}}, 500*time.Millisecond)
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("the check took %s under a 500ms deadline", el)
 	}
@@ -294,7 +294,7 @@ func TestDNSBLOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	offline = &resolve.Zones{List: []*resolve.Zone{z, zen}}
-	r = runDNSBL(t, offline, "mail.example", checks.Options{Offline: true, DNSBLZones: []string{"zen.spamhaus.org", "bl.spamcop.net", "psbl.surriel.com"}}, 10*time.Second)
+	r = runDNSBL(t, offline, "mail.example", checks.Options{Offline: true, DNSBL: checks.DNSBLOptions{Zones: []string{"zen.spamhaus.org", "bl.spamcop.net", "psbl.surriel.com"}}}, 10*time.Second)
 	want = []string{"dnsbl.listed:fail", "dnsbl.listed:fail", "dnsbl.offline:error", "dnsbl.policy-listed:warn", "dnsbl.skipped:info"}
 	if got := ids(r.Findings); !slices.Equal(got, want) {
 		t.Fatalf("findings %v, want %v\n%s", got, want, dnsblDump(r.Findings))
@@ -306,7 +306,7 @@ func TestDNSBLOffline(t *testing.T) {
 // back.
 func TestDNSBLData(t *testing.T) {
 	srv := startDNSBLServer(t, "zen.spamhaus.org.zone", "dbl.spamhaus.org.zone")
-	r := runDNSBL(t, srv.Resolver(2*time.Second), "mail.example", checks.Options{DNSBLZones: []string{"zen.spamhaus.org", "dbl.spamhaus.org"}}, 10*time.Second)
+	r := runDNSBL(t, srv.Resolver(2*time.Second), "mail.example", checks.Options{DNSBL: checks.DNSBLOptions{Zones: []string{"zen.spamhaus.org", "dbl.spamhaus.org"}}}, 10*time.Second)
 	b, err := json.Marshal(r.Data)
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func TestDNSBLNoDuplicateQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := checks.NewEnv(n, resolve.NewCache(srv.Resolver(2*time.Second)))
-	env.Options = checks.Options{DNSBLZones: dnsblTestLists, IPs: []netip.Addr{netip.MustParseAddr("192.0.2.66"), netip.MustParseAddr("::ffff:198.51.100.25")}}
+	env.Options = checks.Options{DNSBL: checks.DNSBLOptions{Zones: dnsblTestLists}, IPs: []netip.Addr{netip.MustParseAddr("192.0.2.66"), netip.MustParseAddr("::ffff:198.51.100.25")}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := checks.Run(ctx, env, []checks.Check{checks.MX{}, checks.PTR{}, checks.DNSBL{}})

@@ -84,7 +84,7 @@ func (t smtpTarget) String() string {
 // relayRcpt is the open-relay test recipient, "" when the one given is
 // not an address the test can use (the CLI refuses it first).
 func (e *Env) relayRcpt() string {
-	r := strings.Trim(strings.TrimSpace(e.Options.RelayTestRcpt), "<>")
+	r := strings.Trim(strings.TrimSpace(e.Options.SMTP.RelayTestRcpt), "<>")
 	if r == "" {
 		return DefaultRelayRcpt
 	}
@@ -209,7 +209,7 @@ type submissionHost struct {
 // [IPv6]:PORT. A host without a port is probed on 587 and 465.
 func (p *smtpPlan) userSubmissionHosts(env *Env) []submissionHost {
 	var subs []submissionHost
-	for _, s := range env.Options.SubmissionHosts {
+	for _, s := range env.Options.SMTP.SubmissionHosts {
 		host, port := s, ""
 		if h, pt, err := net.SplitHostPort(s); err == nil {
 			host, port = h, pt
@@ -270,7 +270,7 @@ func (p *smtpPlan) srvSubmissionHosts(ctx context.Context, env *Env) srvPlan {
 			case srv.Target == ".":
 				sp.declined = append(sp.declined, rec)
 				continue // RFC 6186 §4 (RFC 2782): the service is not offered
-			case srv.Port != 587 && srv.Port != 465 && !env.Options.AllowSRVPorts:
+			case srv.Port != 587 && srv.Port != 465 && !env.Options.SMTP.AllowSRVPorts:
 				sp.unusual++
 				p.Findings = append(p.Findings, SpecSMTPSRVPortUnusual.New("%s names port %d of %s for mail submission; mailcheck probes only ports 587 and 465 from SRV records, so that server was not contacted (use --allow-srv-ports to probe it, or --submission-host %s)", strings.TrimSuffix(name, "."), srv.Port, sanitize.Line(target, 255), net.JoinHostPort(sanitize.Line(target, 255), strconv.Itoa(int(srv.Port)))).
 					WithRecords(rec).
@@ -483,7 +483,7 @@ func judgeMX(ctx context.Context, env *Env, t smtpTarget, r *smtpprobe.Result) [
 		fs = append(fs, authBeforeTLS(t, r))
 	}
 	if env.relayRcpt() == "" {
-		fs = append(fs, SpecSMTPRelayUnclear.New("%s: the open-relay test was not run: the relay test recipient %q is not an address (local@domain)", t, sanitize.Line(env.Options.RelayTestRcpt, 100)).
+		fs = append(fs, SpecSMTPRelayUnclear.New("%s: the open-relay test was not run: the relay test recipient %q is not an address (local@domain)", t, sanitize.Line(env.Options.SMTP.RelayTestRcpt, 100)).
 			WithFix("give --relay-test-rcpt as an address in a real domain the server does not serve, e.g. you@your-other-provider.example"))
 	}
 	fs = append(fs, judgeRelay(t, r)...)

@@ -253,12 +253,12 @@ func TestSMTPAndTLSChecks(t *testing.T) {
 			smtp: []string{"pass smtp.ok", "pass smtp.relay-closed", "pass smtp.starttls", "pass smtp.submission-ok x2"},
 			tls:  []string{"pass tls.ok x3"},
 			text: []string{"sub.good.test[192.0.2.2]:587 requires STARTTLS (MAIL before TLS: 530", "AUTH PLAIN after TLS", "refused to relay to <relay-test@mailcheck.invalid>: 554"}},
-		{domain: "bad.test", opts: checks.Options{SubmissionHosts: []string{"sub.bad.test"}},
+		{domain: "bad.test", opts: checks.Options{SMTP: checks.SMTPOptions{SubmissionHosts: []string{"sub.bad.test"}}},
 			smtp: []string{"fail smtp.auth-before-tls x2", "fail smtp.no-starttls", "fail smtp.open-relay", "fail smtp.submission-no-tls-required",
 				"error smtp.unreachable", "pass smtp.ok x2", "pass smtp.relay-closed", "pass smtp.starttls", "warn smtp.banner-mismatch"},
 			tls:  []string{"error tls.not-evaluated", "fail tls.cert-expired", "info tls.skipped", "warn tls.cert-expiring"},
 			text: []string{"accepted RCPT TO:<relay-test@mailcheck.invalid>", `names "localhost"`, "offers AUTH PLAIN before STARTTLS", "accepted MAIL FROM before STARTTLS (250"}},
-		{domain: "bad.test", opts: checks.Options{RelayTestRcpt: "someone@example.net"},
+		{domain: "bad.test", opts: checks.Options{SMTP: checks.SMTPOptions{RelayTestRcpt: "someone@example.net"}},
 			smtp: []string{"fail smtp.auth-before-tls", "fail smtp.no-starttls", "fail smtp.open-relay", "info smtp.submission-none",
 				"pass smtp.ok x2", "pass smtp.relay-closed", "pass smtp.starttls", "warn smtp.banner-mismatch"},
 			tls:  []string{"fail tls.cert-expired", "info tls.skipped"},
@@ -291,7 +291,7 @@ func TestSMTPAndTLSChecks(t *testing.T) {
 			tls:  []string{"pass tls.ok x2"},
 			text: []string{"_submission._tcp.srvport.test names port 2525 of sub.good.test for mail submission", "sub.good.test[192.0.2.2]:465 speaks implicit TLS"},
 			not:  []string{":2525 requires"}},
-		{domain: "srvport.test", opts: checks.Options{AllowSRVPorts: true},
+		{domain: "srvport.test", opts: checks.Options{SMTP: checks.SMTPOptions{AllowSRVPorts: true}},
 			smtp: []string{"pass smtp.ok", "pass smtp.relay-closed", "pass smtp.starttls", "pass smtp.submission-ok x2"},
 			tls:  []string{"pass tls.ok x3"},
 			text: []string{"sub.good.test[192.0.2.2]:2525 requires STARTTLS"}},
@@ -299,7 +299,7 @@ func TestSMTPAndTLSChecks(t *testing.T) {
 			smtp: []string{"fail smtp.no-starttls", "info smtp.relay-inconclusive", "info smtp.submission-none", "pass smtp.ok"},
 			tls:  []string{"error tls.not-evaluated"},
 			text: []string{"answered RCPT TO:<relay-test@mailcheck.invalid> with 501 5.1.3 Bad recipient address syntax, a syntax or command error"}},
-		{domain: "good.test", opts: checks.Options{RelayTestRcpt: "junk"}, // never a pass for "relay closed"
+		{domain: "good.test", opts: checks.Options{SMTP: checks.SMTPOptions{RelayTestRcpt: "junk"}}, // never a pass for "relay closed"
 			smtp: []string{"info smtp.relay-inconclusive", "pass smtp.ok", "pass smtp.starttls", "pass smtp.submission-ok x2"},
 			tls:  []string{"pass tls.ok x3"},
 			text: []string{`the open-relay test was not run: the relay test recipient "junk" is not an address`}},
@@ -501,7 +501,7 @@ func TestSMTPSubmissionHostForms(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.host, func(t *testing.T) {
-			got, _ := w.run(t, "nullmx.test", checks.Options{SubmissionHosts: []string{tc.host}}, checks.SMTP{})
+			got, _ := w.run(t, "nullmx.test", checks.Options{SMTP: checks.SMTPOptions{SubmissionHosts: []string{tc.host}}}, checks.SMTP{})
 			f := dnsblFindings(got["smtp"], "smtp.submission-ok")
 			if len(f) != 1 || !strings.Contains(f[0].Message, tc.want) {
 				for _, f := range got["smtp"] {

@@ -181,15 +181,12 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 		return opts, nil, err
 	}
 	opts = checks.Options{
-		AllowPrivate:    f.allowPrivate,
-		DKIMSelectors:   f.dkimSelectors,
-		DNSBLZones:      f.dnsbl,
-		DNSBLFile:       f.dnsblFile,
-		SubmissionHosts: f.submissionHosts,
-		RelayTestRcpt:   f.relayRcpt,
-		ProbeTimeout:    f.probeTimeout,
-		Offline:         f.offline,
-		AllowSRVPorts:   f.allowSRVPorts,
+		AllowPrivate: f.allowPrivate,
+		DKIM:         checks.DKIMOptions{Selectors: f.dkimSelectors},
+		DNSBL:        checks.DNSBLOptions{Zones: f.dnsbl, File: f.dnsblFile},
+		SMTP:         checks.SMTPOptions{SubmissionHosts: f.submissionHosts, RelayTestRcpt: f.relayRcpt, AllowSRVPorts: f.allowSRVPorts},
+		ProbeTimeout: f.probeTimeout,
+		Offline:      f.offline,
 	}
 	for _, s := range f.ips {
 		ip, err := netip.ParseAddr(s)
