@@ -342,14 +342,7 @@ func (r *dnsblRun) okFinding() Finding {
 // dnsblNothingFinding says why a run looked nothing up: it must not read
 // as a pass.
 func dnsblNothingFinding(env *Env, skipped []dnsblSkip, lists []*dnsbl.List) Finding {
-	var why []string
-	for _, s := range skipped {
-		if s.Target == "" {
-			why = append(why, s.Reason)
-		} else {
-			why = append(why, s.Target+" is "+s.Reason)
-		}
-	}
+	why := dnsblSkipReasons(skipped)
 	var zones []string
 	for _, l := range lists {
 		zones = append(zones, fmt.Sprintf("%s (%s)", l.Zone, l.Kind))
@@ -357,6 +350,19 @@ func dnsblNothingFinding(env *Env, skipped []dnsblSkip, lists []*dnsbl.List) Fin
 	why = append(why, "the lists of the run, "+strings.Join(zones, ", ")+", cover none of what was left to ask about")
 	return SpecDNSBLNothing.New("no blocklist lookup was made for %s, so whether it is listed is unknown: %s", env.Domain.ASCII, strings.Join(why, "; ")).
 		WithFix("give the public addresses the domain sends mail from with --ip, add a domain list (e.g. --dnsbl domain:dbl.spamhaus.org), or, in a lab, look up private addresses anyway with --allow-private")
+}
+
+// dnsblSkipReasons says what was not asked about, and why.
+func dnsblSkipReasons(skipped []dnsblSkip) []string {
+	var out []string
+	for _, s := range skipped {
+		if s.Target == "" {
+			out = append(out, s.Reason)
+		} else {
+			out = append(out, s.Target+" is "+s.Reason)
+		}
+	}
+	return out
 }
 
 func dnsblPlural(n int, one, many string) string {
@@ -462,14 +468,7 @@ func dnsblProbeRecords(ps []dnsbl.Result) []string {
 // skippedFinding sums up what was not checked: private addresses, and
 // IPv6 addresses that IPv4-only lists could not be asked about.
 func dnsblSkippedFinding(skipped []dnsblSkip, reports []dnsbl.ListReport, targets []dnsbl.Target) (Finding, bool) {
-	var parts []string
-	for _, s := range skipped {
-		if s.Target == "" {
-			parts = append(parts, s.Reason)
-		} else {
-			parts = append(parts, s.Target+" is "+s.Reason)
-		}
-	}
+	parts := dnsblSkipReasons(skipped)
 	var v6 []string
 	for _, t := range targets {
 		if !t.IsDomain() && t.Addr.Is6() {

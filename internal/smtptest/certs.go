@@ -36,19 +36,8 @@ var serial atomic.Int64
 // NewCA makes a CA valid from five years ago for ten years.
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial.Add(1)),
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"mailcheck tests"}},
-		NotBefore:             time.Now().AddDate(-5, 0, 0), // before any expired test certificate
-		NotAfter:              time.Now().AddDate(10, 0, 0),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
+	// NotBefore: before any expired test certificate.
+	key, tmpl := caTemplate(t, name, time.Now().AddDate(-5, 0, 0), time.Now().AddDate(10, 0, 0))
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
@@ -59,15 +48,14 @@ func NewCA(t testing.TB, name string) *CA {
 	return &CA{Cert: cert, key: key, Pool: pool}
 }
 
-// Intermediate makes a CA signed by ca, valid from notBefore to
-// notAfter; the certificates it issues carry it in their chain.
-func (ca *CA) Intermediate(t testing.TB, name string, notBefore, notAfter time.Time) *CA {
+// caTemplate makes a CA key and the template of its certificate.
+func caTemplate(t testing.TB, name string, notBefore, notAfter time.Time) (*ecdsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
+	return key, &x509.Certificate{
 		SerialNumber:          big.NewInt(serial.Add(1)),
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"mailcheck tests"}},
 		NotBefore:             notBefore,
@@ -76,6 +64,13 @@ func (ca *CA) Intermediate(t testing.TB, name string, notBefore, notAfter time.T
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
+}
+
+// Intermediate makes a CA signed by ca, valid from notBefore to
+// notAfter; the certificates it issues carry it in their chain.
+func (ca *CA) Intermediate(t testing.TB, name string, notBefore, notAfter time.Time) *CA {
+	t.Helper()
+	key, tmpl := caTemplate(t, name, notBefore, notAfter)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
