@@ -2,7 +2,6 @@ package smtpprobe
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailcheck/mailcheck/internal/sanitize"
+	"github.com/mailcheck/mailcheck/internal/tlsinspect"
 )
 
 // Mode is how a port speaks TLS.
@@ -104,12 +104,12 @@ type Result struct {
 	HELO       *Reply   `json:"helo,omitempty"`       // when EHLO was refused
 	Extensions []string `json:"extensions,omitempty"` // EHLO keywords with parameters, before TLS (or on 465)
 
-	StartTLSOffered bool     `json:"starttls_offered"`
-	StartTLS        *Reply   `json:"starttls,omitempty"`
-	TLS             *TLSInfo `json:"tls,omitempty"`
-	TLSError        string   `json:"tls_error,omitempty"`
-	EHLOAfterTLS    *Reply   `json:"ehlo_after_tls,omitempty"`
-	ExtensionsTLS   []string `json:"extensions_tls,omitempty"`
+	StartTLSOffered bool             `json:"starttls_offered"`
+	StartTLS        *Reply           `json:"starttls,omitempty"`
+	TLS             *tlsinspect.Info `json:"tls,omitempty"`
+	TLSError        string           `json:"tls_error,omitempty"`
+	EHLOAfterTLS    *Reply           `json:"ehlo_after_tls,omitempty"`
+	ExtensionsTLS   []string         `json:"extensions_tls,omitempty"`
 
 	// AUTH mechanisms advertised in clear text, and under TLS.
 	AuthBeforeTLS []string `json:"auth_before_tls,omitempty"`
@@ -386,13 +386,13 @@ func handshake(ctx context.Context, res *Result, tc *textConn, cfg Config, tr *T
 	if host == "" {
 		host, _, _ = net.SplitHostPort(cfg.Address)
 	}
-	tconn := tls.Client(tc.conn, clientConfig(host))
-	if err := tconn.HandshakeContext(ctx); err != nil {
+	tconn, st, err := tlsinspect.Handshake(ctx, tc.conn, host)
+	if err != nil {
 		err = classify(err)
 		res.TLSError = sanitize.Line("TLS handshake failed: "+err.Error(), maxErrText)
 		return false
 	}
-	res.TLS = Inspect(tconn.ConnectionState(), host, cfg.RootCAs, cfg.Now())
+	res.TLS = tlsinspect.Inspect(st, host, cfg.RootCAs, cfg.Now())
 	leaf := res.TLS.Leaf()
 	tr.Note("%s %s, certificate %s issued by %s, %s, expires %s", res.TLS.Version, res.TLS.Cipher,
 		leaf.Subject, leaf.Issuer, leaf.Key(), leaf.NotAfter.Format(time.DateOnly))
