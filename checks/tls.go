@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
+	"github.com/mailcheck/mailcheck/internal/tlsinspect"
 )
 
 // tlsCatalog declares the finding IDs of the tls check, each once (findings.Catalog).
@@ -47,9 +48,9 @@ func (TLS) Meta() Meta {
 
 // tlsItem is the check's structured result per session.
 type tlsItem struct {
-	Target string             `json:"target"`
-	TLS    *smtpprobe.TLSInfo `json:"tls,omitempty"`
-	Error  string             `json:"error,omitempty"`
+	Target string           `json:"target"`
+	TLS    *tlsinspect.Info `json:"tls,omitempty"`
+	Error  string           `json:"error,omitempty"`
 }
 
 // Run implements Check.
@@ -181,7 +182,7 @@ func starttlsArg(t smtpTarget) string {
 }
 
 // judgeTLS turns one inspected TLS session into findings.
-func judgeTLS(t smtpTarget, info *smtpprobe.TLSInfo) []Finding {
+func judgeTLS(t smtpTarget, info *tlsinspect.Info) []Finding {
 	var fs []Finding
 	leaf := info.Leaf()
 	evidence := certEvidence(info)
@@ -253,7 +254,7 @@ func sev(strict bool) Severity {
 	return Warn
 }
 
-func leafNames(c *smtpprobe.CertInfo) []string {
+func leafNames(c *tlsinspect.Cert) []string {
 	if len(c.DNSNames) > 0 {
 		return c.DNSNames
 	}
@@ -261,7 +262,7 @@ func leafNames(c *smtpprobe.CertInfo) []string {
 }
 
 // certEvidence renders the session and the chain, one line each.
-func certEvidence(info *smtpprobe.TLSInfo) []string {
+func certEvidence(info *tlsinspect.Info) []string {
 	out := []string{fmt.Sprintf("%s %s (server name %s)", info.Version, info.Cipher, info.ServerName)}
 	for i, c := range info.Chain {
 		out = append(out, fmt.Sprintf("%d: subject=%s issuer=%s names=%s key=%s not_before=%s not_after=%s sha256=%s", i,

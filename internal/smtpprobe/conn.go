@@ -16,26 +16,19 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/mailcheck/mailcheck/internal/dialogue"
 	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
 // Limits cap what a session reads from the peer.
-type Limits struct {
-	// MaxLineLen is the longest reply line accepted, CRLF included.
-	// RFC 5321 §4.5.3.1.5 allows 512; real servers stay well under.
-	MaxLineLen int
-	// MaxReplyLines is the most lines one multi-line reply may have.
-	MaxReplyLines int
-}
+type Limits = dialogue.Limits
 
 // DefaultLimits are generous for real servers and small for a flood.
-var DefaultLimits = Limits{MaxLineLen: 2048, MaxReplyLines: 100}
+var DefaultLimits = dialogue.DefaultLimits
 
 // Sentinel errors of a session; test with errors.Is.
 var (
@@ -50,10 +43,10 @@ var (
 
 // Bounds on peer text kept in a Result, after escaping.
 const (
-	maxReplyText      = 1024 // one reply line's text (RFC 5321 §4.5.3.1.5: 512 octets in all)
-	maxBannerHost     = 255  // the greeting's host name (RFC 1035 §2.3.4)
-	maxTranscriptLine = 1200 // one transcript line
-	maxErrText        = 600  // an error's text
+	maxReplyText      = 1024                       // one reply line's text (RFC 5321 §4.5.3.1.5: 512 octets in all)
+	maxBannerHost     = 255                        // the greeting's host name (RFC 1035 §2.3.4)
+	maxTranscriptLine = dialogue.MaxTranscriptLine // one transcript line
+	maxErrText        = 600                        // an error's text
 )
 
 // cleanErr is an error whose text has been made safe to print; it still
@@ -133,49 +126,8 @@ func (r *Reply) Enhanced() string {
 	return f[0]
 }
 
-// Transcript records a session, safe for concurrent reads while the
-// session writes. Lines are prefixed "> " (sent) or "< " (received).
-type Transcript struct {
-	mu     sync.Mutex
-	lines  []string
-	prefix string
-	w      io.Writer // live copy (--trace), may be nil
-}
-
-func (t *Transcript) add(dir, line string) {
-	line = sanitize.Truncate(printable(line), maxTranscriptLine)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.lines = append(t.lines, dir+" "+line)
-	if t.w != nil {
-		fmt.Fprintf(t.w, "%s%s %s\n", t.prefix, dir, line)
-	}
-}
-
-// Note records an event that is not a protocol line ("* TLS 1.3 ...").
-func (t *Transcript) Note(format string, args ...any) { t.add("*", fmt.Sprintf(format, args...)) }
-
-// Lines returns a copy of the transcript.
-func (t *Transcript) Lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]string(nil), t.lines...)
-}
-
-// printable replaces control and non-ASCII bytes so a hostile server
-// cannot write escape sequences into the terminal or the report.
-func printable(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 && c != '\t' || c >= 0x7f {
-			fmt.Fprintf(&b, "\\x%02x", c)
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
+// Transcript records a session (dialogue.Transcript).
+type Transcript = dialogue.Transcript
 
 // textConn reads replies and writes commands over a connection.
 type textConn struct {
@@ -193,42 +145,20 @@ func newTextConn(c net.Conn, l Limits, tr *Transcript) *textConn {
 // would smuggle further commands into the session.
 var ErrBadCommand = errors.New("smtpprobe: command with CR, LF or NUL not sent")
 
+// smtp is what the shared dialogue code reports errors as.
+var smtp = dialogue.Protocol{ErrClosed: ErrClosed, ErrTimeout: ErrTimeout, ErrLineTooLong: ErrLineTooLong, ErrBadCommand: ErrBadCommand}
+
 // cmd sends one command line and reads the reply.
 func (t *textConn) cmd(line string) (*Reply, error) {
-	if strings.ContainsAny(line, "\r\n\x00") {
-		return nil, ErrBadCommand
-	}
-	t.tr.add(">", line)
-	if _, err := io.WriteString(t.conn, line+"\r\n"); err != nil {
-		return nil, classify(err)
+	if err := smtp.WriteLine(t.conn, t.tr, line); err != nil {
+		return nil, err
 	}
 	return t.readReply()
 }
 
 // readLine reads one line of at most MaxLineLen bytes, without CRLF.
 func (t *textConn) readLine() (string, error) {
-	var buf []byte
-	for {
-		frag, err := t.r.ReadSlice('\n')
-		buf = append(buf, frag...)
-		if len(buf) > t.limits.MaxLineLen {
-			t.tr.add("<", string(buf[:min(len(buf), 120)])+"...")
-			return "", fmt.Errorf("%w (over %d bytes)", ErrLineTooLong, t.limits.MaxLineLen)
-		}
-		if err == nil {
-			break
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if len(buf) > 0 {
-			t.tr.add("<", string(buf)+" [incomplete]")
-		}
-		return "", classify(err)
-	}
-	s := strings.TrimRight(string(buf), "\r\n")
-	t.tr.add("<", s)
-	return s, nil
+	return smtp.ReadLine(t.r, t.limits.MaxLineLen, t.tr)
 }
 
 // readReply reads a possibly multi-line reply (RFC 5321 §4.2.1).
@@ -283,23 +213,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// classify maps network errors onto the package's sentinels.
-func classify(err error) error {
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("%w: %v", ErrTimeout, err)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		return ErrClosed
-	case isReset(err):
-		return fmt.Errorf("%w: %v", ErrClosed, err)
-	}
-	return err
-}
-
-func isReset(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "connection reset") || strings.Contains(s, "broken pipe")
 }

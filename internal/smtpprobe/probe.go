@@ -2,17 +2,16 @@ package smtpprobe
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mailcheck/mailcheck/internal/sanitize"
+	"github.com/mailcheck/mailcheck/internal/dialogue"
+	"github.com/mailcheck/mailcheck/internal/tlsinspect"
 )
 
 // Mode is how a port speaks TLS.
@@ -42,9 +41,7 @@ func (m Mode) String() string {
 }
 
 // Dialer opens connections (checks.Dialer satisfies it).
-type Dialer interface {
-	DialContext(ctx context.Context, network, address string) (net.Conn, error)
-}
+type Dialer = dialogue.Dialer
 
 // Config is one probe: one connection to one address and port.
 type Config struct {
@@ -108,12 +105,12 @@ type Result struct {
 	HELO       *Reply   `json:"helo,omitempty"`       // when EHLO was refused
 	Extensions []string `json:"extensions,omitempty"` // EHLO keywords with parameters, before TLS (or on 465)
 
-	StartTLSOffered bool     `json:"starttls_offered"`
-	StartTLS        *Reply   `json:"starttls,omitempty"`
-	TLS             *TLSInfo `json:"tls,omitempty"`
-	TLSError        string   `json:"tls_error,omitempty"`
-	EHLOAfterTLS    *Reply   `json:"ehlo_after_tls,omitempty"`
-	ExtensionsTLS   []string `json:"extensions_tls,omitempty"`
+	StartTLSOffered bool             `json:"starttls_offered"`
+	StartTLS        *Reply           `json:"starttls,omitempty"`
+	TLS             *tlsinspect.Info `json:"tls,omitempty"`
+	TLSError        string           `json:"tls_error,omitempty"`
+	EHLOAfterTLS    *Reply           `json:"ehlo_after_tls,omitempty"`
+	ExtensionsTLS   []string         `json:"extensions_tls,omitempty"`
 
 	// AUTH mechanisms advertised in clear text, and under TLS.
 	AuthBeforeTLS []string `json:"auth_before_tls,omitempty"`
@@ -151,8 +148,8 @@ var ErrNotTLS = errors.New("smtpprobe: STARTTLS refused")
 // deadline (the caller's context expired) or an interruption (it was
 // cancelled, e.g. by SIGINT). They say nothing about the server.
 var (
-	ErrDeadline    = errors.New("the audit deadline ended the probe")
-	ErrInterrupted = errors.New("interrupted: the run was stopped during the probe")
+	ErrDeadline    = dialogue.ErrDeadline
+	ErrInterrupted = dialogue.ErrInterrupted
 )
 
 // answerErr is an error that rests on a complete reply of the server (a
@@ -173,33 +170,29 @@ func fromPeer(err error) bool {
 
 // CutShort reports whether err means the caller ended the session
 // (ErrDeadline or ErrInterrupted).
-func CutShort(err error) bool {
-	return errors.Is(err, ErrDeadline) || errors.Is(err, ErrInterrupted)
-}
+func CutShort(err error) bool { return dialogue.CutShort(err) }
 
-// CutError returns the error of a session that parent ended, or nil when
-// parent is still live or its deadline came after own (the session's own
-// timeout, a verdict on the server, ended it first). A zero own means the
-// session had no timeout of its own. A deadline that has passed counts
-// even before parent's timer has fired: the socket deadline taken from it
-// can fire first.
-func CutError(parent context.Context, own time.Time) error {
-	if errors.Is(parent.Err(), context.Canceled) {
-		return ErrInterrupted
-	}
-	dl, ok := parent.Deadline()
-	switch {
-	case !ok, !own.IsZero() && dl.After(own):
-		return nil
-	case parent.Err() != nil, !time.Now().Before(dl):
-		return ErrDeadline
-	}
-	return nil
-}
+// CutError returns the error of a session that parent ended, or nil
+// (dialogue.CutError).
+func CutError(parent context.Context, own time.Time) error { return dialogue.CutError(parent, own) }
 
 // Probe runs one session. It always returns a Result; Result.Err tells
 // whether and where it stopped early.
 func Probe(ctx context.Context, cfg Config) *Result {
+	s := newSession(ctx, cfg.withDefaults())
+	defer s.close()
+	stages := []func() error{s.dial, s.implicitTLS, s.banner, s.ehlo, s.relayTest, s.submissionTest, s.startTLS}
+	for _, stage := range stages {
+		if stage() != nil {
+			return s.res
+		}
+	}
+	s.quit()
+	return s.res
+}
+
+// withDefaults fills in the unset fields of cfg.
+func (cfg Config) withDefaults() Config {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -212,144 +205,7 @@ func Probe(ctx context.Context, cfg Config) *Result {
 	if cfg.Limits.MaxLineLen <= 0 || cfg.Limits.MaxReplyLines <= 0 {
 		cfg.Limits = DefaultLimits
 	}
-	res := &Result{Host: cfg.Host, Address: cfg.Address, Mode: cfg.Mode.String()}
-	tr := &Transcript{w: cfg.Trace, prefix: fmt.Sprintf("smtp %s[%s] ", cfg.Host, cfg.Address)}
-	start := time.Now()
-	defer func() {
-		res.Transcript = tr.Lines()
-		res.Duration = time.Since(start)
-	}()
-
-	parent := ctx
-	own := start.Add(cfg.Timeout)
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	fail := func(stage string, err error) *Result {
-		if cut := CutError(parent, own); cut != nil && !fromPeer(err) {
-			// Whatever the read or write said (an i/o timeout), the
-			// caller ended the session: it is no verdict on the server.
-			err = fmt.Errorf("%w of %s at the %s stage", cut, cfg.Address, stage)
-			if res.TLSError != "" {
-				res.TLSError = err.Error()
-			}
-		}
-		res.Stage, res.Err = stage, sanitizeErr(err)
-		tr.Note("stopped at %s: %v", stage, err)
-		return res
-	}
-
-	tr.Note("connecting to %s (%s)", cfg.Address, cfg.Mode)
-	conn, err := cfg.Dialer.DialContext(ctx, "tcp", cfg.Address)
-	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w: no connection within %s: %v", ErrTimeout, cfg.Timeout, err)
-		}
-		return fail(StageConnect, err)
-	}
-	res.Connected = true
-	if la := conn.LocalAddr(); la != nil {
-		res.LocalAddr = la.String()
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	// The audit deadline or a cancel interrupts any read or write at once.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	tc := newTextConn(conn, cfg.Limits, tr)
-	if cfg.Mode == Implicit {
-		if !handshake(ctx, res, tc, cfg, tr) {
-			return fail(StageTLS, errors.New(res.TLSError))
-		}
-	}
-
-	res.Banner, err = tc.readReply()
-	res.BannerDelay = time.Since(start)
-	if err != nil {
-		return fail(StageBanner, err)
-	}
-	if f := strings.Fields(res.Banner.Lines[0]); len(f) > 0 {
-		res.BannerHost = sanitize.Truncate(f[0], maxBannerHost)
-	}
-	if res.Banner.Code != 220 {
-		return fail(StageBanner, answered(fmt.Errorf("greeting %s", res.Banner)))
-	}
-
-	ext, err := greet(tc, res, cfg.HeloName, false)
-	if err != nil {
-		return fail(StageEHLO, err)
-	}
-	tlsNow := cfg.Mode == Implicit
-	res.Extensions = ext
-	if a := authMechs(ext); a != nil {
-		if tlsNow {
-			res.AuthAfterTLS = a
-		} else {
-			res.AuthBeforeTLS = a
-		}
-	}
-	res.StartTLSOffered = hasExt(ext, "STARTTLS")
-
-	switch {
-	case cfg.Mode == Relay && cfg.RelayRcpt != "":
-		res.RelayTo = cfg.RelayRcpt
-		res.RelayMail, err = tc.cmd("MAIL FROM:<>")
-		if err != nil {
-			return fail(StageRelay, err)
-		}
-		if res.RelayMail.Class() == 2 {
-			res.RelayRcpt, err = tc.cmd("RCPT TO:<" + cfg.RelayRcpt + ">")
-			if err != nil {
-				return fail(StageRelay, err)
-			}
-		}
-		if _, err := tc.cmd("RSET"); err != nil {
-			return fail(StageRelay, err)
-		}
-	case cfg.Mode == Submission:
-		res.MailBeforeTLS, err = tc.cmd("MAIL FROM:<>")
-		if err != nil {
-			return fail(StageMail, err)
-		}
-		if res.MailBeforeTLS.Class() == 2 {
-			if _, err := tc.cmd("RSET"); err != nil {
-				return fail(StageMail, err)
-			}
-		}
-	}
-
-	if !tlsNow && res.StartTLSOffered {
-		res.StartTLS, err = tc.cmd("STARTTLS")
-		if err != nil {
-			return fail(StageStartTLS, err)
-		}
-		if res.StartTLS.Code != 220 {
-			res.TLSError = fmt.Sprintf("the server advertised STARTTLS but answered %s", res.StartTLS)
-			return fail(StageStartTLS, answered(fmt.Errorf("%w: %s", ErrNotTLS, res.StartTLS)))
-		}
-		if n := tc.r.Buffered(); n > 0 {
-			// Anything sent before the handshake is outside TLS
-			// (response injection); it must not be read as protected.
-			tr.Note("discarding %d bytes the server sent before the TLS handshake", n)
-		}
-		if !handshake(ctx, res, tc, cfg, tr) {
-			return fail(StageTLS, errors.New(res.TLSError))
-		}
-		ext, err := greet(tc, res, cfg.HeloName, true)
-		if err != nil {
-			return fail(StageEHLOTLS, err)
-		}
-		res.ExtensionsTLS = ext
-		res.AuthAfterTLS = authMechs(ext)
-	}
-
-	if _, err := tc.cmd("QUIT"); err != nil && !errors.Is(err, ErrClosed) {
-		// The answers are in; a server that hangs up on QUIT is harmless.
-		tr.Note("QUIT: %v", err)
-	}
-	return res
+	return cfg
 }
 
 // greet sends EHLO, falling back to HELO when EHLO is refused with a
@@ -381,28 +237,6 @@ func greet(tc *textConn, res *Result, helo string, afterTLS bool) ([]string, err
 		return nil, answered(fmt.Errorf("EHLO and HELO refused: %s", res.HELO))
 	}
 	return nil, answered(fmt.Errorf("EHLO refused: %s", rep))
-}
-
-// handshake runs the TLS client handshake on tc's connection and swaps tc
-// to the TLS stream.
-func handshake(ctx context.Context, res *Result, tc *textConn, cfg Config, tr *Transcript) bool {
-	host := cfg.Host
-	if host == "" {
-		host, _, _ = net.SplitHostPort(cfg.Address)
-	}
-	tconn := tls.Client(tc.conn, clientConfig(host))
-	if err := tconn.HandshakeContext(ctx); err != nil {
-		err = classify(err)
-		res.TLSError = sanitize.Line("TLS handshake failed: "+err.Error(), maxErrText)
-		return false
-	}
-	res.TLS = Inspect(tconn.ConnectionState(), host, cfg.RootCAs, cfg.Now())
-	leaf := res.TLS.Leaf()
-	tr.Note("%s %s, certificate %s issued by %s, %s, expires %s", res.TLS.Version, res.TLS.Cipher,
-		leaf.Subject, leaf.Issuer, leaf.Key(), leaf.NotAfter.Format(time.DateOnly))
-	tc.conn = tconn
-	tc.r.Reset(tconn)
-	return true
 }
 
 // keywords returns the EHLO extension lines (the first line is the

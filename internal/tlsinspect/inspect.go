@@ -1,6 +1,7 @@
-package smtpprobe
+package tlsinspect
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -10,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -17,17 +19,17 @@ import (
 	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
-// TLSInfo is what a TLS handshake showed: the negotiated parameters and the
+// Info is what a TLS handshake showed: the negotiated parameters and the
 // server's certificate judged against the trust roots, the host name and
 // the clock. The handshake itself never verifies (so that a bad certificate
 // can still be described); the verdicts are computed here.
-type TLSInfo struct {
-	Version        string     `json:"version"` // "TLS 1.3"
-	VersionID      uint16     `json:"version_id"`
-	Cipher         string     `json:"cipher"`
-	CipherInsecure bool       `json:"cipher_insecure,omitempty"`
-	ServerName     string     `json:"server_name"` // the name checked (SNI)
-	Chain          []CertInfo `json:"chain"`
+type Info struct {
+	Version        string `json:"version"` // "TLS 1.3"
+	VersionID      uint16 `json:"version_id"`
+	Cipher         string `json:"cipher"`
+	CipherInsecure bool   `json:"cipher_insecure,omitempty"`
+	ServerName     string `json:"server_name"` // the name checked (SNI)
+	Chain          []Cert `json:"chain"`
 
 	Trusted    bool   `json:"trusted"`
 	TrustError string `json:"trust_error,omitempty"`
@@ -44,15 +46,15 @@ type TLSInfo struct {
 }
 
 // Leaf returns the server's own certificate, or nil.
-func (t *TLSInfo) Leaf() *CertInfo {
+func (t *Info) Leaf() *Cert {
 	if t == nil || len(t.Chain) == 0 {
 		return nil
 	}
 	return &t.Chain[0]
 }
 
-// CertInfo describes one certificate of the presented chain.
-type CertInfo struct {
+// Cert describes one certificate of the presented chain.
+type Cert struct {
 	Subject   string    `json:"subject"`
 	Issuer    string    `json:"issuer"`
 	DNSNames  []string  `json:"dns_names,omitempty"`
@@ -62,10 +64,14 @@ type CertInfo struct {
 	KeyBits   int       `json:"key_bits"`
 	Curve     string    `json:"curve,omitempty"`
 	SHA256    string    `json:"sha256"`
+
+	// dane is the DER and digests kept for DANE (see Digest); never in
+	// the JSON reports, which stay as they were.
+	dane *daneMaterial
 }
 
 // Key renders the key as "RSA 2048" or "ECDSA P-256".
-func (c CertInfo) Key() string {
+func (c Cert) Key() string {
 	if c.Curve != "" {
 		return c.KeyType + " " + c.Curve
 	}
@@ -92,9 +98,9 @@ func VersionName(v uint16) string {
 	return fmt.Sprintf("0x%04x", v)
 }
 
-// clientConfig accepts every version and cipher Go can speak, and does not
+// ClientConfig accepts every version and cipher Go can speak, and does not
 // verify: the point is to see what the server offers, then judge it.
-func clientConfig(serverName string) *tls.Config {
+func ClientConfig(serverName string) *tls.Config {
 	var suites []uint16
 	for _, s := range tls.CipherSuites() {
 		suites = append(suites, s.ID)
@@ -113,11 +119,22 @@ func clientConfig(serverName string) *tls.Config {
 	return cfg
 }
 
+// Handshake runs a TLS client handshake over conn, under ctx, with
+// ClientConfig(serverName): it never verifies, Inspect judges afterwards.
+// On failure the error is the handshake's, unchanged.
+func Handshake(ctx context.Context, conn net.Conn, serverName string) (*tls.Conn, tls.ConnectionState, error) {
+	tconn := tls.Client(conn, ClientConfig(serverName))
+	if err := tconn.HandshakeContext(ctx); err != nil {
+		return nil, tls.ConnectionState{}, err
+	}
+	return tconn, tconn.ConnectionState(), nil
+}
+
 // Inspect judges a completed handshake: the chain against roots (nil: the
 // system roots) at now, and the leaf against host (a name, not an address,
 // unless the server was reached by address only).
-func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time.Time) *TLSInfo {
-	info := &TLSInfo{
+func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time.Time) *Info {
+	info := &Info{
 		Version:    VersionName(st.Version),
 		VersionID:  st.Version,
 		Cipher:     tls.CipherSuiteName(st.CipherSuite),
@@ -133,33 +150,45 @@ func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time
 		info.NameError = info.TrustError
 		return info
 	}
-	for _, c := range st.PeerCertificates {
-		info.Chain = append(info.Chain, describeCert(c))
+	for i, c := range st.PeerCertificates {
+		ci := describeCert(c)
+		if i < MaxChainDER {
+			ci.dane = newDANEMaterial(c)
+		}
+		info.Chain = append(info.Chain, ci)
 	}
 	leaf := st.PeerCertificates[0]
 	inter := x509.NewCertPool()
 	for _, c := range st.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
+	judgeDates(info, leaf, now)
+	judgeTrust(info, st.PeerCertificates, roots, inter, now)
+	judgeName(info, leaf, host)
+	return info
+}
+
+// judgeDates sets the leaf's expiry verdicts at now.
+func judgeDates(info *Info, leaf *x509.Certificate, now time.Time) {
 	info.DaysLeft = int(leaf.NotAfter.Sub(now).Hours() / 24)
 	if leaf.NotAfter.Before(now) {
 		info.DaysLeft = -int(now.Sub(leaf.NotAfter).Hours()/24) - 1
 	}
 	info.Expired = now.After(leaf.NotAfter)
 	info.NotYet = now.Before(leaf.NotBefore)
+}
 
-	judgeTrust(info, st.PeerCertificates, roots, inter, now)
-	switch {
-	case host == "":
+// judgeName checks the leaf against host (RFC 6125).
+func judgeName(info *Info, leaf *x509.Certificate, host string) {
+	if host == "" {
 		info.NameError = "no host name to check the certificate against"
-	default:
-		if err := leaf.VerifyHostname(host); err != nil {
-			info.NameError = sanitize.Line(describeVerifyError(err), maxErrText)
-		} else {
-			info.NameOK = true
-		}
+		return
 	}
-	return info
+	if err := leaf.VerifyHostname(host); err != nil {
+		info.NameError = sanitize.Line(describeVerifyError(err), maxErrText)
+		return
+	}
+	info.NameOK = true
 }
 
 // judgeTrust verifies the chain. Trust is judged apart from the dates: an
@@ -170,7 +199,7 @@ func Inspect(st tls.ConnectionState, host string, roots *x509.CertPool, now time
 // (an intermediate that expired with the leaf) is left to the expiry
 // verdict (TrustDatesOnly) instead of quoting a "current time" the
 // server was never judged at.
-func judgeTrust(info *TLSInfo, chain []*x509.Certificate, roots, inter *x509.CertPool, now time.Time) {
+func judgeTrust(info *Info, chain []*x509.Certificate, roots, inter *x509.CertPool, now time.Time) {
 	leaf := chain[0]
 	at := now
 	if info.Expired || info.NotYet {
@@ -198,6 +227,9 @@ func judgeTrust(info *TLSInfo, chain []*x509.Certificate, roots, inter *x509.Cer
 	info.TrustError = sanitize.Line(describeVerifyError(err), maxErrText)
 }
 
+// describeVerifyError renders a verification error for a report: the
+// names involved, escaped and bounded, and never the moment of the
+// verification.
 func describeVerifyError(err error) string {
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
@@ -240,10 +272,12 @@ func name(dn string) string {
 }
 
 // maxCertName bounds a certificate name kept in a result; maxCertNames
-// bounds how many subjectAltNames are kept.
+// bounds how many subjectAltNames are kept; maxErrText bounds an error's
+// text.
 const (
 	maxCertName  = 300
 	maxCertNames = 50
+	maxErrText   = 600
 )
 
 // cleanNames escapes and bounds a certificate's names.
@@ -259,9 +293,10 @@ func cleanNames(names []string) []string {
 	return out
 }
 
-func describeCert(c *x509.Certificate) CertInfo {
+// describeCert describes one certificate for the report.
+func describeCert(c *x509.Certificate) Cert {
 	sum := sha256.Sum256(c.Raw)
-	ci := CertInfo{
+	ci := Cert{
 		Subject:   name(c.Subject.String()),
 		Issuer:    name(c.Issuer.String()),
 		DNSNames:  cleanNames(c.DNSNames),
