@@ -3,13 +3,11 @@ package checks
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/mailcheck/mailcheck/findings"
-	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 	"github.com/mailcheck/mailcheck/internal/tlsinspect"
 )
 
@@ -67,16 +65,11 @@ func (TLS) Run(ctx context.Context, env *Env) Result {
 		return Result{Findings: []Finding{SpecTLSNotEvaluated.New("no server to probe for %s, so no TLS session was inspected: %s", env.Domain.ASCII, planWhy(p))}}
 	}
 	results := probeAll(ctx, env, targets)
-	fs, items := judgeSessions(targets, results)
-	if !evaluatedAny(fs) {
-		// Nothing was inspected: the check says why, in error findings
-		// only, so that it counts as not evaluated.
-		for i, f := range fs {
-			if f.ID == SpecTLSSkipped.ID {
-				fs[i] = SpecTLSNotEvaluated.New("%s", f.Message)
-			}
-		}
+	sessions := make([]tlsSession, len(targets))
+	for i, t := range targets {
+		sessions[i] = env.smtpTLSSession(t, results[i])
 	}
+	fs, items := judgeSessions(sessions)
 	return Result{Findings: fs, Data: items}
 }
 
@@ -106,9 +99,12 @@ func planWhy(p *smtpPlan) string {
 	return strings.Join(why, "; ")
 }
 
-func evaluatedAny(fs []Finding) bool {
-	for _, f := range fs {
-		if f.Severity != Error && f.ID != SpecTLSSkipped.ID {
+// inspectedAny reports whether some session gives a verdict on a
+// server's TLS: an inspected session, or a handshake that failed on the
+// server's account.
+func inspectedAny(sessions []tlsSession) bool {
+	for _, s := range sessions {
+		if s.Info != nil || s.TLSError != "" && !s.Cut && !s.Inconclusive {
 			return true
 		}
 	}
@@ -117,76 +113,61 @@ func evaluatedAny(fs []Finding) bool {
 
 // judgeSessions turns the sessions into findings: the inspected TLS
 // sessions judged, failed handshakes, servers without STARTTLS
-// (tls.skipped) and the sessions that never reached TLS.
-func judgeSessions(targets []smtpTarget, results []*smtpprobe.Result) ([]Finding, []tlsItem) {
+// (tls.skipped) and the sessions that never reached TLS. When no
+// session was inspected, the check says why in error findings only
+// (tls.not-evaluated), so that it counts as not evaluated.
+func judgeSessions(sessions []tlsSession) ([]Finding, []tlsItem) {
+	plain := SpecTLSSkipped
+	if !inspectedAny(sessions) {
+		plain = SpecTLSNotEvaluated
+	}
 	var fs []Finding
 	var items []tlsItem
-	unreached := 0
 	var why []string
-	for i, t := range targets {
-		r := results[i]
-		items = append(items, tlsItem{Target: t.String(), TLS: r.TLS, Error: r.TLSError})
+	for _, s := range sessions {
+		items = append(items, tlsItem{Target: s.Label, TLS: s.Info, Error: s.TLSError})
 		switch {
-		case r.TLS != nil:
-			fs = append(fs, judgeTLS(t, r.TLS)...)
-		case r.TLSError != "":
-			fs = append(fs, handshakeFailure(t, r))
-		case r.Connected && r.Banner != nil && r.Banner.Code == 220 && r.Stage == "" && !r.StartTLSOffered:
-			see := "smtp.no-starttls"
-			if t.Mode != smtpprobe.Relay {
-				see = "smtp.submission-no-tls-required"
-			}
-			fs = append(fs, SpecTLSSkipped.New("%s offers no STARTTLS: no certificate to inspect (see %s)", t, see))
+		case s.Info != nil:
+			fs = append(fs, judgeTLS(s)...)
+		case s.TLSError != "":
+			fs = append(fs, handshakeFailure(s))
+		case s.Plain != "":
+			fs = append(fs, plain.New("%s offers no STARTTLS: no certificate to inspect (see %s)", s.Label, s.Plain))
 		default:
-			unreached++
-			why = append(why, fmt.Sprintf("%s: %s", t, stoppedAt(r)))
+			why = append(why, fmt.Sprintf("%s: %s", s.Label, s.Stopped))
 		}
 	}
-	if unreached > 0 {
-		fs = append(fs, SpecTLSNotEvaluated.New("%d of %d server(s) could not be inspected (see the smtp check): %s", unreached, len(targets), strings.Join(why, "; ")))
+	if len(why) > 0 {
+		fs = append(fs, SpecTLSNotEvaluated.New("%d of %d server(s) could not be inspected (see the smtp check): %s", len(why), len(sessions), strings.Join(why, "; ")))
 	}
 	return fs, items
 }
 
-func stoppedAt(r *smtpprobe.Result) string {
-	if r.Err == nil {
-		return "no TLS reached"
+func handshakeFailure(s tlsSession) Finding {
+	switch {
+	case s.Cut:
+		return SpecTLSNotEvaluated.New("%s: %v; the TLS session was not inspected", s.Label, s.Err).WithRecords(s.Transcript...)
+	case s.Inconclusive:
+		return SpecTLSNotEvaluated.New("%s: %s", s.Label, s.TLSError).WithRecords(s.Transcript...)
 	}
-	return fmt.Sprintf("stopped at %s: %v", r.Stage, r.Err)
+	return SpecTLSHandshakeFailed.New("%s: %s; %s", s.Label, s.TLSError, s.Policy.handshakeConsequence()).
+		WithRecords(s.Transcript...).
+		WithFix("check the server's TLS setup (certificate and key files readable, protocols TLS 1.2 and 1.3 enabled); test with: openssl s_client -connect %s %s", s.Address, opensslArgs(s))
 }
 
-func handshakeFailure(t smtpTarget, r *smtpprobe.Result) Finding {
-	if smtpprobe.CutShort(r.Err) {
-		return SpecTLSNotEvaluated.New("%s: %v; the TLS session was not inspected", t, r.Err).WithRecords(r.Transcript...)
+func opensslArgs(s tlsSession) string {
+	if s.StartTLS == "" {
+		return "-servername " + s.Host
 	}
-	// A handshake that timed out, or on 465 a connection closed before
-	// any TLS answer (a busy or rate-limiting server), is no verdict on
-	// the server's TLS.
-	closed := t.Mode == smtpprobe.Implicit && strings.Contains(r.TLSError, smtpprobe.ErrClosed.Error())
-	if closed || errors.Is(r.Err, smtpprobe.ErrTimeout) || strings.Contains(r.TLSError, smtpprobe.ErrTimeout.Error()) {
-		return SpecTLSNotEvaluated.New("%s: %s", t, r.TLSError).WithRecords(r.Transcript...)
-	}
-	f := SpecTLSHandshakeFailed.New("%s: %s; senders that insist on TLS cannot deliver, the others fall back to clear text", t, r.TLSError)
-	if t.Mode != smtpprobe.Relay {
-		f.Message = fmt.Sprintf("%s: %s; mail clients cannot connect securely", t, r.TLSError)
-	}
-	return f.WithRecords(r.Transcript...).
-		WithFix("check the server's TLS setup (certificate and key files readable, protocols TLS 1.2 and 1.3 enabled); test with: openssl s_client -connect %s %s", t.address(), starttlsArg(t))
-}
-
-func starttlsArg(t smtpTarget) string {
-	if t.Mode == smtpprobe.Implicit {
-		return "-servername " + t.Host
-	}
-	return "-starttls smtp -servername " + t.Host
+	return "-starttls " + s.StartTLS + " -servername " + s.Host
 }
 
 // judgeTLS turns one inspected TLS session into findings.
-func judgeTLS(t smtpTarget, info *tlsinspect.Info) []Finding {
+func judgeTLS(s tlsSession) []Finding {
 	var fs []Finding
+	info, t := s.Info, s.Label
 	leaf := info.Leaf()
 	evidence := certEvidence(info)
-	strict := t.Mode != smtpprobe.Relay
 	if info.VersionID < tls.VersionTLS12 {
 		fs = append(fs, SpecTLSVersionOld.New("%s negotiated %s, although mailcheck offered up to TLS 1.3: TLS 1.0 and 1.1 are deprecated (RFC 8996) and refused by current clients", t, info.Version).
 			WithRecords(evidence...).
@@ -198,24 +179,18 @@ func judgeTLS(t smtpTarget, info *tlsinspect.Info) []Finding {
 			WithFix("prefer AEAD cipher suites with forward secrecy (Postfix: smtpd_tls_mandatory_ciphers = high, tls_preempt_cipherlist = yes)"))
 	}
 	if leaf == nil {
-		return append(fs, SpecTLSCertUntrusted.As(sev(strict), "%s presented no certificate", t))
+		return append(fs, SpecTLSCertUntrusted.As(s.Policy.severity(), "%s presented no certificate", t))
 	}
 	datesOnly := info.TrustDatesOnly && (info.Expired || info.NotYet)
 	if !info.Trusted && !datesOnly {
-		msg := fmt.Sprintf("%s presents a certificate that does not verify: %s", t, info.TrustError)
-		if strict {
-			msg += "; mail clients will refuse it or train users to click through warnings"
-		} else {
-			msg += "; opportunistic TLS still encrypts, but MTA-STS and DANE senders will not deliver"
-		}
-		fs = append(fs, SpecTLSCertUntrusted.As(sev(strict), "%s", msg).
+		fs = append(fs, SpecTLSCertUntrusted.As(s.Policy.severity(), "%s presents a certificate that does not verify: %s; %s", t, info.TrustError, s.Policy.untrustedConsequence()).
 			WithRecords(evidence...).
-			WithFix("install a certificate for %s from a public CA (e.g. Let's Encrypt: certbot certonly -d %s) with its full chain (Postfix: smtpd_tls_chain_files)", t.Host, t.Host))
+			WithFix("install a certificate for %s from a public CA (e.g. Let's Encrypt: certbot certonly -d %s) with its full chain (Postfix: smtpd_tls_chain_files)", s.Host, s.Host))
 	}
 	if !info.NameOK {
-		fs = append(fs, SpecTLSCertName.As(sev(strict), "%s: %s", t, info.NameError).
+		fs = append(fs, SpecTLSCertName.As(s.Policy.severity(), "%s: %s", t, info.NameError).
 			WithRecords(evidence...).
-			WithFix("use a certificate whose subjectAltName includes %s", t.Host))
+			WithFix("use a certificate whose subjectAltName includes %s", s.Host))
 	}
 	switch {
 	case info.Expired:
@@ -225,14 +200,14 @@ func judgeTLS(t smtpTarget, info *tlsinspect.Info) []Finding {
 		}
 		fs = append(fs, SpecTLSCertExpired.New("%s presents a certificate that expired on %s (%d days ago)%s", t, leaf.NotAfter.Format(time.DateOnly), -info.DaysLeft, also).
 			WithRecords(evidence...).
-			WithFix("renew the certificate for %s and reload the server; automate renewal (certbot renew with a deploy hook)", t.Host))
+			WithFix("renew the certificate for %s and reload the server; automate renewal (certbot renew with a deploy hook)", s.Host))
 	case info.NotYet:
 		fs = append(fs, SpecTLSCertExpired.New("%s presents a certificate that is not valid before %s (check the server's clock)", t, leaf.NotBefore.Format(time.RFC3339)).
 			WithRecords(evidence...))
 	case info.DaysLeft < ExpiringDays:
 		fs = append(fs, SpecTLSCertExpiring.New("%s presents a certificate that expires on %s, in %d day(s)", t, leaf.NotAfter.Format(time.DateOnly), info.DaysLeft).
 			WithRecords(evidence...).
-			WithFix("renew the certificate for %s now and automate renewal", t.Host))
+			WithFix("renew the certificate for %s now and automate renewal", s.Host))
 	}
 	if (leaf.KeyType == "RSA" && leaf.KeyBits < 2048) || (leaf.KeyType == "ECDSA" && leaf.KeyBits < 256) {
 		fs = append(fs, SpecTLSKeyWeak.New("%s presents a %s key, too small to be safe", t, leaf.Key()).
@@ -245,13 +220,6 @@ func judgeTLS(t smtpTarget, info *tlsinspect.Info) []Finding {
 			WithRecords(evidence...).WithData(info))
 	}
 	return fs
-}
-
-func sev(strict bool) Severity {
-	if strict {
-		return Fail
-	}
-	return Warn
 }
 
 func leafNames(c *tlsinspect.Cert) []string {
