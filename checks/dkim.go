@@ -71,7 +71,10 @@ type dkimSelectorData struct {
 	Error    string    `json:"error,omitempty"`
 }
 
-// Run implements Check.
+// Run implements Check. Its phases: the domain's existence, the probe
+// of the selectors (dkim.Probe), the wildcard, each selector with records
+// (judgeSelector), dangling aliases, failed lookups, and the verdict when
+// no key was found.
 func (DKIM) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
 	if nx := nxDomainAnswer(ctx, env); nx != "" {
@@ -105,6 +108,25 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 		data.Selectors = append(data.Selectors, sd)
 	}
 
+	fs = append(fs, danglingFindings(d, p, &data)...)
+
+	failed := p.Failed()
+	for _, l := range failed {
+		data.Selectors = append(data.Selectors, dkimSelectorData{Selector: l.Selector, Name: l.Name, Status: "temperror", Error: l.Err.Error()})
+	}
+	if len(failed) > 0 || p.Random.Err != nil {
+		fs = append(fs, dkimTemperror(d, p, found, failed))
+	}
+	if len(found) == 0 && len(failed) == 0 {
+		fs = append(fs, noKeyFinding(ctx, env, p, len(sels)))
+	}
+	return Result{Findings: fs, Data: data}
+}
+
+// danglingFindings reports the selectors that are aliases (CNAME) of a
+// name without a key record, and lists them in data.
+func danglingFindings(d string, p *dkim.ProbeResult, data *dkimData) []Finding {
+	var fs []Finding
 	for i := range p.Lookups {
 		l := &p.Lookups[i]
 		if chain := l.Chain(); l.Err == nil && len(l.TXT) == 0 && len(chain) > 0 {
@@ -115,27 +137,24 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 			data.Selectors = append(data.Selectors, dkimSelectorData{Selector: l.Selector, Name: l.Name, Status: "dangling", Chain: chain})
 		}
 	}
+	return fs
+}
 
-	failed := p.Failed()
-	for _, l := range failed {
-		data.Selectors = append(data.Selectors, dkimSelectorData{Selector: l.Selector, Name: l.Name, Status: "temperror", Error: l.Err.Error()})
+// noKeyFinding reports that no selector of the n probed has a key: not
+// needed when the domain says it sends no mail, else how to find or
+// publish one.
+func noKeyFinding(ctx context.Context, env *Env, p *dkim.ProbeResult, n int) Finding {
+	d := env.Domain.ASCII
+	if nm := noMailOf(ctx, env); nm.all() {
+		return SpecDKIMNotNeeded.New("no DKIM key found for %s under the %d selectors probed, and none is needed: %s", d, n, nm.describe(d)).
+			WithRecords(nm.evidence...)
 	}
-	if len(failed) > 0 || p.Random.Err != nil {
-		fs = append(fs, dkimTemperror(d, p, found, failed))
+	msg := fmt.Sprintf("no DKIM key found for %s under any of the %d selectors probed", d, n)
+	if p.HasWildcard() {
+		msg += " (apart from the wildcard's answer)"
 	}
-	if len(found) == 0 && len(failed) == 0 {
-		if nm := noMailOf(ctx, env); nm.all() {
-			return Result{Findings: append(fs, SpecDKIMNotNeeded.New("no DKIM key found for %s under the %d selectors probed, and none is needed: %s", d, len(sels), nm.describe(d)).
-				WithRecords(nm.evidence...)), Data: data}
-		}
-		msg := fmt.Sprintf("no DKIM key found for %s under any of the %d selectors probed", d, len(sels))
-		if p.HasWildcard() {
-			msg += " (apart from the wildcard's answer)"
-		}
-		fs = append(fs, SpecDKIMNoneFound.New("%s. DNS cannot list a domain's selectors, so a key under a selector not in the list is not seen; if %s signs mail, pass its selector with --dkim-selector", msg, d).
-			WithFix("find the selector in the s= tag of the DKIM-Signature header of a message sent from %s and run: mailcheck --dkim-selector SELECTOR %s. If the domain does not sign yet, enable DKIM signing in the mail server or provider and publish its key: SELECTOR._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<base64 of the 2048-bit public key>\"", d, d, d))
-	}
-	return Result{Findings: fs, Data: data}
+	return SpecDKIMNoneFound.New("%s. DNS cannot list a domain's selectors, so a key under a selector not in the list is not seen; if %s signs mail, pass its selector with --dkim-selector", msg, d).
+		WithFix("find the selector in the s= tag of the DKIM-Signature header of a message sent from %s and run: mailcheck --dkim-selector SELECTOR %s. If the domain does not sign yet, enable DKIM signing in the mail server or provider and publish its key: SELECTOR._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<base64 of the 2048-bit public key>\"", d, d, d)
 }
 
 // noMail is what a domain publishes to say it sends and receives no mail.
@@ -145,8 +164,10 @@ type noMail struct {
 	failed                       []string // lookups that failed: what they would have shown is unknown
 }
 
+// all reports whether the domain says all three.
 func (n noMail) all() bool { return n.nullMX && n.spfFail && n.dmarcReject }
 
+// describe says what d publishes, for the not-needed finding.
 func (n noMail) describe(d string) string {
 	return fmt.Sprintf("%s publishes a null MX (RFC 7505), the SPF record \"v=spf1 -all\" and a DMARC policy of reject, so it sends no mail and every message claiming to be from it fails", d)
 }
@@ -189,6 +210,8 @@ func noMailOf(ctx context.Context, env *Env) noMail {
 	return n
 }
 
+// wildcardFinding reports a wildcard under _domainkey: a warning when it
+// answers with a key, info otherwise.
 func wildcardFinding(d string, r *dkim.Lookup, matches int) Finding {
 	also := ""
 	if matches > 0 {
@@ -209,6 +232,8 @@ func wildcardFinding(d string, r *dkim.Lookup, matches int) Finding {
 		WithRecords(r.Evidence()...).WithFix("%s", fix)
 }
 
+// dkimTemperror reports the selector lookups and the wildcard test that
+// failed.
 func dkimTemperror(d string, p *dkim.ProbeResult, found []*dkim.Lookup, failed []*dkim.Lookup) Finding {
 	var parts []string
 	for i, l := range failed {
