@@ -71,7 +71,10 @@ type dkimSelectorData struct {
 	Error    string    `json:"error,omitempty"`
 }
 
-// Run implements Check.
+// Run implements Check. Its phases: the domain's existence, the probe
+// of the selectors (dkim.Probe), the wildcard, each selector with records
+// (judgeSelector), dangling aliases, failed lookups, and the verdict when
+// no key was found.
 func (DKIM) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
 	if nx := nxDomainAnswer(ctx, env); nx != "" {
@@ -105,6 +108,25 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 		data.Selectors = append(data.Selectors, sd)
 	}
 
+	fs = append(fs, danglingFindings(d, p, &data)...)
+
+	failed := p.Failed()
+	for _, l := range failed {
+		data.Selectors = append(data.Selectors, dkimSelectorData{Selector: l.Selector, Name: l.Name, Status: "temperror", Error: l.Err.Error()})
+	}
+	if len(failed) > 0 || p.Random.Err != nil {
+		fs = append(fs, dkimTemperror(d, p, found, failed))
+	}
+	if len(found) == 0 && len(failed) == 0 {
+		fs = append(fs, noKeyFinding(ctx, env, p, len(sels)))
+	}
+	return Result{Findings: fs, Data: data}
+}
+
+// danglingFindings reports the selectors that are aliases (CNAME) of a
+// name without a key record, and lists them in data.
+func danglingFindings(d string, p *dkim.ProbeResult, data *dkimData) []Finding {
+	var fs []Finding
 	for i := range p.Lookups {
 		l := &p.Lookups[i]
 		if chain := l.Chain(); l.Err == nil && len(l.TXT) == 0 && len(chain) > 0 {
@@ -115,27 +137,24 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 			data.Selectors = append(data.Selectors, dkimSelectorData{Selector: l.Selector, Name: l.Name, Status: "dangling", Chain: chain})
 		}
 	}
+	return fs
+}
 
-	failed := p.Failed()
-	for _, l := range failed {
-		data.Selectors = append(data.Selectors, dkimSelectorData{Selector: l.Selector, Name: l.Name, Status: "temperror", Error: l.Err.Error()})
+// noKeyFinding reports that no selector of the n probed has a key: not
+// needed when the domain says it sends no mail, else how to find or
+// publish one.
+func noKeyFinding(ctx context.Context, env *Env, p *dkim.ProbeResult, n int) Finding {
+	d := env.Domain.ASCII
+	if nm := noMailOf(ctx, env); nm.all() {
+		return SpecDKIMNotNeeded.New("no DKIM key found for %s under the %d selectors probed, and none is needed: %s", d, n, nm.describe(d)).
+			WithRecords(nm.evidence...)
 	}
-	if len(failed) > 0 || p.Random.Err != nil {
-		fs = append(fs, dkimTemperror(d, p, found, failed))
+	msg := fmt.Sprintf("no DKIM key found for %s under any of the %d selectors probed", d, n)
+	if p.HasWildcard() {
+		msg += " (apart from the wildcard's answer)"
 	}
-	if len(found) == 0 && len(failed) == 0 {
-		if nm := noMailOf(ctx, env); nm.all() {
-			return Result{Findings: append(fs, SpecDKIMNotNeeded.New("no DKIM key found for %s under the %d selectors probed, and none is needed: %s", d, len(sels), nm.describe(d)).
-				WithRecords(nm.evidence...)), Data: data}
-		}
-		msg := fmt.Sprintf("no DKIM key found for %s under any of the %d selectors probed", d, len(sels))
-		if p.HasWildcard() {
-			msg += " (apart from the wildcard's answer)"
-		}
-		fs = append(fs, SpecDKIMNoneFound.New("%s. DNS cannot list a domain's selectors, so a key under a selector not in the list is not seen; if %s signs mail, pass its selector with --dkim-selector", msg, d).
-			WithFix("find the selector in the s= tag of the DKIM-Signature header of a message sent from %s and run: mailcheck --dkim-selector SELECTOR %s. If the domain does not sign yet, enable DKIM signing in the mail server or provider and publish its key: SELECTOR._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<base64 of the 2048-bit public key>\"", d, d, d))
-	}
-	return Result{Findings: fs, Data: data}
+	return SpecDKIMNoneFound.New("%s. DNS cannot list a domain's selectors, so a key under a selector not in the list is not seen; if %s signs mail, pass its selector with --dkim-selector", msg, d).
+		WithFix("find the selector in the s= tag of the DKIM-Signature header of a message sent from %s and run: mailcheck --dkim-selector SELECTOR %s. If the domain does not sign yet, enable DKIM signing in the mail server or provider and publish its key: SELECTOR._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<base64 of the 2048-bit public key>\"", d, d, d)
 }
 
 // noMail is what a domain publishes to say it sends and receives no mail.
@@ -145,8 +164,10 @@ type noMail struct {
 	failed                       []string // lookups that failed: what they would have shown is unknown
 }
 
+// all reports whether the domain says all three.
 func (n noMail) all() bool { return n.nullMX && n.spfFail && n.dmarcReject }
 
+// describe says what d publishes, for the not-needed finding.
 func (n noMail) describe(d string) string {
 	return fmt.Sprintf("%s publishes a null MX (RFC 7505), the SPF record \"v=spf1 -all\" and a DMARC policy of reject, so it sends no mail and every message claiming to be from it fails", d)
 }
@@ -189,6 +210,8 @@ func noMailOf(ctx context.Context, env *Env) noMail {
 	return n
 }
 
+// wildcardFinding reports a wildcard under _domainkey: a warning when it
+// answers with a key, info otherwise.
 func wildcardFinding(d string, r *dkim.Lookup, matches int) Finding {
 	also := ""
 	if matches > 0 {
@@ -209,6 +232,8 @@ func wildcardFinding(d string, r *dkim.Lookup, matches int) Finding {
 		WithRecords(r.Evidence()...).WithFix("%s", fix)
 }
 
+// dkimTemperror reports the selector lookups and the wildcard test that
+// failed.
 func dkimTemperror(d string, p *dkim.ProbeResult, found []*dkim.Lookup, failed []*dkim.Lookup) Finding {
 	var parts []string
 	for i, l := range failed {
@@ -271,11 +296,13 @@ func judgeSelector(env *Env, l *dkim.Lookup, sd *dkimSelectorData) []Finding {
 		WithFix("keep exactly one key record at %s. (the one whose private key the signer uses) and delete the others", l.Name)}, rest...)
 }
 
+// judgeRecord turns one key record of a selector into findings, in
+// phases: the record's syntax (syntaxFinding, warnings), its key
+// (revoked, keyInvalid) and the limits on its use (restrictions); the
+// pass finding goes first when the key is usable. The first status set
+// on sd stays.
 func judgeRecord(env *Env, l *dkim.Lookup, label, via, txt string, recs []string, sd *dkimSelectorData) []Finding {
-	d := env.Domain.ASCII
-	publish := func(tags []dkim.Tag) string {
-		return fmt.Sprintf("%s. IN TXT \"%s\"", l.Name, dkim.FormatTags(tags))
-	}
+	j := &recordJudge{env: env, l: l, label: label, via: via, recs: recs}
 	setStatus := func(s string) {
 		if sd.Status == "" {
 			sd.Status = s
@@ -284,24 +311,10 @@ func judgeRecord(env *Env, l *dkim.Lookup, label, via, txt string, recs []string
 	rec, err := dkim.Parse(txt)
 	if err != nil {
 		setStatus("invalid")
-		f := SpecDKIMSyntax.New("the key record of %s%s is unusable, verifiers discard it: %v", label, via, err).WithRecords(recs...)
-		if fix := syntaxFix(txt, err); fix != nil {
-			f = f.WithFix("publish %s", publish(fix))
-		} else {
-			f = f.WithFix("publish a well-formed record: %s. IN TXT \"v=DKIM1; k=rsa; p=<base64 public key>\"", l.Name)
-		}
-		return []Finding{f}
+		return []Finding{j.syntaxFinding(txt, err)}
 	}
-	var fs []Finding
-	if len(rec.Warnings) > 0 {
-		fix := rec.Tags
-		if len(fix) > 0 && fix[0].Name != "v" && rec.Version != "" {
-			fix = append([]dkim.Tag{{Name: "v", Value: "DKIM1"}}, (&dkim.Record{Tags: fix}).With("v", "", true)...)
-		}
-		fix = (&dkim.Record{Tags: fix}).With("g", "", true)
-		fs = append(fs, SpecDKIMSyntax.As(Warn, "the key record of %s%s has defects verifiers tolerate: %s", label, via, strings.Join(rec.Warnings, "; ")).
-			WithRecords(recs...).WithFix("publish %s", publish(fix)))
-	}
+	j.rec = rec
+	fs := j.warnings()
 	key, kerr := rec.Key()
 	if errors.Is(kerr, dkim.ErrRevoked) {
 		setStatus("revoked")
@@ -309,51 +322,89 @@ func judgeRecord(env *Env, l *dkim.Lookup, label, via, txt string, recs []string
 	}
 	if kerr != nil {
 		setStatus("invalid")
-		f := SpecDKIMKeyInvalid.New("the p= of %s%s holds no usable %s key: %v", label, via, rec.KeyType, strings.TrimPrefix(kerr.Error(), "dkim: "))
-		switch {
-		case rec.PaddedKey() != "":
-			f = f.WithFix("publish %s", publish(rec.With("p", rec.PaddedKey(), false)))
-		case rec.KeyType == "ed25519":
-			f = f.WithFix("publish the raw 32-octet Ed25519 public key: %s", publish(rec.With("p", "<base64 of the 32-octet key: openssl pkey -in key.pem -pubout -outform DER | tail -c 32 | base64>", false)))
-		default:
-			f = f.WithFix("re-export the public key and publish it whole: %s", publish(rec.With("p", "<openssl rsa -in key.pem -pubout -outform DER | base64 -w0>", false)))
-		}
-		return append(fs, f.WithRecords(recs...))
+		return append(fs, j.keyInvalid(kerr))
 	}
 	setStatus("key")
 	sd.Key = key
-	usable := true
-	rotate := func(bits int) string {
-		if chain := l.Chain(); len(chain) > 0 {
-			return fmt.Sprintf("the key is published at %s, by the mail provider that %s's selector points to: rotate it to a %d-bit key in the provider's DKIM settings", chain[len(chain)-1], d, bits)
-		}
-		sel := "s" + env.Now().Format("200601")
-		return fmt.Sprintf("generate a %d-bit key (openssl genrsa -out %s.key %d), publish it under a new selector: %s._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<openssl rsa -in %s.key -pubout -outform DER | base64 -w0>\", switch the signer to selector %s, and once no mail signed with %s is in transit, revoke it with p=",
-			bits, sel, bits, sel, d, sel, sel, l.Selector)
+	use, usable := j.restrictions(key)
+	fs = append(fs, use...)
+	if usable {
+		fs = append([]Finding{j.ok(key)}, fs...)
 	}
-	if key.Type == "rsa" {
-		switch {
-		case key.Bits < 1024:
-			usable = false
-			fs = append(fs, SpecDKIMKeyWeak.New("%s has an RSA key of %d bits%s; RFC 8301 forbids verifiers to accept signatures from keys under 1024 bits, and such keys can be factored", label, key.Bits, via).
-				WithRecords(recs...).WithFix("%s", rotate(2048)))
-		case key.Bits < 2048:
-			fs = append(fs, SpecDKIMKeyShort.New("%s has an RSA key of %d bits%s; it still verifies, but RFC 8301 asks signers for 2048 bits and large receivers treat shorter keys as weak", label, key.Bits, via).
-				WithRecords(recs...).WithFix("%s", rotate(2048)))
-		case key.Bits > 4096:
-			fs = append(fs, SpecDKIMKeyLarge.New("%s has an RSA key of %d bits%s; verifiers are only required to handle keys up to 4096 bits (RFC 8301 §3.2), so some may fail its signatures", label, key.Bits, via).
-				WithRecords(recs...).WithFix("%s", rotate(2048)))
-		}
+	return fs
+}
+
+// recordJudge is what the phases of judgeRecord share.
+type recordJudge struct {
+	env        *Env
+	l          *dkim.Lookup
+	label, via string   // how messages name the record, and its CNAME path
+	recs       []string // evidence
+	rec        *dkim.Record
+}
+
+// publish renders tags as the record to publish at the selector.
+func (j *recordJudge) publish(tags []dkim.Tag) string {
+	return fmt.Sprintf("%s. IN TXT \"%s\"", j.l.Name, dkim.FormatTags(tags))
+}
+
+// syntaxFinding reports a record verifiers discard, with the corrected
+// record when one can be made.
+func (j *recordJudge) syntaxFinding(txt string, err error) Finding {
+	fix := fmt.Sprintf("publish a well-formed record: %s. IN TXT \"v=DKIM1; k=rsa; p=<base64 public key>\"", j.l.Name)
+	if tags := syntaxFix(txt, err); tags != nil {
+		fix = "publish " + j.publish(tags)
 	}
+	return SpecDKIMSyntax.New("the key record of %s%s is unusable, verifiers discard it: %v", j.label, j.via, err).
+		WithRecords(j.recs...).WithFix("%s", fix)
+}
+
+// warnings reports the defects of the record that verifiers tolerate.
+func (j *recordJudge) warnings() []Finding {
+	rec := j.rec
+	if len(rec.Warnings) == 0 {
+		return nil
+	}
+	fix := rec.Tags
+	if len(fix) > 0 && fix[0].Name != "v" && rec.Version != "" {
+		fix = append([]dkim.Tag{{Name: "v", Value: "DKIM1"}}, (&dkim.Record{Tags: fix}).With("v", "", true)...)
+	}
+	fix = (&dkim.Record{Tags: fix}).With("g", "", true)
+	return []Finding{SpecDKIMSyntax.As(Warn, "the key record of %s%s has defects verifiers tolerate: %s", j.label, j.via, strings.Join(rec.Warnings, "; ")).
+		WithRecords(j.recs...).WithFix("publish %s", j.publish(fix))}
+}
+
+// keyInvalid reports a p= that holds no usable key.
+func (j *recordJudge) keyInvalid(kerr error) Finding {
+	rec := j.rec
+	var fix string
+	switch {
+	case rec.PaddedKey() != "":
+		fix = "publish " + j.publish(rec.With("p", rec.PaddedKey(), false))
+	case rec.KeyType == "ed25519":
+		fix = "publish the raw 32-octet Ed25519 public key: " + j.publish(rec.With("p", "<base64 of the 32-octet key: openssl pkey -in key.pem -pubout -outform DER | tail -c 32 | base64>", false))
+	default:
+		fix = "re-export the public key and publish it whole: " + j.publish(rec.With("p", "<openssl rsa -in key.pem -pubout -outform DER | base64 -w0>", false))
+	}
+	return SpecDKIMKeyInvalid.New("the p= of %s%s holds no usable %s key: %v", j.label, j.via, rec.KeyType, strings.TrimPrefix(kerr.Error(), "dkim: ")).
+		WithFix("%s", fix).WithRecords(j.recs...)
+}
+
+// restrictions reports what limits the use of a valid key: its size,
+// h=sha1, s= without email, t=y. usable is false when verifiers cannot
+// accept mail signatures made with it.
+func (j *recordJudge) restrictions(key *dkim.Key) (fs []Finding, usable bool) {
+	rec, label, via, recs := j.rec, j.label, j.via, j.recs
+	fs, usable = j.keySize(key)
 	if rec.SHA1Only() {
 		usable = false
 		fs = append(fs, SpecDKIMSHA1Only.New("%s allows only sha1 (h=%s)%s: every signature must be rsa-sha1, which RFC 8301 forbids verifiers to accept", label, strings.Join(rec.HashAlgs, ":"), via).
-			WithRecords(recs...).WithFix("switch the signer to rsa-sha256 and publish %s", publish(rec.With("h", "sha256", false))))
+			WithRecords(recs...).WithFix("switch the signer to rsa-sha256 and publish %s", j.publish(rec.With("h", "sha256", false))))
 	}
 	if !rec.ForEmail() {
 		usable = false
 		fs = append(fs, SpecDKIMNotEmail.New("%s is restricted to service type(s) %s (s=)%s: it cannot verify mail signatures", label, strings.Join(rec.Services, ":"), via).
-			WithRecords(recs...).WithFix("if this selector signs mail, publish %s", publish(rec.With("s", "email", false))))
+			WithRecords(recs...).WithFix("if this selector signs mail, publish %s", j.publish(rec.With("s", "email", false))))
 	}
 	if rec.Testing() {
 		var rest []string
@@ -364,21 +415,56 @@ func judgeRecord(env *Env, l *dkim.Lookup, label, via, txt string, recs []string
 		}
 		fix := rec.With("t", strings.Join(rest, ":"), len(rest) == 0)
 		fs = append(fs, SpecDKIMTesting.New("%s is in testing mode (t=y)%s: verifiers must treat mail signed with it like unsigned mail, so DKIM gives the domain no protection", label, via).
-			WithRecords(recs...).WithFix("once signing works, publish %s", publish(fix)))
+			WithRecords(recs...).WithFix("once signing works, publish %s", j.publish(fix)))
 	}
-	if usable {
-		extra := ""
-		if rec.Strict() {
-			extra = "; t=s: the i= domain must equal d="
-		}
-		form := "raw 32-octet form"
-		if key.Type == "rsa" {
-			form = key.Form + " form"
-		}
-		fs = append([]Finding{SpecDKIMOK.New("selector %s: %s key (%s)%s%s", l.Selector, key, form, via, extra).
-			WithRecords(recs...).WithData(key)}, fs...)
+	return fs, usable
+}
+
+// keySize reports an RSA key outside 2048 to 4096 bits; usable is false
+// for one under 1024 bits.
+func (j *recordJudge) keySize(key *dkim.Key) (fs []Finding, usable bool) {
+	label, via, recs := j.label, j.via, j.recs
+	if key.Type != "rsa" {
+		return nil, true
 	}
-	return fs
+	switch {
+	case key.Bits < 1024:
+		return []Finding{SpecDKIMKeyWeak.New("%s has an RSA key of %d bits%s; RFC 8301 forbids verifiers to accept signatures from keys under 1024 bits, and such keys can be factored", label, key.Bits, via).
+			WithRecords(recs...).WithFix("%s", j.rotate(2048))}, false
+	case key.Bits < 2048:
+		return []Finding{SpecDKIMKeyShort.New("%s has an RSA key of %d bits%s; it still verifies, but RFC 8301 asks signers for 2048 bits and large receivers treat shorter keys as weak", label, key.Bits, via).
+			WithRecords(recs...).WithFix("%s", j.rotate(2048))}, true
+	case key.Bits > 4096:
+		return []Finding{SpecDKIMKeyLarge.New("%s has an RSA key of %d bits%s; verifiers are only required to handle keys up to 4096 bits (RFC 8301 §3.2), so some may fail its signatures", label, key.Bits, via).
+			WithRecords(recs...).WithFix("%s", j.rotate(2048))}, true
+	}
+	return nil, true
+}
+
+// rotate says how to replace the key with one of bits bits: at the
+// provider the selector points to, or under a new selector.
+func (j *recordJudge) rotate(bits int) string {
+	d := j.env.Domain.ASCII
+	if chain := j.l.Chain(); len(chain) > 0 {
+		return fmt.Sprintf("the key is published at %s, by the mail provider that %s's selector points to: rotate it to a %d-bit key in the provider's DKIM settings", chain[len(chain)-1], d, bits)
+	}
+	sel := "s" + j.env.Now().Format("200601")
+	return fmt.Sprintf("generate a %d-bit key (openssl genrsa -out %s.key %d), publish it under a new selector: %s._domainkey.%s. IN TXT \"v=DKIM1; k=rsa; p=<openssl rsa -in %s.key -pubout -outform DER | base64 -w0>\", switch the signer to selector %s, and once no mail signed with %s is in transit, revoke it with p=",
+		bits, sel, bits, sel, d, sel, sel, j.l.Selector)
+}
+
+// ok is the pass finding of a usable key.
+func (j *recordJudge) ok(key *dkim.Key) Finding {
+	extra := ""
+	if j.rec.Strict() {
+		extra = "; t=s: the i= domain must equal d="
+	}
+	form := "raw 32-octet form"
+	if key.Type == "rsa" {
+		form = key.Form + " form"
+	}
+	return SpecDKIMOK.New("selector %s: %s key (%s)%s%s", j.l.Selector, key, form, j.via, extra).
+		WithRecords(j.recs...).WithData(key)
 }
 
 // syntaxFix proposes the corrected tags for a record Parse rejected, or

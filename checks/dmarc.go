@@ -62,7 +62,10 @@ type dmarcData struct {
 	Recommended     string                `json:"recommended"` // the record the fixes propose
 }
 
-// Run implements Check.
+// Run implements Check. Its phases: the domain's existence, the lookup
+// (dmarc.Lookup), the TXT records receivers discard (ignoredFindings),
+// then the judgement by what the lookup found: nothing (dmarcMissing),
+// several records (dmarcMultiple) or one (dmarcFound).
 func (DMARC) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
 	if nx := nxDomainAnswer(ctx, env); nx != "" {
@@ -79,54 +82,64 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 	if set := env.MX(ctx); set != nil && set.Err == nil && set.Null && len(set.Hosts) == 0 {
 		opt.NoMail = true
 	}
-	var fs []Finding
-
-	// TXT records at _dmarc names that receivers discard.
-	for _, ig := range res.Ignored {
-		for _, p := range ig.Record.Problems {
-			fix := ""
-			if ig.Record.Repaired != nil {
-				owner := strings.TrimPrefix(ig.Name, "_dmarc.")
-				fix = "replace it with " + dmarc.TXTRecord(owner, dmarc.Recommend(owner, ig.Record, opt))
-			}
-			f := SpecDMARCSyntax.New("the TXT record at %s is not a DMARC record: %s", ig.Name, p.Message).
-				WithRecords(fmt.Sprintf("%s. IN TXT %q", ig.Name, ig.Text))
-			if fix != "" {
-				f = f.WithFix("%s", fix)
-			}
-			fs = append(fs, f)
-		}
-	}
-
+	fs := ignoredFindings(res, opt)
 	switch res.Status {
 	case dmarc.StatusNone:
-		rec := dmarc.Recommend(d, nil, opt)
-		data.Recommended = rec
-		if len(res.Ignored) > 0 {
-			// Already said, with the repaired record as the fix.
-			return Result{Findings: fs, Data: data}
-		}
-		where := dmarc.RecordName(d)
-		if res.OrgDomain != "" && res.OrgDomain != d {
-			where += " nor at " + dmarc.RecordName(res.OrgDomain) + " (its organizational domain)"
-		}
-		fix := dmarc.TXTRecord(d, rec)
-		if !opt.NoMail {
-			fix += " — start with p=none and read the aggregate reports, then move to p=quarantine and p=reject once all legitimate mail passes"
-		}
-		return Result{Findings: append(fs, SpecDMARCMissing.New("no DMARC record at %s: receivers cannot tell forged mail from %s's own, and anyone can send mail as %s", where, d, d).
-			WithRecords(queryLines(res)...).WithFix("%s", fix)), Data: data}
-
+		return Result{Findings: dmarcMissing(res, d, opt, data, fs), Data: data}
 	case dmarc.StatusMultiple:
-		best := bestOf(res.Texts)
-		rec := dmarc.Recommend(res.PolicyDomain, best, opt)
-		data.Recommended = rec
-		return Result{Findings: append(fs, SpecDMARCMultiple.New("%s has %d DMARC records: receivers apply none of them (RFC 7489 §6.6.3), so %s has no DMARC policy", dmarc.RecordName(res.PolicyDomain), len(res.Texts), d).
-			WithRecords(queryLines(res)...).
-			WithFix("delete all but one; publish only %s", dmarc.TXTRecord(res.PolicyDomain, rec))), Data: data}
+		return Result{Findings: append(fs, dmarcMultiple(res, d, opt, data)), Data: data}
 	}
-
 	return Result{Findings: dmarcFound(ctx, env, res, opt, data, fs), Data: data}
+}
+
+// ignoredFindings reports the TXT records at _dmarc names that receivers
+// discard, with the repaired record as the fix when there is one.
+func ignoredFindings(res *dmarc.Result, opt dmarc.RecommendOptions) []Finding {
+	var fs []Finding
+	for _, ig := range res.Ignored {
+		fix := ""
+		if ig.Record.Repaired != nil {
+			owner := strings.TrimPrefix(ig.Name, "_dmarc.")
+			fix = "replace it with " + dmarc.TXTRecord(owner, dmarc.Recommend(owner, ig.Record, opt))
+		}
+		for _, p := range ig.Record.Problems {
+			fs = append(fs, SpecDMARCSyntax.New("the TXT record at %s is not a DMARC record: %s", ig.Name, p.Message).
+				WithRecords(fmt.Sprintf("%s. IN TXT %q", ig.Name, ig.Text)).WithFix("%s", fix))
+		}
+	}
+	return fs
+}
+
+// dmarcMissing judges a domain without a DMARC record. fs holds the
+// findings on discarded records; when there are any, they already say
+// what to publish.
+func dmarcMissing(res *dmarc.Result, d string, opt dmarc.RecommendOptions, data *dmarcData, fs []Finding) []Finding {
+	rec := dmarc.Recommend(d, nil, opt)
+	data.Recommended = rec
+	if len(res.Ignored) > 0 {
+		// Already said, with the repaired record as the fix.
+		return fs
+	}
+	where := dmarc.RecordName(d)
+	if res.OrgDomain != "" && res.OrgDomain != d {
+		where += " nor at " + dmarc.RecordName(res.OrgDomain) + " (its organizational domain)"
+	}
+	fix := dmarc.TXTRecord(d, rec)
+	if !opt.NoMail {
+		fix += " — start with p=none and read the aggregate reports, then move to p=quarantine and p=reject once all legitimate mail passes"
+	}
+	return append(fs, SpecDMARCMissing.New("no DMARC record at %s: receivers cannot tell forged mail from %s's own, and anyone can send mail as %s", where, d, d).
+		WithRecords(queryLines(res)...).WithFix("%s", fix))
+}
+
+// dmarcMultiple judges several DMARC records at one name: the fix keeps
+// the strongest.
+func dmarcMultiple(res *dmarc.Result, d string, opt dmarc.RecommendOptions, data *dmarcData) Finding {
+	rec := dmarc.Recommend(res.PolicyDomain, bestOf(res.Texts), opt)
+	data.Recommended = rec
+	return SpecDMARCMultiple.New("%s has %d DMARC records: receivers apply none of them (RFC 7489 §6.6.3), so %s has no DMARC policy", dmarc.RecordName(res.PolicyDomain), len(res.Texts), d).
+		WithRecords(queryLines(res)...).
+		WithFix("delete all but one; publish only %s", dmarc.TXTRecord(res.PolicyDomain, rec))
 }
 
 // dmarcPolicy is what one record makes receivers apply.
@@ -136,6 +149,7 @@ type dmarcPolicy struct {
 	lost                           bool // p or sp invalid: receivers fall back to p=none
 }
 
+// policyOf works out what the found record makes receivers apply.
 func policyOf(res *dmarc.Result) dmarcPolicy {
 	pol := res.Record.Policy
 	x := dmarcPolicy{p: string(pol.Policy), sp: string(pol.SubdomainPolicy), pct: 100}
@@ -217,6 +231,8 @@ func droppedURIs(uris []dmarc.ReportURI, auths []dmarc.Authorization, dests []dm
 	return out
 }
 
+// syntaxFindings is the phase for the record's syntax: its problems,
+// unknown tags, and a p that is not the second tag.
 func syntaxFindings(rec *dmarc.Record, recName string, evidence []string, fix string) []Finding {
 	var fs []Finding
 	for _, p := range rec.Problems {
@@ -255,6 +271,8 @@ func syntaxFindings(rec *dmarc.Record, recName string, evidence []string, fix st
 	return fs
 }
 
+// policyFindings is the phase for the policy's strength: p=none, a
+// weaker sp, a partial pct, testing mode.
 func policyFindings(res *dmarc.Result, x dmarcPolicy, d string, evidence []string, fix string) []Finding {
 	var fs []Finding
 	recName := dmarc.RecordName(res.PolicyDomain)
@@ -286,6 +304,9 @@ func policyFindings(res *dmarc.Result, x dmarcPolicy, d string, evidence []strin
 	return fs
 }
 
+// reportFindings is the phase for the reporting destinations: malformed
+// or too many URIs, no aggregate reports, destinations that cannot receive
+// mail or do not authorize the reports.
 func reportFindings(res *dmarc.Result, x dmarcPolicy, opt dmarc.RecommendOptions, auths []dmarc.Authorization, dests []dmarc.Destination, evidence []string, fix string) []Finding {
 	rec, pd := res.Record, res.PolicyDomain
 	recName := dmarc.RecordName(pd)
@@ -298,26 +319,7 @@ func reportFindings(res *dmarc.Result, x dmarcPolicy, opt dmarc.RecommendOptions
 				WithRecords(evidence...).WithFix("%s", fix))
 		}
 	}
-	validRUA := 0
-	for _, u := range rec.RUA {
-		if u.Valid() {
-			validRUA++
-		}
-	}
-	if validRUA == 0 && !(opt.NoMail && x.effective == "reject") {
-		why := "has no rua tag"
-		if len(rec.RUA) > 0 {
-			why = "has no usable rua URI"
-		}
-		// Protection is complete with quarantine or reject; only the
-		// visibility is missing.
-		sev := Info
-		if x.effective == "none" || x.lost {
-			sev = Warn
-		}
-		fs = append(fs, SpecDMARCNoRUA.As(sev, "%s %s: receivers send no aggregate reports, so nobody sees who sends mail as %s or whether legitimate mail fails DMARC", recName, why, pd).
-			WithRecords(evidence...).WithFix("%s (create that mailbox, or use your DMARC report service's address)", fix))
-	}
+	fs = append(fs, noRUAFindings(res, x, opt, evidence, fix)...)
 	for _, dst := range dests {
 		switch {
 		case dst.Err != nil:
@@ -330,6 +332,33 @@ func reportFindings(res *dmarc.Result, x dmarcPolicy, opt dmarc.RecommendOptions
 	return append(fs, authFindings(pd, auths, fix)...)
 }
 
+// noRUAFindings reports a record without a usable rua URI (not one of a
+// domain that sends no mail and rejects all mail claiming to be from it).
+func noRUAFindings(res *dmarc.Result, x dmarcPolicy, opt dmarc.RecommendOptions, evidence []string, fix string) []Finding {
+	rec := res.Record
+	for _, u := range rec.RUA {
+		if u.Valid() {
+			return nil
+		}
+	}
+	if opt.NoMail && x.effective == "reject" {
+		return nil
+	}
+	why := "has no rua tag"
+	if len(rec.RUA) > 0 {
+		why = "has no usable rua URI"
+	}
+	// Protection is complete with quarantine or reject; only the
+	// visibility is missing.
+	sev := Info
+	if x.effective == "none" || x.lost {
+		sev = Warn
+	}
+	return []Finding{SpecDMARCNoRUA.As(sev, "%s %s: receivers send no aggregate reports, so nobody sees who sends mail as %s or whether legitimate mail fails DMARC", dmarc.RecordName(res.PolicyDomain), why, res.PolicyDomain).
+		WithRecords(evidence...).WithFix("%s (create that mailbox, or use your DMARC report service's address)", fix)}
+}
+
+// uriRaws lists the URIs as written.
 func uriRaws(uris []dmarc.ReportURI) string {
 	var out []string
 	for _, u := range uris {
@@ -338,6 +367,8 @@ func uriRaws(uris []dmarc.ReportURI) string {
 	return strings.Join(out, ", ")
 }
 
+// authFindings reports the external destinations that do not authorize
+// the reports (RFC 7489 §7.1), or whose authorization could not be checked.
 func authFindings(pd string, auths []dmarc.Authorization, fix string) []Finding {
 	var fs []Finding
 	for _, a := range auths {
@@ -360,8 +391,24 @@ func authFindings(pd string, auths []dmarc.Authorization, fix string) []Finding 
 	return fs
 }
 
+// dmarcOK is the pass finding: the effective policy and where it comes
+// from (okPolicyText), the alignment modes, and where the aggregate
+// reports go (okReportText).
 func dmarcOK(res *dmarc.Result, x dmarcPolicy, d string, auths []dmarc.Authorization, evidence []string) Finding {
 	rec := res.Record
+	recName := dmarc.RecordName(res.PolicyDomain)
+	msg := okPolicyText(res, x, d) +
+		fmt.Sprintf("; alignment DKIM %s, SPF %s", alignName(string(rec.Policy.DKIMAlignment)), alignName(string(rec.Policy.SPFAlignment))) +
+		okReportText(rec, auths)
+	return SpecDMARCOK.New("%s", msg).WithRecords(evidence...).WithData(map[string]any{
+		"policy_domain": res.PolicyDomain, "record_name": recName, "inherited": res.Inherited,
+		"p": x.p, "sp": x.subEffective, "effective": x.effective, "pct": x.pct,
+	})
+}
+
+// okPolicyText says which policy applies to d, on how much of its mail,
+// and where it was found.
+func okPolicyText(res *dmarc.Result, x dmarcPolicy, d string) string {
 	recName := dmarc.RecordName(res.PolicyDomain)
 	msg := fmt.Sprintf("DMARC policy for %s: %s", d, x.effective)
 	if x.pct < 100 {
@@ -372,22 +419,24 @@ func dmarcOK(res *dmarc.Result, x dmarcPolicy, d string, auths []dmarc.Authoriza
 		if x.sp != "" {
 			msg += fmt.Sprintf(" through sp=%s", x.sp)
 		}
-		msg += ")"
-	} else {
-		msg += fmt.Sprintf(" (found at %s", recName)
-		if x.sp != "" && x.sp != x.p {
-			msg += fmt.Sprintf("; subdomains: %s", x.sp)
-		}
-		msg += ")"
+		return msg + ")"
 	}
-	msg += fmt.Sprintf("; alignment DKIM %s, SPF %s", alignName(string(rec.Policy.DKIMAlignment)), alignName(string(rec.Policy.SPFAlignment)))
+	msg += fmt.Sprintf(" (found at %s", recName)
+	if x.sp != "" && x.sp != x.p {
+		msg += fmt.Sprintf("; subdomains: %s", x.sp)
+	}
+	return msg + ")"
+}
+
+// okReportText says how many addresses get the aggregate reports; those
+// whose destination does not authorize the reports receive none.
+func okReportText(rec *dmarc.Record, auths []dmarc.Authorization) string {
 	validRUA := 0
 	for _, u := range rec.RUA {
 		if u.Valid() {
 			validRUA++
 		}
 	}
-	// Destinations that do not authorize the reports receive none.
 	refused := 0
 	for _, a := range auths {
 		if a.URI.Tag == "rua" && a.External && !a.Authorized && a.Err == nil {
@@ -396,18 +445,16 @@ func dmarcOK(res *dmarc.Result, x dmarcPolicy, d string, auths []dmarc.Authoriza
 	}
 	switch {
 	case validRUA-refused > 0 && refused > 0:
-		msg += fmt.Sprintf("; aggregate reports to %d address(es) (%d more not authorized)", validRUA-refused, refused)
+		return fmt.Sprintf("; aggregate reports to %d address(es) (%d more not authorized)", validRUA-refused, refused)
 	case validRUA-refused > 0:
-		msg += fmt.Sprintf("; aggregate reports to %d address(es)", validRUA)
+		return fmt.Sprintf("; aggregate reports to %d address(es)", validRUA)
 	case refused > 0:
-		msg += "; no aggregate report address authorizes the reports"
+		return "; no aggregate report address authorizes the reports"
 	}
-	return SpecDMARCOK.New("%s", msg).WithRecords(evidence...).WithData(map[string]any{
-		"policy_domain": res.PolicyDomain, "record_name": recName, "inherited": res.Inherited,
-		"p": x.p, "sp": x.subEffective, "effective": x.effective, "pct": x.pct,
-	})
+	return ""
 }
 
+// uriFindings reports the unusable URIs of one tag (rua or ruf).
 func uriFindings(uris []dmarc.ReportURI, spec Spec, recName string, evidence []string, fix string) []Finding {
 	var fs []Finding
 	for _, u := range uris {
@@ -437,6 +484,7 @@ func bestOf(texts []string) *dmarc.Record {
 	return best
 }
 
+// quoteTag renders a problem's tag as written, for messages.
 func quoteTag(p dmarc.Problem) string {
 	if p.Tag == "" {
 		return "record"
@@ -444,6 +492,7 @@ func quoteTag(p dmarc.Problem) string {
 	return fmt.Sprintf("%s=%q", p.Tag, p.Value)
 }
 
+// lowerPolicy says what receivers give the mail pct leaves out.
 func lowerPolicy(p string) string {
 	if p == "reject" {
 		return "quarantine (RFC 7489 §6.6.4)"
@@ -451,6 +500,7 @@ func lowerPolicy(p string) string {
 	return "no action (RFC 7489 §6.6.4)"
 }
 
+// alignName spells an alignment mode out.
 func alignName(a string) string {
 	if a == "s" {
 		return "strict"

@@ -166,6 +166,9 @@ func Parse(txt string) (*Record, error) {
 	return r, err
 }
 
+// parse is Parse without the hint on escaped semicolons: it splits the
+// tag list, then hands each tag to its handler in keyTagHandlers, then
+// checks that p= is there.
 func parse(txt string) (*Record, error) {
 	tags, warnings, err := ParseTags(txt)
 	if err != nil {
@@ -177,58 +180,10 @@ func parse(txt string) (*Record, error) {
 	}
 	hasP := false
 	for i, t := range tags {
-		switch t.Name {
-		case "v":
-			if t.Value != "DKIM1" {
-				return nil, syntaxErr("v", "%q is not a DKIM key record version: it must be exactly \"DKIM1\"", t.Value)
-			}
-			if i != 0 {
-				r.Warnings = append(r.Warnings, "v=DKIM1 must be the first tag of the record (RFC 6376 §3.6.1)")
-			}
-			r.Version = t.Value
-		case "k":
-			switch t.Value {
-			case "rsa", "ed25519":
-				r.KeyType = t.Value
-			case "":
-				return nil, syntaxErr("k", "the key type is empty (rsa or ed25519)")
-			default:
-				hint := ""
-				if strings.HasPrefix(t.Value, "rsa") {
-					hint = `; the hash belongs in h=, e.g. "k=rsa; h=sha256"`
-				} else if strings.HasPrefix(t.Value, "ed25519") {
-					hint = `; write "k=ed25519"`
-				}
-				return nil, syntaxErr("k", "%q is not a key type verifiers know (rsa or ed25519)%s", t.Value, hint)
-			}
-		case "h":
-			r.HashAlgs = splitList(t.Value)
-			known := false
-			for _, h := range r.HashAlgs {
-				if h == "sha1" || h == "sha256" {
-					known = true
-				}
-			}
-			if !known {
-				return nil, syntaxErr("h", "%q names no hash algorithm verifiers know (sha256, sha1): no signature can use this key", t.Value)
-			}
-		case "p":
-			hasP = true
-			r.PublicKey = stripWS(t.Value)
-		case "s":
-			r.Services = splitList(t.Value)
-		case "t":
-			r.Flags = splitList(t.Value)
-			for _, f := range r.Flags {
-				if f != "y" && f != "s" {
-					r.Warnings = append(r.Warnings, fmt.Sprintf("t=: unknown flag %q is ignored by verifiers (known: y, s)", f))
-				}
-			}
-		case "n":
-			r.Notes = t.Value
-		case "g":
-			if t.Value != "*" {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("g=%s: the granularity tag was removed by RFC 6376, but RFC 4871 verifiers still apply it and reject signatures whose local part does not match; remove it", t.Value))
+		hasP = hasP || t.Name == "p"
+		if handle := keyTagHandlers[t.Name]; handle != nil {
+			if err := handle(r, i, t.Value); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -236,6 +191,84 @@ func parse(txt string) (*Record, error) {
 		return nil, syntaxErr("p", "the record has no p= tag: the public key is required (an empty p= revokes a key)")
 	}
 	return r, nil
+}
+
+// keyTagHandler reads the value of the i-th tag into r, or says why
+// verifiers discard the record. Tags appear once (ParseTags).
+type keyTagHandler func(r *Record, i int, value string) error
+
+// keyTagHandlers holds the handler of each tag of a key record
+// (RFC 6376 §3.6.1) plus g=, which RFC 4871 had; other tags are ignored.
+var keyTagHandlers = map[string]keyTagHandler{
+	"v": parseVersion,
+	"k": parseKeyType,
+	"h": parseHashAlgs,
+	"p": func(r *Record, _ int, v string) error { r.PublicKey = stripWS(v); return nil },
+	"s": func(r *Record, _ int, v string) error { r.Services = splitList(v); return nil },
+	"t": parseFlags,
+	"n": func(r *Record, _ int, v string) error { r.Notes = v; return nil },
+	"g": parseGranularity,
+}
+
+// parseVersion handles v=, which must be DKIM1 and should come first.
+func parseVersion(r *Record, i int, v string) error {
+	if v != "DKIM1" {
+		return syntaxErr("v", "%q is not a DKIM key record version: it must be exactly \"DKIM1\"", v)
+	}
+	if i != 0 {
+		r.Warnings = append(r.Warnings, "v=DKIM1 must be the first tag of the record (RFC 6376 §3.6.1)")
+	}
+	r.Version = v
+	return nil
+}
+
+// parseKeyType handles k=.
+func parseKeyType(r *Record, _ int, v string) error {
+	switch v {
+	case "rsa", "ed25519":
+		r.KeyType = v
+		return nil
+	case "":
+		return syntaxErr("k", "the key type is empty (rsa or ed25519)")
+	}
+	hint := ""
+	if strings.HasPrefix(v, "rsa") {
+		hint = `; the hash belongs in h=, e.g. "k=rsa; h=sha256"`
+	} else if strings.HasPrefix(v, "ed25519") {
+		hint = `; write "k=ed25519"`
+	}
+	return syntaxErr("k", "%q is not a key type verifiers know (rsa or ed25519)%s", v, hint)
+}
+
+// parseHashAlgs handles h=, which must name a hash verifiers know.
+func parseHashAlgs(r *Record, _ int, v string) error {
+	r.HashAlgs = splitList(v)
+	for _, h := range r.HashAlgs {
+		if h == "sha1" || h == "sha256" {
+			return nil
+		}
+	}
+	return syntaxErr("h", "%q names no hash algorithm verifiers know (sha256, sha1): no signature can use this key", v)
+}
+
+// parseFlags handles t=; unknown flags are a warning.
+func parseFlags(r *Record, _ int, v string) error {
+	r.Flags = splitList(v)
+	for _, f := range r.Flags {
+		if f != "y" && f != "s" {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("t=: unknown flag %q is ignored by verifiers (known: y, s)", f))
+		}
+	}
+	return nil
+}
+
+// parseGranularity handles g=, which RFC 6376 removed: anything but "*"
+// is a warning.
+func parseGranularity(r *Record, _ int, v string) error {
+	if v != "*" {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("g=%s: the granularity tag was removed by RFC 6376, but RFC 4871 verifiers still apply it and reject signatures whose local part does not match; remove it", v))
+	}
+	return nil
 }
 
 // splitList splits a colon-separated list, dropping whitespace.

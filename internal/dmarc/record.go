@@ -12,6 +12,7 @@ package dmarc
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -140,140 +141,186 @@ const wsp = " \t"
 
 // Parse diagnoses a TXT record found at a _dmarc name. It never fails:
 // everything wrong is a Problem, and Policy is what receivers apply (nil
-// when they apply nothing).
+// when they apply nothing). It works in three phases: the record is split
+// into tags (tokenize), each tag is judged by its name's handler (tag),
+// and the cross-tag rules decide what receivers apply (finish).
 func Parse(txt string) *Record {
 	r := &Record{Text: txt, Tags: []Tag{}, Problems: []Problem{}, Unknown: []Tag{}, RUA: []ReportURI{}, RUF: []ReportURI{}}
-	add := func(tag, value string, e Effect, format string, args ...any) {
-		r.Problems = append(r.Problems, Problem{Tag: tag, Value: value, Effect: e, Message: fmt.Sprintf(format, args...)})
-	}
 	if !IsDMARC(txt) {
-		first, _, _ := strings.Cut(txt, ";")
-		name, value, _ := strings.Cut(first, "=")
-		name, value = strings.Trim(name, wsp), strings.Trim(value, wsp)
-		switch {
-		case strings.TrimSpace(txt) != txt && IsDMARC(strings.TrimSpace(txt)):
-			add("", "", RecordIgnored, "the record starts with white space or a line break before v=DMARC1; receivers discard records that do not start with v=DMARC1")
-		case strings.EqualFold(name, "v") && strings.EqualFold(value, "DMARC1"):
-			add("v", value, RecordIgnored, "the version must be exactly \"DMARC1\" in upper case; receivers discard the record")
-		case strings.EqualFold(name, "v") && strings.HasPrefix(strings.ToUpper(value), "DMARC1"):
-			add("v", value, RecordIgnored, "a \";\" is missing after v=DMARC1; receivers discard the record")
-		case strings.EqualFold(name, "v"):
-			add("v", value, RecordIgnored, "unsupported version %q: the only DMARC version is DMARC1; receivers discard the record", value)
-		default:
-			add("", "", RecordIgnored, "the record does not start with v=DMARC1 (it starts with %q); receivers discard records whose first tag is not v=DMARC1", shorten(strings.Trim(first, wsp), 30))
-		}
-		if fixed := repair(txt); IsDMARC(fixed) {
-			r.Repaired = Parse(fixed)
-		}
+		r.notDMARC()
 		return r
 	}
-
-	seen := map[string]bool{}
-	var canon []string
-	pState := "missing" // missing, ok, bad
-	spBad := false
-	pieces := strings.Split(txt, ";")
-	for i, piece := range pieces {
-		p := strings.Trim(piece, wsp)
-		if p == "" {
-			continue
-		}
-		if strings.ContainsAny(p, "\r\n") {
-			add("", "", Cosmetic, "the record contains a line break; publish it as one line")
-			p = strings.Join(strings.Fields(p), " ")
-		}
-		rawName, value, ok := strings.Cut(p, "=")
-		if !ok {
-			hint := ""
-			if f := strings.Fields(p); len(f) > 1 && isKnown(strings.ToLower(f[0])) {
-				hint = fmt.Sprintf(" (a missing \"=\" after %q?)", f[0])
-			}
-			add(p, "", TagIgnored, "%q is not a tag=value pair%s; receivers ignore it", shorten(p, 40), hint)
-			continue
-		}
-		rawName, value = strings.Trim(rawName, wsp), strings.Trim(value, wsp)
-		name := strings.ToLower(rawName)
-		t := Tag{Name: name, Raw: rawName, Value: value}
-		if !validTagName(name) {
-			add(rawName, value, TagIgnored, "%q is not a valid tag name; receivers ignore the tag", shorten(rawName, 30))
-			r.Tags = append(r.Tags, t)
-			continue
-		}
-		if !isKnown(name) {
-			r.Unknown = append(r.Unknown, t)
-			r.Suggest = append(r.Suggest, suggest(name))
-			r.Tags = append(r.Tags, t)
-			continue
-		}
-		if rawName != name {
-			add(rawName, value, Cosmetic, "tag names are case-insensitive in RFC 7489's grammar, but some receivers only recognise %q in lower case", name)
-		}
-		if seen[name] {
-			add(rawName, value, TagIgnored, "the tag appears more than once; receivers may use either value (this one is ignored here)")
-			r.Tags = append(r.Tags, t)
-			continue
-		}
-		seen[name] = true
-		if name == "v" {
-			if i != 0 {
-				add(rawName, value, TagIgnored, "v= must appear only once, as the first tag")
-			}
-			t.Valid = i == 0
-			r.Tags = append(r.Tags, t)
-			continue
-		}
-		if strings.Contains(value, "=") && name != "rua" && name != "ruf" {
-			add(rawName, value, effectOf(name), "the value contains \"=\": a \";\" seems to be missing before the next tag%s", consequence(name))
-			if name == "p" {
-				pState = "bad"
-			} else if name == "sp" {
-				spBad = true
-			}
-			r.Tags = append(r.Tags, t)
-			continue
-		}
-		canonValue, msg := checkValue(name, value)
-		switch {
-		case msg != "":
-			add(rawName, value, effectOf(name), "%s%s", msg, consequence(name))
-			if name == "p" {
-				pState = "bad"
-			} else if name == "sp" {
-				spBad = true
-			}
-		case name == "rua" || name == "ruf":
-			uris := parseURIList(value)
-			var good []string
-			for _, u := range uris {
-				u.Tag = name
-				if u.Err == "" {
-					good = append(good, u.Raw)
-				}
-				if name == "rua" {
-					r.RUA = append(r.RUA, u)
-				} else {
-					r.RUF = append(r.RUF, u)
-				}
-			}
-			t.Valid = len(good) > 0
-			if t.Valid {
-				canon = append(canon, name+"="+strings.Join(good, ","))
-			}
-		default:
-			if canonValue != value && strings.EqualFold(canonValue, value) {
-				add(rawName, value, Cosmetic, "keywords are case-insensitive in RFC 7489's grammar, but some receivers only recognise %q in lower case", canonValue)
-			}
-			t.Valid = true
-			if name == "p" {
-				pState = "ok"
-			}
-			if goMsgauthTag(name) {
-				canon = append(canon, name+"="+canonValue)
-			}
-		}
-		r.Tags = append(r.Tags, t)
+	ps := &parser{r: r, seen: map[string]bool{}, pState: "missing"}
+	for i, piece := range strings.Split(txt, ";") {
+		ps.tokenize(i, piece)
 	}
+	ps.finish()
+	return r
+}
 
+// problem records one Problem of the record.
+func (r *Record) problem(tag, value string, e Effect, format string, args ...any) {
+	r.Problems = append(r.Problems, Problem{Tag: tag, Value: value, Effect: e, Message: fmt.Sprintf(format, args...)})
+}
+
+// notDMARC is the phase for a record that does not start with v=DMARC1:
+// it says why receivers discard it, and diagnoses the record it was
+// probably meant to be (Repaired).
+func (r *Record) notDMARC() {
+	txt := r.Text
+	first, _, _ := strings.Cut(txt, ";")
+	name, value, _ := strings.Cut(first, "=")
+	name, value = strings.Trim(name, wsp), strings.Trim(value, wsp)
+	switch {
+	case strings.TrimSpace(txt) != txt && IsDMARC(strings.TrimSpace(txt)):
+		r.problem("", "", RecordIgnored, "the record starts with white space or a line break before v=DMARC1; receivers discard records that do not start with v=DMARC1")
+	case strings.EqualFold(name, "v") && strings.EqualFold(value, "DMARC1"):
+		r.problem("v", value, RecordIgnored, "the version must be exactly \"DMARC1\" in upper case; receivers discard the record")
+	case strings.EqualFold(name, "v") && strings.HasPrefix(strings.ToUpper(value), "DMARC1"):
+		r.problem("v", value, RecordIgnored, "a \";\" is missing after v=DMARC1; receivers discard the record")
+	case strings.EqualFold(name, "v"):
+		r.problem("v", value, RecordIgnored, "unsupported version %q: the only DMARC version is DMARC1; receivers discard the record", value)
+	default:
+		r.problem("", "", RecordIgnored, "the record does not start with v=DMARC1 (it starts with %q); receivers discard records whose first tag is not v=DMARC1", shorten(strings.Trim(first, wsp), 30))
+	}
+	if fixed := repair(txt); IsDMARC(fixed) {
+		r.Repaired = Parse(fixed)
+	}
+}
+
+// parser is the state Parse carries from tag to tag.
+type parser struct {
+	r      *Record
+	seen   map[string]bool // tag names already judged
+	canon  []string        // the valid tags, canonical, for Canonical
+	pState string          // missing, ok, bad
+	spBad  bool
+}
+
+// tokenize is the first phase for one ";"-separated piece: it splits the
+// piece into a tag, hands it to tag and records it in Tags.
+func (ps *parser) tokenize(i int, piece string) {
+	p := strings.Trim(piece, wsp)
+	if p == "" {
+		return
+	}
+	if strings.ContainsAny(p, "\r\n") {
+		ps.r.problem("", "", Cosmetic, "the record contains a line break; publish it as one line")
+		p = strings.Join(strings.Fields(p), " ")
+	}
+	rawName, value, ok := strings.Cut(p, "=")
+	if !ok {
+		hint := ""
+		if f := strings.Fields(p); len(f) > 1 && isKnown(strings.ToLower(f[0])) {
+			hint = fmt.Sprintf(" (a missing \"=\" after %q?)", f[0])
+		}
+		ps.r.problem(p, "", TagIgnored, "%q is not a tag=value pair%s; receivers ignore it", shorten(p, 40), hint)
+		return
+	}
+	rawName, value = strings.Trim(rawName, wsp), strings.Trim(value, wsp)
+	t := Tag{Name: strings.ToLower(rawName), Raw: rawName, Value: value}
+	ps.r.Tags = append(ps.r.Tags, ps.tag(i, t))
+}
+
+// tag is the second phase: it judges the name of the i-th piece's tag
+// (valid, known, first of its name) and hands its value to the name's
+// handler. It returns t with Valid set.
+func (ps *parser) tag(i int, t Tag) Tag {
+	switch {
+	case !validTagName(t.Name):
+		ps.r.problem(t.Raw, t.Value, TagIgnored, "%q is not a valid tag name; receivers ignore the tag", shorten(t.Raw, 30))
+		return t
+	case !isKnown(t.Name):
+		ps.r.Unknown = append(ps.r.Unknown, t)
+		ps.r.Suggest = append(ps.r.Suggest, suggest(t.Name))
+		return t
+	}
+	if t.Raw != t.Name {
+		ps.r.problem(t.Raw, t.Value, Cosmetic, "tag names are case-insensitive in RFC 7489's grammar, but some receivers only recognise %q in lower case", t.Name)
+	}
+	if ps.seen[t.Name] {
+		ps.r.problem(t.Raw, t.Value, TagIgnored, "the tag appears more than once; receivers may use either value (this one is ignored here)")
+		return t
+	}
+	ps.seen[t.Name] = true
+	switch t.Name {
+	case "v":
+		return ps.version(i, t)
+	case "rua", "ruf":
+		return ps.reportURIs(t)
+	}
+	return ps.keyword(t)
+}
+
+// version handles v=, which must be the first tag.
+func (ps *parser) version(i int, t Tag) Tag {
+	if i != 0 {
+		ps.r.problem(t.Raw, t.Value, TagIgnored, "v= must appear only once, as the first tag")
+	}
+	t.Valid = i == 0
+	return t
+}
+
+// reportURIs handles rua= and ruf=: every URI goes to RUA or RUF, the
+// valid ones to Canonical.
+func (ps *parser) reportURIs(t Tag) Tag {
+	var good []string
+	for _, u := range parseURIList(t.Value) {
+		u.Tag = t.Name
+		if u.Err == "" {
+			good = append(good, u.Raw)
+		}
+		if t.Name == "rua" {
+			ps.r.RUA = append(ps.r.RUA, u)
+		} else {
+			ps.r.RUF = append(ps.r.RUF, u)
+		}
+	}
+	t.Valid = len(good) > 0
+	if t.Valid {
+		ps.canon = append(ps.canon, t.Name+"="+strings.Join(good, ","))
+	}
+	return t
+}
+
+// keyword handles the tags whose value checkValue validates (p, sp, pct…).
+func (ps *parser) keyword(t Tag) Tag {
+	if strings.Contains(t.Value, "=") {
+		ps.invalid(t, "the value contains \"=\": a \";\" seems to be missing before the next tag")
+		return t
+	}
+	canonValue, msg := checkValue(t.Name, t.Value)
+	if msg != "" {
+		ps.invalid(t, msg)
+		return t
+	}
+	if canonValue != t.Value && strings.EqualFold(canonValue, t.Value) {
+		ps.r.problem(t.Raw, t.Value, Cosmetic, "keywords are case-insensitive in RFC 7489's grammar, but some receivers only recognise %q in lower case", canonValue)
+	}
+	t.Valid = true
+	if t.Name == "p" {
+		ps.pState = "ok"
+	}
+	if goMsgauthTag(t.Name) {
+		ps.canon = append(ps.canon, t.Name+"="+canonValue)
+	}
+	return t
+}
+
+// invalid records a tag whose value receivers cannot use.
+func (ps *parser) invalid(t Tag, msg string) {
+	ps.r.problem(t.Raw, t.Value, effectOf(t.Name), "%s%s", msg, consequence(t.Name))
+	if t.Name == "p" {
+		ps.pState = "bad"
+	} else if t.Name == "sp" {
+		ps.spBad = true
+	}
+}
+
+// finish is the last phase, the cross-tag rules of §6.6.3: a missing or
+// invalid policy, the p=none substitution, and Canonical and Policy.
+func (ps *parser) finish() {
+	r := ps.r
 	hasRUA := false
 	for _, u := range r.RUA {
 		if u.Err == "" {
@@ -281,37 +328,32 @@ func Parse(txt string) *Record {
 		}
 	}
 	switch {
-	case pState == "missing":
-		if hasRUA {
-			add("p", "", PolicyIgnored, "the required p tag is missing; receivers act as if p=none (§6.6.3): the domain gets no protection")
-		} else {
-			add("p", "", PolicyIgnored, "the required p tag is missing and there is no valid rua URI; receivers apply no DMARC policy at all (§6.6.3)")
-		}
-	case pState == "bad" || spBad:
-		if !hasRUA {
-			// Already reported on the tag; say what it does to the record.
-			add("", "", PolicyIgnored, "with an invalid p or sp and no valid rua URI, receivers apply no DMARC policy at all (§6.6.3)")
-		}
+	case ps.pState == "missing" && hasRUA:
+		r.problem("p", "", PolicyIgnored, "the required p tag is missing; receivers act as if p=none (§6.6.3): the domain gets no protection")
+	case ps.pState == "missing":
+		r.problem("p", "", PolicyIgnored, "the required p tag is missing and there is no valid rua URI; receivers apply no DMARC policy at all (§6.6.3)")
+	case (ps.pState == "bad" || ps.spBad) && !hasRUA:
+		// Already reported on the tag; say what it does to the record.
+		r.problem("", "", PolicyIgnored, "with an invalid p or sp and no valid rua URI, receivers apply no DMARC policy at all (§6.6.3)")
 	}
-	if pState != "ok" || spBad {
+	canon := ps.canon
+	if ps.pState != "ok" || ps.spBad {
 		if !hasRUA {
-			return r
+			return
 		}
 		// §6.6.3: act as if a record with v=DMARC1 and p=none was found.
-		canon = filterTags(canon, "p", "sp")
-		canon = append([]string{"p=none"}, canon...)
+		canon = append([]string{"p=none"}, filterTags(canon, "p", "sp")...)
 	}
 	r.Canonical = "v=DMARC1; " + strings.Join(canon, "; ")
 	pol, err := msgdmarc.Parse(r.Canonical)
 	if err != nil {
 		// Our validation accepted something go-msgauth rejects: report it
 		// rather than pretend (the fuzz test keeps this unreachable).
-		add("", "", RecordIgnored, "the record could not be parsed: %v", err)
+		r.problem("", "", RecordIgnored, "the record could not be parsed: %v", err)
 		r.Canonical = ""
-		return r
+		return
 	}
 	r.Policy = pol
-	return r
 }
 
 // repair puts a proper v=DMARC1 in front of the tags of a record that is
@@ -387,92 +429,128 @@ func consequence(name string) string {
 var defaults = map[string]string{"adkim": "r", "aspf": "r", "pct": "100", "fo": "0", "rf": "afrf", "ri": "86400", "np": "(the sp or p policy)", "psd": "u", "t": "n"}
 
 // checkValue validates one known tag's value (not v, rua, ruf) and returns
-// its canonical form, or a message saying what is wrong.
+// its canonical form, or a message saying what is wrong. The check of
+// each tag is in valueChecks; a tag without one is taken as written.
 func checkValue(name, value string) (canon, msg string) {
 	if value == "" && name != "rua" && name != "ruf" {
 		return "", "the value is empty"
 	}
-	lv := strings.ToLower(value)
-	switch name {
-	case "p", "sp", "np":
-		switch lv {
-		case "none", "quarantine", "reject":
-			return lv, ""
-		}
-		return "", fmt.Sprintf("%q is not a policy: it must be none, quarantine or reject%s", value, didYouMean(lv, "none", "quarantine", "reject"))
-	case "adkim", "aspf":
-		switch lv {
-		case "r", "s":
-			return lv, ""
-		case "relaxed", "strict":
-			return "", fmt.Sprintf("the alignment mode is written as one letter: %s=%s", name, lv[:1])
-		}
-		return "", "the alignment mode must be r (relaxed) or s (strict)"
-	case "pct":
-		v := strings.TrimSuffix(value, "%")
-		if v != value {
-			return "", "pct is a whole number from 0 to 100 without a % sign"
-		}
-		if !allDigits(v) || len(v) > 3 {
-			return "", "pct must be a whole number from 0 to 100"
-		}
-		n, _ := strconv.Atoi(v)
-		if n > 100 {
-			return "", fmt.Sprintf("pct=%d is over 100", n)
-		}
-		return strconv.Itoa(n), ""
-	case "fo":
-		var out []string
-		for _, o := range strings.Split(value, ":") {
-			o = strings.ToLower(strings.Trim(o, wsp))
-			switch o {
-			case "0", "1", "d", "s":
-				out = append(out, o)
-			default:
-				hint := ""
-				if strings.ContainsAny(value, ",;") {
-					hint = " (options are separated by \":\", e.g. fo=1:d)"
-				}
-				return "", fmt.Sprintf("%q is not a failure reporting option: use 0, 1, d or s%s", o, hint)
-			}
-		}
-		return strings.Join(out, ":"), ""
-	case "rf":
-		var out []string
-		for _, f := range strings.Split(value, ":") {
-			f = strings.ToLower(strings.Trim(f, wsp))
-			if f != "afrf" {
-				return "", fmt.Sprintf("report format %q is not defined: the only registered format is afrf", f)
-			}
-			out = append(out, f)
-		}
-		return strings.Join(out, ":"), ""
-	case "ri":
-		if !allDigits(value) {
-			return "", "ri must be a number of seconds"
-		}
-		n, err := strconv.ParseUint(value, 10, 31)
-		if err != nil {
-			return "", "ri is too large to be a reporting interval in seconds"
-		}
-		if n == 0 {
-			return "", "ri must be at least 1 second"
-		}
-		return strconv.FormatUint(n, 10), ""
-	case "psd":
-		switch lv {
-		case "y", "n", "u":
-			return lv, ""
-		}
-		return "", "psd must be y, n or u (DMARCbis)"
-	case "t":
-		switch lv {
-		case "y", "n":
-			return lv, ""
-		}
-		return "", "t must be y or n (DMARCbis)"
+	if check := valueChecks[name]; check != nil {
+		return check(name, value)
 	}
 	return value, ""
+}
+
+// valueCheck validates the non-empty value of the tag name: see checkValue.
+type valueCheck func(name, value string) (canon, msg string)
+
+// valueChecks holds the value check of each tag that has one.
+var valueChecks = map[string]valueCheck{
+	"p": checkPolicy, "sp": checkPolicy, "np": checkPolicy,
+	"adkim": checkAlignment, "aspf": checkAlignment,
+	"pct": checkPct,
+	"fo":  checkFailureOptions,
+	"rf":  checkReportFormat,
+	"ri":  checkInterval,
+	"psd": checkKeyword("psd must be y, n or u (DMARCbis)", "y", "n", "u"),
+	"t":   checkKeyword("t must be y or n (DMARCbis)", "y", "n"),
+}
+
+// checkPolicy validates p, sp and np.
+func checkPolicy(_, value string) (string, string) {
+	lv := strings.ToLower(value)
+	switch lv {
+	case "none", "quarantine", "reject":
+		return lv, ""
+	}
+	return "", fmt.Sprintf("%q is not a policy: it must be none, quarantine or reject%s", value, didYouMean(lv, "none", "quarantine", "reject"))
+}
+
+// checkAlignment validates adkim and aspf.
+func checkAlignment(name, value string) (string, string) {
+	lv := strings.ToLower(value)
+	switch lv {
+	case "r", "s":
+		return lv, ""
+	case "relaxed", "strict":
+		return "", fmt.Sprintf("the alignment mode is written as one letter: %s=%s", name, lv[:1])
+	}
+	return "", "the alignment mode must be r (relaxed) or s (strict)"
+}
+
+// checkPct validates pct.
+func checkPct(_, value string) (string, string) {
+	v := strings.TrimSuffix(value, "%")
+	if v != value {
+		return "", "pct is a whole number from 0 to 100 without a % sign"
+	}
+	if !allDigits(v) || len(v) > 3 {
+		return "", "pct must be a whole number from 0 to 100"
+	}
+	n, _ := strconv.Atoi(v)
+	if n > 100 {
+		return "", fmt.Sprintf("pct=%d is over 100", n)
+	}
+	return strconv.Itoa(n), ""
+}
+
+// checkFailureOptions validates fo.
+func checkFailureOptions(_, value string) (string, string) {
+	var out []string
+	for _, o := range strings.Split(value, ":") {
+		o = strings.ToLower(strings.Trim(o, wsp))
+		switch o {
+		case "0", "1", "d", "s":
+			out = append(out, o)
+		default:
+			hint := ""
+			if strings.ContainsAny(value, ",;") {
+				hint = " (options are separated by \":\", e.g. fo=1:d)"
+			}
+			return "", fmt.Sprintf("%q is not a failure reporting option: use 0, 1, d or s%s", o, hint)
+		}
+	}
+	return strings.Join(out, ":"), ""
+}
+
+// checkReportFormat validates rf.
+func checkReportFormat(_, value string) (string, string) {
+	var out []string
+	for _, f := range strings.Split(value, ":") {
+		f = strings.ToLower(strings.Trim(f, wsp))
+		if f != "afrf" {
+			return "", fmt.Sprintf("report format %q is not defined: the only registered format is afrf", f)
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, ":"), ""
+}
+
+// checkInterval validates ri.
+func checkInterval(_, value string) (string, string) {
+	if !allDigits(value) {
+		return "", "ri must be a number of seconds"
+	}
+	n, err := strconv.ParseUint(value, 10, 31)
+	if err != nil {
+		return "", "ri is too large to be a reporting interval in seconds"
+	}
+	if n == 0 {
+		return "", "ri must be at least 1 second"
+	}
+	return strconv.FormatUint(n, 10), ""
+}
+
+// checkKeyword returns the check of a tag whose value is one of a few
+// letters (psd, t), with msg for any other value.
+func checkKeyword(msg string, allowed ...string) valueCheck {
+	return func(_, value string) (string, string) {
+		lv := strings.ToLower(value)
+		if slices.Contains(allowed, lv) {
+			return lv, ""
+		}
+		return "", msg
+	}
 }
 
 func allDigits(s string) bool {

@@ -395,114 +395,159 @@ func (w *walker) probe(t *Term, cur string) *probeResult {
 	return p
 }
 
-func (w *walker) issue(k IssueKind, domain, term, format string, args ...any) *Issue {
-	w.out.Issues = append(w.out.Issues, Issue{Kind: k, Domain: domain, Term: term, Msg: fmt.Sprintf(format, args...)})
-	return &w.out.Issues[len(w.out.Issues)-1]
+// issue records an issue that has no evidence or flags.
+func (w *walker) issue(k IssueKind, domain, term, format string, args ...any) {
+	w.add(Issue{Kind: k, Domain: domain, Term: term, Msg: fmt.Sprintf(format, args...)})
+}
+
+// add records an issue, built whole by the caller.
+func (w *walker) add(is Issue) {
+	w.out.Issues = append(w.out.Issues, is)
 }
 
 // report walks the fetched tree in record order, fills in the per-term
-// reports and counts, and records the issues.
+// reports and counts, and records the issues. Its phases: the outcome of
+// the record's lookup (reportLookup), each term (reportTerm), then the
+// record as a whole.
 func (w *walker) report(n *Node, probes map[probeKey]*probeResult) {
 	switch n.Status {
 	case "loop", "dynamic", "truncated": // reported by child
 		return
 	}
-	st := n.st
-	switch {
-	case st.invalid:
-		n.Status, n.Error = "none", "not a valid domain name"
-		w.issue(IssueIncludeMissing, n.Domain, n.Term, "%s target %q is not a valid domain name (RFC 7208 §4.3): evaluating it gives permerror", n.Via, n.Domain)
-		return
-	case st.err != nil:
-		n.Status, n.Error = "temperror", st.err.Error()
-		w.issue(IssueTempError, n.Domain, n.Term, "could not look up the SPF record of %s: %v", n.Domain, st.err)
-		return
-	case st.sel == None:
-		n.Status = "none"
-		why := "no TXT record starts with \"v=spf1\""
-		if st.ans.NXDomain() {
-			why = "the domain does not exist"
-		}
-		n.Error = why
-		if n.Via == "root" {
-			w.issue(IssueMissing, n.Domain, "", "%s publishes no SPF record (%s)", n.Domain, why).Records = st.ans.Strings(dns.TypeTXT)
-		} else {
-			w.issue(IssueIncludeMissing, n.Domain, n.Term, "%s target %s has no SPF record (%s): evaluating it gives permerror", n.Via, n.Domain, why).Records = st.ans.Strings(dns.TypeTXT)
-		}
-		return
-	case st.sel == PermError:
-		n.Status = "multiple"
-		if n.Via == "root" {
-			w.out.Records = st.spf
-		}
-		recs := make([]string, len(st.spf))
-		for i, s := range st.spf {
-			recs[i] = fmt.Sprintf("%s. IN TXT %q", n.Domain, s)
-		}
-		w.issue(IssueMultiple, n.Domain, n.Term, "%s publishes %d SPF records; exactly one is allowed, so every evaluation ends in permerror", n.Domain, len(st.spf)).Records = recs
-		w.checkSize(n)
-		return
-	}
-	if n.Via == "root" {
-		w.out.Records = st.spf
-	}
-	w.checkSize(n)
-	if st.perr != nil {
-		n.Status, n.Error = "syntax", st.perr.Error()
-		w.issue(IssueSyntax, n.Domain, n.Term, "the SPF record of %s is invalid: %v; every evaluation ends in permerror", n.Domain, st.perr).Records = []string{fmt.Sprintf("%s. IN TXT %q", n.Domain, st.spf[0])}
+	if !w.reportLookup(n) {
 		return
 	}
 	rec, domain := n.rec, n.Domain
-	all := rec.All()
 	for i := range rec.Terms {
-		t := &rec.Terms[i]
-		tr := TermReport{Text: t.Text}
-		switch t.Kind {
-		case IP4, IP6, UnknownModifier, Exp:
-		case All:
-			switch {
-			case t.Qualifier == QPass && n.passChain && st.final:
-				w.issue(IssueAllPass, domain, t.Text, "%q in the record of %s authorizes every host on the Internet to send as %s", t.Text, domain, w.out.Domain)
-			case t.Qualifier == QPass && n.passChain:
-				w.issue(IssueAllPass, domain, t.Text, "%s ends in %q and is included by the tree of %s: the include matches every host, so every host on the Internet passes", domain, t.Text, w.out.Domain).Included = true
-			case t.Qualifier == QNeutral && st.final:
-				w.issue(IssueAllNeutral, domain, t.Text, "%q in the record of %s makes no assertion about unlisted hosts: forged mail gets neutral, which receivers treat like no SPF", t.Text, domain)
-			}
-		case Redirect:
-			if all != nil {
-				tr.Note = "ignored: the record has an all mechanism"
-				w.issue(IssueRedirectIgnored, domain, t.Text, "%q is ignored because the record of %s also has %q (RFC 7208 §6.1)", t.Text, domain, all.Text)
-				break
-			}
-			tr.Lookups = 1
-			w.child(n, i, t, &tr, probes)
-		case Include:
-			tr.Lookups = 1
-			w.child(n, i, t, &tr, probes)
-		case A, MX, Exists, PTR:
-			tr.Lookups = 1
-			if t.Kind == PTR {
-				w.issue(IssuePTR, domain, t.Text, "%q in the record of %s: the ptr mechanism is slow, unreliable and deprecated (RFC 7208 §5.5); many receivers skip it", t.Text, domain)
-			}
-			if dyn := dynamicLetters(t.Domain); dyn != "" {
-				tr.Dynamic = true
-				w.issue(IssueMacroUnknowable, domain, t.Text, "%q depends on the sender (%s): its lookups cannot be checked in advance", t.Text, describeLetters(dyn))
-				break
-			}
-			if t.Kind != PTR {
-				w.probeReport(n, t, &tr, probes[probeKey{n, i}])
-			}
-		}
+		tr := w.reportTerm(n, i, probes)
 		n.Lookups += tr.Lookups
 		n.Terms = append(n.Terms, tr)
 	}
 	w.checkExp(n)
-	if all == nil && rec.Redirect == nil && st.final {
+	if rec.All() == nil && rec.Redirect == nil && n.st.final {
 		w.issue(IssueAllNeutral, domain, "", "the record of %s has no all mechanism and no redirect: unlisted hosts get neutral (RFC 7208 §4.7), which receivers treat like no SPF", domain)
 	}
 	n.Total = n.Lookups
 	for _, c := range n.Nodes {
 		n.Total += c.Total
+	}
+}
+
+// reportLookup is the phase for the outcome of a node's lookup: it sets
+// the node's status and reports a record that cannot be evaluated (no
+// valid name, failed lookup, none, several, a syntax error). It reports
+// whether the node has one parsed record whose terms are to be walked.
+func (w *walker) reportLookup(n *Node) bool {
+	st := n.st
+	switch {
+	case st.invalid:
+		n.Status, n.Error = "none", "not a valid domain name"
+		w.issue(IssueIncludeMissing, n.Domain, n.Term, "%s target %q is not a valid domain name (RFC 7208 §4.3): evaluating it gives permerror", n.Via, n.Domain)
+		return false
+	case st.err != nil:
+		n.Status, n.Error = "temperror", st.err.Error()
+		w.issue(IssueTempError, n.Domain, n.Term, "could not look up the SPF record of %s: %v", n.Domain, st.err)
+		return false
+	case st.sel == None:
+		w.reportNone(n)
+		return false
+	}
+	if n.Via == "root" {
+		w.out.Records = st.spf
+	}
+	if st.sel == PermError {
+		n.Status = "multiple"
+		recs := make([]string, len(st.spf))
+		for i, s := range st.spf {
+			recs[i] = fmt.Sprintf("%s. IN TXT %q", n.Domain, s)
+		}
+		w.add(Issue{Kind: IssueMultiple, Domain: n.Domain, Term: n.Term, Records: recs,
+			Msg: fmt.Sprintf("%s publishes %d SPF records; exactly one is allowed, so every evaluation ends in permerror", n.Domain, len(st.spf))})
+		w.checkSize(n)
+		return false
+	}
+	w.checkSize(n)
+	if st.perr != nil {
+		n.Status, n.Error = "syntax", st.perr.Error()
+		w.add(Issue{Kind: IssueSyntax, Domain: n.Domain, Term: n.Term, Records: []string{fmt.Sprintf("%s. IN TXT %q", n.Domain, st.spf[0])},
+			Msg: fmt.Sprintf("the SPF record of %s is invalid: %v; every evaluation ends in permerror", n.Domain, st.perr)})
+		return false
+	}
+	return true
+}
+
+// reportNone reports a node without an SPF record.
+func (w *walker) reportNone(n *Node) {
+	st := n.st
+	n.Status = "none"
+	why := "no TXT record starts with \"v=spf1\""
+	if st.ans.NXDomain() {
+		why = "the domain does not exist"
+	}
+	n.Error = why
+	is := Issue{Kind: IssueIncludeMissing, Domain: n.Domain, Term: n.Term, Records: st.ans.Strings(dns.TypeTXT),
+		Msg: fmt.Sprintf("%s target %s has no SPF record (%s): evaluating it gives permerror", n.Via, n.Domain, why)}
+	if n.Via == "root" {
+		is.Kind, is.Term, is.Msg = IssueMissing, "", fmt.Sprintf("%s publishes no SPF record (%s)", n.Domain, why)
+	}
+	w.add(is)
+}
+
+// reportTerm is the phase for the i-th term of a node's record: it
+// returns the term's report and records its issues.
+func (w *walker) reportTerm(n *Node, i int, probes map[probeKey]*probeResult) TermReport {
+	t := &n.rec.Terms[i]
+	tr := TermReport{Text: t.Text}
+	switch t.Kind {
+	case All:
+		w.reportAll(n, t)
+	case Redirect:
+		if all := n.rec.All(); all != nil {
+			tr.Note = "ignored: the record has an all mechanism"
+			w.issue(IssueRedirectIgnored, n.Domain, t.Text, "%q is ignored because the record of %s also has %q (RFC 7208 §6.1)", t.Text, n.Domain, all.Text)
+			break
+		}
+		tr.Lookups = 1
+		w.child(n, i, t, &tr, probes)
+	case Include:
+		tr.Lookups = 1
+		w.child(n, i, t, &tr, probes)
+	case A, MX, Exists, PTR:
+		tr.Lookups = 1
+		w.reportQuery(n, t, &tr, probes[probeKey{n, i}])
+	}
+	return tr
+}
+
+// reportAll reports an all mechanism that lets every host pass, or that
+// leaves unlisted hosts neutral.
+func (w *walker) reportAll(n *Node, t *Term) {
+	domain, st := n.Domain, n.st
+	switch {
+	case t.Qualifier == QPass && n.passChain && st.final:
+		w.issue(IssueAllPass, domain, t.Text, "%q in the record of %s authorizes every host on the Internet to send as %s", t.Text, domain, w.out.Domain)
+	case t.Qualifier == QPass && n.passChain:
+		w.add(Issue{Kind: IssueAllPass, Domain: domain, Term: t.Text, Included: true,
+			Msg: fmt.Sprintf("%s ends in %q and is included by the tree of %s: the include matches every host, so every host on the Internet passes", domain, t.Text, w.out.Domain)})
+	case t.Qualifier == QNeutral && st.final:
+		w.issue(IssueAllNeutral, domain, t.Text, "%q in the record of %s makes no assertion about unlisted hosts: forged mail gets neutral, which receivers treat like no SPF", t.Text, domain)
+	}
+}
+
+// reportQuery reports an a, mx, exists or ptr term: ptr is deprecated,
+// a term that depends on the sender cannot be checked, and the others
+// are judged on their probe.
+func (w *walker) reportQuery(n *Node, t *Term, tr *TermReport, p *probeResult) {
+	if t.Kind == PTR {
+		w.issue(IssuePTR, n.Domain, t.Text, "%q in the record of %s: the ptr mechanism is slow, unreliable and deprecated (RFC 7208 §5.5); many receivers skip it", t.Text, n.Domain)
+	}
+	if dyn := dynamicLetters(t.Domain); dyn != "" {
+		tr.Dynamic = true
+		w.issue(IssueMacroUnknowable, n.Domain, t.Text, "%q depends on the sender (%s): its lookups cannot be checked in advance", t.Text, describeLetters(dyn))
+		return
+	}
+	if t.Kind != PTR {
+		w.probeReport(n, t, tr, p)
 	}
 }
 
@@ -554,7 +599,8 @@ func (w *walker) probeReport(n *Node, t *Term, tr *TermReport, p *probeResult) {
 			for _, mx := range p.mxs {
 				recs = append(recs, mx.String())
 			}
-			w.issue(IssueMXLimit, n.Domain, t.Text, "%q: %s has %d MX names; the mx mechanism may look at no more than %d, so it gives permerror (RFC 7208 §4.6.4)", t.Text, p.target, len(p.mxs), MaxNamesPerLookup).Records = recs
+			w.add(Issue{Kind: IssueMXLimit, Domain: n.Domain, Term: t.Text, Records: recs,
+				Msg: fmt.Sprintf("%q: %s has %d MX names; the mx mechanism may look at no more than %d, so it gives permerror (RFC 7208 §4.6.4)", t.Text, p.target, len(p.mxs), MaxNamesPerLookup)})
 		}
 	}
 	switch {
@@ -601,9 +647,8 @@ func (w *walker) checkSize(n *Node) {
 	if size <= MaxAnswerOctets {
 		return
 	}
-	is := w.issue(IssueTooLong, n.Domain, "", "the name %s and its TXT records total %d octets, over the %d RFC 7208 §3.4 advises: the answer may not fit in a 512-octet UDP packet, so receivers must retry over TCP, and those that cannot get temperror", n.Domain, size, MaxAnswerOctets)
-	is.Included = n.Via == "include"
-	is.Records = st.ans.Strings(dns.TypeTXT)
+	w.add(Issue{Kind: IssueTooLong, Domain: n.Domain, Included: n.Via == "include", Records: st.ans.Strings(dns.TypeTXT),
+		Msg: fmt.Sprintf("the name %s and its TXT records total %d octets, over the %d RFC 7208 §3.4 advises: the answer may not fit in a 512-octet UDP packet, so receivers must retry over TCP, and those that cannot get temperror", n.Domain, size, MaxAnswerOctets)})
 }
 
 // checkExp looks up the exp= target of a record whose explanation
@@ -636,7 +681,8 @@ func (w *walker) checkExp(n *Node) {
 		}
 	}
 	if why != "" {
-		w.issue(IssueExpUnusable, n.Domain, t.Text, "%q in the record of %s: %s, so receivers ignore exp= and give their default explanation to rejected senders (RFC 7208 §6.2)", t.Text, n.Domain, why).Records = ans.Strings(dns.TypeTXT)
+		w.add(Issue{Kind: IssueExpUnusable, Domain: n.Domain, Term: t.Text, Records: ans.Strings(dns.TypeTXT),
+			Msg: fmt.Sprintf("%q in the record of %s: %s, so receivers ignore exp= and give their default explanation to rejected senders (RFC 7208 §6.2)", t.Text, n.Domain, why)})
 	}
 }
 
@@ -738,13 +784,12 @@ func (w *walker) voids() {
 			severe = severe || ev.passCapble
 		}
 		famName := [2]string{"IPv4", "IPv6"}[fam]
-		is := w.issue(IssueTooManyVoid, w.out.Domain, "", "%d lookups of the tree find nothing for %s senders (limit %d): %s", count, famName, DefaultMaxVoidLookups, strings.Join(terms, ", "))
-		is.Severe, is.IPv6Only = severe, fam == 1
+		effect := "only senders no term authorizes reach the excess, and get permerror instead of fail"
 		if severe {
-			is.Msg += "; senders authorized by a later term get permerror instead of pass"
-		} else {
-			is.Msg += "; only senders no term authorizes reach the excess, and get permerror instead of fail"
+			effect = "senders authorized by a later term get permerror instead of pass"
 		}
+		w.add(Issue{Kind: IssueTooManyVoid, Domain: w.out.Domain, Severe: severe, IPv6Only: fam == 1,
+			Msg: fmt.Sprintf("%d lookups of the tree find nothing for %s senders (limit %d): %s; %s", count, famName, DefaultMaxVoidLookups, strings.Join(terms, ", "), effect)})
 	}
 }
 

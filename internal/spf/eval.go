@@ -485,7 +485,10 @@ func tempErr(what string, err error) *evalError {
 	return &evalError{TempError, fmt.Sprintf("%s: %v", what, err)}
 }
 
-// mechanism evaluates one directive (RFC 7208 §5).
+// mechanism evaluates one directive (RFC 7208 §5): whether the term
+// matches the sender. The address mechanisms are judged in place; the others count against
+// the lookup limit, expand their target and go to the matcher of their
+// kind.
 func (s *state) mechanism(t *Term, cur string, depth int) (bool, error) {
 	switch t.Kind {
 	case All:
@@ -504,90 +507,115 @@ func (s *state) mechanism(t *Term, cur string, depth int) (bool, error) {
 	}
 	switch t.Kind {
 	case Include:
-		idx := s.cur
-		res, _, reason := s.checkHost(target, depth+1, false)
-		s.cur = idx
-		switch res {
-		case Pass:
-			return true, nil
-		case Fail, SoftFail, Neutral:
-			return false, nil
-		case TempError:
-			return false, &evalError{TempError, "include: " + reason}
-		case None:
-			return false, permErr("include target %s has no SPF record (RFC 7208 §5.2)", target)
-		default:
-			return false, permErr("include: %s", reason)
-		}
+		return s.matchInclude(target, depth)
 	case A:
-		a, err := s.query(target, s.addrType())
-		if err != nil {
-			return false, tempErr("address lookup", err)
-		}
-		addrs := addrsOf(a)
-		if len(addrs) == 0 {
-			if err := s.void(); err != nil {
-				return false, err
-			}
-		}
-		return s.inCIDR(addrs, t), nil
+		return s.matchA(t, target)
 	case MX:
-		mxs, a, err := resolve.MX(s.ctx, recorder{s}, target)
-		if err != nil {
-			return false, tempErr("MX lookup", err)
-		}
-		if len(mxs) == 0 || a.NXDomain() {
-			if err := s.void(); err != nil {
-				return false, err
-			}
-		}
-		if len(mxs) > MaxNamesPerLookup {
-			return false, permErr("%s has %d MX records; the mx mechanism may look at no more than %d (RFC 7208 §4.6.4)", target, len(mxs), MaxNamesPerLookup)
-		}
-		for _, mx := range mxs {
-			host := strings.TrimSuffix(mx.Mx, ".")
-			if host == "" {
-				continue // null MX
-			}
-			aa, err := s.query(host, s.addrType())
-			if err != nil {
-				return false, tempErr("address lookup of MX host "+host, err)
-			}
-			if s.inCIDR(addrsOf(aa), t) {
-				return true, nil
-			}
-		}
-		return false, nil
+		return s.matchMX(t, target)
 	case PTR:
-		names, void := s.ptrNames()
-		if void {
-			if err := s.void(); err != nil {
-				return false, err
-			}
-		}
-		for _, n := range names {
-			if !s.confirms(n) {
-				continue
-			}
-			if strings.EqualFold(n, target) || strings.HasSuffix(strings.ToLower(n), "."+strings.ToLower(target)) {
-				return true, nil
-			}
-		}
-		return false, nil
+		return s.matchPTR(target)
 	case Exists:
-		a, err := s.query(target, dns.TypeA)
-		if err != nil {
-			return false, tempErr("exists lookup", err)
-		}
-		if len(a.Of(dns.TypeA)) == 0 {
-			if err := s.void(); err != nil {
-				return false, err
-			}
-			return false, nil
-		}
-		return true, nil
+		return s.matchExists(target)
 	}
 	return false, permErr("unexpected term kind %v", t.Kind)
+}
+
+// matchInclude evaluates include:target (RFC 7208 §5.2).
+func (s *state) matchInclude(target string, depth int) (bool, error) {
+	idx := s.cur
+	res, _, reason := s.checkHost(target, depth+1, false)
+	s.cur = idx
+	switch res {
+	case Pass:
+		return true, nil
+	case Fail, SoftFail, Neutral:
+		return false, nil
+	case TempError:
+		return false, &evalError{TempError, "include: " + reason}
+	case None:
+		return false, permErr("include target %s has no SPF record (RFC 7208 §5.2)", target)
+	default:
+		return false, permErr("include: %s", reason)
+	}
+}
+
+// matchA evaluates a:target (RFC 7208 §5.3).
+func (s *state) matchA(t *Term, target string) (bool, error) {
+	a, err := s.query(target, s.addrType())
+	if err != nil {
+		return false, tempErr("address lookup", err)
+	}
+	addrs := addrsOf(a)
+	if len(addrs) == 0 {
+		if err := s.void(); err != nil {
+			return false, err
+		}
+	}
+	return s.inCIDR(addrs, t), nil
+}
+
+// matchMX evaluates mx:target (RFC 7208 §5.4).
+func (s *state) matchMX(t *Term, target string) (bool, error) {
+	mxs, a, err := resolve.MX(s.ctx, recorder{s}, target)
+	if err != nil {
+		return false, tempErr("MX lookup", err)
+	}
+	if len(mxs) == 0 || a.NXDomain() {
+		if err := s.void(); err != nil {
+			return false, err
+		}
+	}
+	if len(mxs) > MaxNamesPerLookup {
+		return false, permErr("%s has %d MX records; the mx mechanism may look at no more than %d (RFC 7208 §4.6.4)", target, len(mxs), MaxNamesPerLookup)
+	}
+	for _, mx := range mxs {
+		host := strings.TrimSuffix(mx.Mx, ".")
+		if host == "" {
+			continue // null MX
+		}
+		aa, err := s.query(host, s.addrType())
+		if err != nil {
+			return false, tempErr("address lookup of MX host "+host, err)
+		}
+		if s.inCIDR(addrsOf(aa), t) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// matchPTR evaluates ptr:target (RFC 7208 §5.5).
+func (s *state) matchPTR(target string) (bool, error) {
+	names, void := s.ptrNames()
+	if void {
+		if err := s.void(); err != nil {
+			return false, err
+		}
+	}
+	for _, n := range names {
+		if !s.confirms(n) {
+			continue
+		}
+		if strings.EqualFold(n, target) || strings.HasSuffix(strings.ToLower(n), "."+strings.ToLower(target)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// matchExists evaluates exists:target (RFC 7208 §5.7).
+func (s *state) matchExists(target string) (bool, error) {
+	a, err := s.query(target, dns.TypeA)
+	if err != nil {
+		return false, tempErr("exists lookup", err)
+	}
+	if len(a.Of(dns.TypeA)) == 0 {
+		if err := s.void(); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	return true, nil
 }
 
 // recorder lets resolve helpers go through state.query.

@@ -239,38 +239,55 @@ func modifierName(s string) int {
 	return -1
 }
 
+// parseTerm parses one term of a record, at byte offset pos and 1-based
+// index idx: a modifier (parseModifier) or a directive (parseDirective).
+// Any error is a *SyntaxError.
 func parseTerm(s string, pos, idx int) (Term, error) {
 	t := Term{Pos: pos, Index: idx, Text: s, Qualifier: QPass, CIDR4: -1, CIDR6: -1}
-	bad := func(format string, args ...any) (Term, error) {
-		return t, &SyntaxError{Pos: pos, Index: idx, Term: s, Msg: fmt.Sprintf(format, args...)}
-	}
+	var err error
 	if n := modifierName(s); n > 0 {
-		name, val := s[:n], s[n+1:]
-		t.Name = name
-		switch strings.ToLower(name) {
-		case "redirect", "exp":
-			t.Kind = Redirect
-			if strings.EqualFold(name, "exp") {
-				t.Kind = Exp
-			}
-			if val == "" {
-				return bad("%s= needs a domain", strings.ToLower(name))
-			}
-			d, err := parseDomainSpec(val)
-			if err != nil {
-				return bad("%v", err)
-			}
-			t.Domain = d
-		default:
-			t.Kind = UnknownModifier
-			v, err := parseMacroString(val, expLetters)
-			if err != nil {
-				return bad("unknown modifier %s= has an invalid value: %v", name, err)
-			}
-			t.Value = v
-		}
-		return t, nil
+		err = t.parseModifier(s[:n], s[n+1:])
+	} else {
+		err = t.parseDirective(s)
 	}
+	if err != nil {
+		return t, &SyntaxError{Pos: pos, Index: idx, Term: s, Msg: err.Error()}
+	}
+	return t, nil
+}
+
+// parseModifier is the phase for a name=value term (RFC 7208 §6).
+func (t *Term) parseModifier(name, val string) error {
+	t.Name = name
+	switch strings.ToLower(name) {
+	case "redirect", "exp":
+		t.Kind = Redirect
+		if strings.EqualFold(name, "exp") {
+			t.Kind = Exp
+		}
+		if val == "" {
+			return fmt.Errorf("%s= needs a domain", strings.ToLower(name))
+		}
+		d, err := parseDomainSpec(val)
+		if err != nil {
+			return err
+		}
+		t.Domain = d
+	default:
+		t.Kind = UnknownModifier
+		v, err := parseMacroString(val, expLetters)
+		if err != nil {
+			return fmt.Errorf("unknown modifier %s= has an invalid value: %v", name, err)
+		}
+		t.Value = v
+	}
+	return nil
+}
+
+// parseDirective is the phase for a mechanism with its qualifier
+// (RFC 7208 §4.6.2, §5): it splits off the qualifier and the name and
+// hands the argument to the mechanism's parser in mechanismParsers.
+func (t *Term) parseDirective(s string) error {
 	rest := s
 	switch rest[0] {
 	case '+', '-', '~', '?':
@@ -284,88 +301,113 @@ func parseTerm(s string, pos, idx int) (Term, error) {
 	name := strings.ToLower(rest[:n])
 	arg := rest[n:]
 	if name == "" {
-		return bad("expected a mechanism (all, include, a, mx, ptr, ip4, ip6, exists) or a modifier (name=value)")
+		return errors.New("expected a mechanism (all, include, a, mx, ptr, ip4, ip6, exists) or a modifier (name=value)")
 	}
 	if arg != "" && arg[0] != ':' && arg[0] != '/' {
-		return bad("unknown mechanism %q", rest)
+		return fmt.Errorf("unknown mechanism %q", rest)
 	}
-	switch name {
-	case "all":
-		t.Kind = All
-		if arg != "" {
-			return bad("all takes no argument")
-		}
-	case "include", "exists":
-		t.Kind = Include
-		if name == "exists" {
-			t.Kind = Exists
-		}
-		if arg == "" || arg[0] != ':' || len(arg) == 1 {
-			return bad("%s needs a domain: %s:<domain>", name, name)
-		}
-		d, err := parseDomainSpec(arg[1:])
+	m, ok := mechanismParsers[name]
+	if !ok {
+		return fmt.Errorf("unknown mechanism %q", name)
+	}
+	t.Kind = m.kind
+	return m.parse(t, name, arg)
+}
+
+// mechanismParser reads a mechanism's argument (":domain", "/cidr"…)
+// into t.
+type mechanismParser struct {
+	kind  Kind
+	parse func(t *Term, name, arg string) error
+}
+
+// mechanismParsers holds the kind and argument parser of each mechanism.
+var mechanismParsers = map[string]mechanismParser{
+	"all":     {All, parseAllArg},
+	"include": {Include, parseDomainArg},
+	"exists":  {Exists, parseDomainArg},
+	"a":       {A, parseHostArg},
+	"mx":      {MX, parseHostArg},
+	"ptr":     {PTR, parsePTRArg},
+	"ip4":     {IP4, parseNetworkArg},
+	"ip6":     {IP6, parseNetworkArg},
+}
+
+// parseAllArg: all takes no argument.
+func parseAllArg(_ *Term, _, arg string) error {
+	if arg != "" {
+		return errors.New("all takes no argument")
+	}
+	return nil
+}
+
+// parseDomainArg reads the required ":domain" of include and exists.
+func parseDomainArg(t *Term, name, arg string) error {
+	if arg == "" || arg[0] != ':' || len(arg) == 1 {
+		return fmt.Errorf("%s needs a domain: %s:<domain>", name, name)
+	}
+	d, err := parseDomainSpec(arg[1:])
+	if err != nil {
+		return err
+	}
+	t.Domain = d
+	return nil
+}
+
+// parseHostArg reads the optional ":domain" and dual CIDR length of a
+// and mx.
+func parseHostArg(t *Term, name, arg string) error {
+	hasDom := arg != "" && arg[0] == ':'
+	if hasDom {
+		arg = arg[1:]
+	}
+	body, c4, c6, err := splitDualCIDR(arg)
+	if err != nil {
+		return err
+	}
+	t.CIDR4, t.CIDR6 = c4, c6
+	switch {
+	case hasDom && body == "":
+		return fmt.Errorf("%s: has an empty domain (write %s alone for the current domain)", name, name)
+	case hasDom:
+		d, err := parseDomainSpec(body)
 		if err != nil {
-			return bad("%v", err)
+			return err
 		}
 		t.Domain = d
-	case "a", "mx":
-		t.Kind = A
-		if name == "mx" {
-			t.Kind = MX
-		}
-		dom := ""
-		hasDom := false
-		if arg != "" && arg[0] == ':' {
-			hasDom = true
-			arg = arg[1:]
-		}
-		body, c4, c6, err := splitDualCIDR(arg)
-		if err != nil {
-			return bad("%v", err)
-		}
-		t.CIDR4, t.CIDR6 = c4, c6
-		if hasDom {
-			dom = body
-			if dom == "" {
-				return bad("%s: has an empty domain (write %s alone for the current domain)", name, name)
-			}
-			d, err := parseDomainSpec(dom)
-			if err != nil {
-				return bad("%v", err)
-			}
-			t.Domain = d
-		} else if body != "" {
-			return bad("bad CIDR length %q: expected /0-32 for IPv4 and //0-128 for IPv6", arg)
-		}
-	case "ptr":
-		t.Kind = PTR
-		if arg != "" {
-			if arg[0] != ':' || len(arg) == 1 {
-				return bad("ptr takes an optional domain (ptr:<domain>) and no CIDR length")
-			}
-			d, err := parseDomainSpec(arg[1:])
-			if err != nil {
-				return bad("%v", err)
-			}
-			t.Domain = d
-		}
-	case "ip4", "ip6":
-		t.Kind = IP4
-		if name == "ip6" {
-			t.Kind = IP6
-		}
-		if arg == "" || arg[0] != ':' || len(arg) == 1 {
-			return bad("%s needs a network: %s:<address>[/<length>]", name, name)
-		}
-		p, err := parseNetwork(arg[1:], t.Kind == IP6)
-		if err != nil {
-			return bad("%v", err)
-		}
-		t.Net = p
-	default:
-		return bad("unknown mechanism %q", name)
+	case body != "":
+		return fmt.Errorf("bad CIDR length %q: expected /0-32 for IPv4 and //0-128 for IPv6", arg)
 	}
-	return t, nil
+	return nil
+}
+
+// parsePTRArg reads the optional ":domain" of ptr.
+func parsePTRArg(t *Term, _, arg string) error {
+	if arg == "" {
+		return nil
+	}
+	if arg[0] != ':' || len(arg) == 1 {
+		return errors.New("ptr takes an optional domain (ptr:<domain>) and no CIDR length")
+	}
+	d, err := parseDomainSpec(arg[1:])
+	if err != nil {
+		return err
+	}
+	t.Domain = d
+	return nil
+}
+
+// parseNetworkArg reads the required ":address[/length]" of ip4 and ip6.
+func parseNetworkArg(t *Term, name, arg string) error {
+	if arg == "" || arg[0] != ':' || len(arg) == 1 {
+		return fmt.Errorf("%s needs a network: %s:<address>[/<length>]", name, name)
+	}
+	p, err := parseNetwork(arg[1:], t.Kind == IP6)
+	if err != nil {
+		return err
+	}
+	t.Net = p
+	return nil
 }
 
 func parseNetwork(s string, v6 bool) (netip.Prefix, error) {
