@@ -83,40 +83,53 @@ func (res *Result) Evidence() []string {
 	return out
 }
 
-// Recommend returns the record to publish for domain: rec's usable URIs
-// (bare addresses and DMARC-style size limits repaired, URIs of a
-// mis-cased RUA tag taken over) minus those in drop, and its other
-// extensions; mailto:tlsrpt@<domain> when no URI is left or rec is nil.
-func Recommend(domain string, rec *Record, drop []string) string {
-	var uris, ext []string
-	add := func(raw, asWritten string) {
-		if raw != "" && !slices.Contains(drop, asWritten) && !slices.Contains(uris, raw) {
-			uris = append(uris, raw)
+// Usable returns the URIs senders could use once the record's obvious
+// repairs are made: its usable rua entries, the repaired form of the
+// others where there is one (a bare address, a DMARC-style size limit),
+// and the usable entries of a mis-cased RUA tag; each once.
+func (r *Record) Usable() []URI {
+	var out []URI
+	add := func(u URI) {
+		if u.OK && !slices.ContainsFunc(out, func(o URI) bool { return o.Raw == u.Raw }) {
+			out = append(out, u)
 		}
 	}
-	if rec != nil {
-		repaired := map[string]string{}
-		for _, p := range rec.Problems {
-			if p.URI != "" && p.Repaired != "" {
-				repaired[p.URI] = p.Repaired
+	repaired := map[string]string{}
+	for _, p := range r.Problems {
+		if p.URI != "" && p.Repaired != "" {
+			repaired[p.URI] = p.Repaired
+		}
+	}
+	for _, u := range r.RUA {
+		if !u.OK && repaired[u.Raw] != "" {
+			u, _ = parseURI(repaired[u.Raw])
+		}
+		add(u)
+	}
+	for _, e := range r.Extensions {
+		if strings.EqualFold(e.Name, "rua") {
+			for _, u := range Parse(Version + "; rua=" + e.Value).RUA {
+				add(u)
 			}
 		}
-		for _, u := range rec.RUA {
-			if u.OK {
-				add(u.Raw, u.Raw)
-			} else {
-				add(repaired[u.Raw], u.Raw)
+	}
+	return out
+}
+
+// Recommend returns the record to publish for domain: rec's Usable URIs
+// minus those in drop, and its other extensions; mailto:tlsrpt@<domain>
+// when no URI is left or rec is nil.
+func Recommend(domain string, rec *Record, drop []string) string {
+	var uris, ext []string
+	if rec != nil {
+		for _, u := range rec.Usable() {
+			if !slices.Contains(drop, u.Raw) {
+				uris = append(uris, u.Raw)
 			}
 		}
 		for _, e := range rec.Extensions {
 			if !strings.EqualFold(e.Name, "rua") {
 				ext = append(ext, e.Name+"="+e.Value)
-				continue
-			}
-			for _, u := range Parse(Version + "; rua=" + e.Value).RUA {
-				if u.OK {
-					add(u.Raw, u.Raw)
-				}
 			}
 		}
 	}

@@ -125,9 +125,9 @@ func TestURIFields(t *testing.T) {
 
 func TestSelected(t *testing.T) {
 	for txt, want := range map[string]bool{
-		"v=TLSRPTv1; rua=mailto:a@example.org": true,
-		"v=TLSRPTv1 ;rua=mailto:a@example.org": true,
-		"v=TLSRPTv1":                           true,
+		"v=TLSRPTv1; rua=mailto:a@example.org":  true,
+		"v=TLSRPTv1 ;rua=mailto:a@example.org":  true,
+		"v=TLSRPTv1":                            true,
 		"v=TLSRPTv10; rua=mailto:a@example.org": false,
 		"v=tlsrptv1; rua=mailto:a@example.org":  false,
 		" v=TLSRPTv1; rua=mailto:a@example.org": false,
@@ -154,7 +154,7 @@ func TestRecommend(t *testing.T) {
 		{"v=TLSRPTv1; rua=a@example.org, https://r.example.org/x; x=1", nil, "v=TLSRPTv1; rua=mailto:a@example.org,https://r.example.org/x; x=1"},
 		{"v=TLSRPTv1; rua=mailto:a@example.org!10m,ftp://x", nil, "v=TLSRPTv1; rua=mailto:a@example.org"},
 		{"v=TLSRPTv1; RUA=mailto:a@example.org", nil, "v=TLSRPTv1; rua=mailto:a@example.org"},
-		{"v=TLSRPTv1; rua=mailto:a@dead.example,mailto:b@example.org", []string{"mailto:a@dead.example"}, "v=TLSRPTv1; rua=mailto:b@example.org"},
+		{"v=TLSRPTv1; rua=mailto:a@dead.example,b@example.org", []string{"mailto:a@dead.example"}, "v=TLSRPTv1; rua=mailto:b@example.org"},
 		{"v=TLSRPTv1; rua=mailto:a@dead.example", []string{"mailto:a@dead.example"}, "v=TLSRPTv1; rua=mailto:tlsrpt@example.org"},
 	}
 	for _, tt := range tests {
