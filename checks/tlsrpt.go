@@ -241,5 +241,9 @@ func tlsrptDestinations(ctx context.Context, env *Env, rec *tlsrpt.Record) ([]dm
 // rule the DMARC engine applies to its report destinations.
 func mailDestination(ctx context.Context, r resolve.Resolver, host string) dmarc.Destination {
 	u := dmarc.ReportURI{Tag: "rua", Raw: "mailto:postmaster@" + host, Scheme: "mailto", Host: host}
-	return dmarc.Destinations(ctx, r, []dmarc.ReportURI{u})[0]
+	dst := dmarc.Destinations(ctx, r, []dmarc.ReportURI{u})[0]
+	if dst.Records == nil {
+		dst.Records = []string{} // an array in the JSON report, never null
+	}
+	return dst
 }
