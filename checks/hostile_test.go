@@ -66,7 +66,7 @@ var hostileCases = []hostileCase{
 	{name: "65KB-answers", setup: selectors(dnstest.Huge), mayFail: []string{"dkim"}},
 	{name: "5000-TXT", setup: selectors(dnstest.ManyTXT), mayFail: []string{"dkim"}},
 	{name: "control-bytes", setup: func(s *dnstest.Server) { s.SetBelow("example.org", dnstest.ControlBytes) },
-		mayFail: []string{"mx", "ptr", "spf", "dkim", "dmarc", "dnsbl", "smtp", "tls"}, escaped: true},
+		mayFail: []string{"mx", "ptr", "spf", "dkim", "dmarc", "dnsbl", "smtp", "tls", "tlsrpt"}, escaped: true},
 }
 
 // hostileAudit runs the whole audit of example.org against srv under the

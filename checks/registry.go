@@ -14,6 +14,7 @@ func Registry() []Check {
 		DNSBL{},
 		SMTP{},
 		TLS{},
+		TLSRPT{},
 	}
 }
 
