@@ -66,7 +66,24 @@ func (v *Validator) authenticate(ctx context.Context, z string, trust []dns.RR) 
 		}
 	}
 	zv.state, zv.keys = Secure, keys
+	v.nsec3Param(ctx, zv, z)
 	return zv
+}
+
+// nsec3Param notes a validated NSEC3PARAM of z with extra iterations
+// (RFC 9276 §3.1); a failed or unsigned answer adds nothing.
+func (v *Validator) nsec3Param(ctx context.Context, zv *zoneVerdict, z string) {
+	ans, err := v.ask(ctx, z, dns.TypeNSEC3PARAM)
+	if err != nil {
+		return
+	}
+	set := ans.Of(dns.TypeNSEC3PARAM)
+	if len(set) == 0 || v.verifyRRset(&zv.notes, z, zv.keys, set, sigsOf(ans.Records, z, dns.TypeNSEC3PARAM)) != nil {
+		return
+	}
+	if p := set[0].(*dns.NSEC3PARAM); p.Iterations > 0 {
+		zv.notes = append(zv.notes, Note{NSEC3Iterations, z, fmt.Sprintf("NSEC3PARAM %s: %d extra iterations", z, p.Iterations)})
+	}
 }
 
 // trustNotes notes the weak digests among DS records.
