@@ -57,7 +57,7 @@ func TestValidate(t *testing.T) {
 		{"secure.test", dns.TypeMX, dnssec.Secure, ". → test. → secure.test.", nil},
 		{"_dmarc.secure.test", dns.TypeTXT, dnssec.Secure, "secure.test.", nil},
 		{"mx.secure.test", dns.TypeA, dnssec.Secure, "secure.test.", nil},
-		{"secure.test", dns.TypeTXT, dnssec.Secure, "secure.test.", nil},      // NODATA
+		{"secure.test", dns.TypeTXT, dnssec.Secure, "secure.test.", nil},          // NODATA
 		{"_mta-sts.secure.test", dns.TypeTXT, dnssec.Secure, "secure.test.", nil}, // NXDOMAIN
 		{"insecure.test", dns.TypeMX, dnssec.Insecure, "insecure.test. has no DS record in test. (proven by NSEC)", nil},
 		{"_dmarc.insecure.alt", dns.TypeTXT, dnssec.Insecure, "insecure.alt. has no DS record in alt. (proven by NSEC3)", []dnssec.NoteKind{dnssec.NSEC3Iterations}},

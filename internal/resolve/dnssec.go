@@ -49,16 +49,25 @@ func (c *Cache) QueryDNSSEC(ctx context.Context, name string, qtype uint16, cd b
 	return c.query(ctx, cacheKey{Canonical(name), qtype, queryMode{dnssec: true, cd: cd}})
 }
 
-// QueryDNSSEC implements DNSSECResolver: a name inside a zone file is
-// answered from it, unsigned (zone files carry no RRSIG, and Authentic is
+// QueryDNSSEC implements DNSSECResolver: a name inside a zone file (for
+// DS, the zone file of the parent) is answered from it, unsigned (zone files carry no RRSIG, and Authentic is
 // never set); any other name goes to Upstream when it can ask DNSSEC
 // questions, and is an ErrOffline error without an Upstream.
 func (zs *Zones) QueryDNSSEC(ctx context.Context, name string, qtype uint16, cd bool) (*Answer, error) {
 	name = Canonical(name)
-	if zs.Find(name) == nil && zs.Upstream != nil {
+	z := zs.Find(name)
+	if z != nil && qtype == dns.TypeDS && name == z.Origin && name != "." {
+		// The DS of a zone is its parent's (RFC 4035 §3.1.4.1).
+		z = zs.Find(parent(name))
+		if z != nil {
+			rcode, rrs := z.Exchange(name, qtype)
+			return &Answer{Name: name, Qtype: qtype, Rcode: rcode, Records: rrs, Server: "zone:" + z.File, CheckingDisabled: cd}, nil
+		}
+	}
+	if z == nil {
 		up, ok := zs.Upstream.(DNSSECResolver)
 		if !ok {
-			return nil, &QueryError{Name: name, Qtype: qtype, Kind: ErrNoDNSSEC}
+			return nil, &QueryError{Name: name, Qtype: qtype, Kind: ErrOffline, Detail: "outside the zones given with --zone"}
 		}
 		return up.QueryDNSSEC(ctx, name, qtype, cd)
 	}
