@@ -16,6 +16,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -60,9 +62,10 @@ type Options struct {
 	ProbeTimeout time.Duration // every session (smtp, tls): per-connection timeout; 0 means smtpprobe.DefaultTimeout
 
 	// One sub-struct per check that has settings of its own.
-	DKIM  DKIMOptions
-	DNSBL DNSBLOptions
-	SMTP  SMTPOptions
+	DKIM   DKIMOptions
+	DNSBL  DNSBLOptions
+	SMTP   SMTPOptions
+	DNSSEC DNSSECOptions
 }
 
 // DKIMOptions are the dkim check's settings.
@@ -82,6 +85,12 @@ type SMTPOptions struct {
 	SubmissionHosts []string // hosts to probe on 587/465 (--submission-host)
 	RelayTestRcpt   string   // recipient outside the domain for the relay test (--relay-test-rcpt)
 	AllowSRVPorts   bool     // probe submission SRV targets on ports other than 587/465 (--allow-srv-ports)
+}
+
+// DNSSECOptions are the dnssec check's settings.
+type DNSSECOptions struct {
+	AnchorFile string   // where Anchors came from (--trust-anchor); "" for the built-in root anchors
+	Anchors    []dns.RR // DS or DNSKEY trust anchors; nil: the IANA root anchors (dnssec.RootAnchors)
 }
 
 // Env is everything a check may use. Checks reach DNS only through

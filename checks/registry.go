@@ -12,6 +12,7 @@ func Registry() []Check {
 		DMARC{},
 		DKIM{},
 		DNSBL{},
+		DNSSEC{},
 		SMTP{},
 		TLS{},
 		TLSRPT{},

@@ -32,6 +32,7 @@ type auditFlags struct {
 	dkimSelectors   []string
 	dnsbl           []string
 	dnsblFile       string
+	trustAnchor     string
 	submissionHosts []string
 	relayRcpt       string
 	caFile          string
@@ -86,6 +87,7 @@ interrupted by SIGINT/SIGTERM.`,
 	lf.StringArrayVar(&f.dkimSelectors, "dkim-selector", nil, "DKIM selector to probe besides the built-in list (repeatable)")
 	lf.StringArrayVar(&f.dnsbl, "dnsbl", nil, "blocklist zone to query, replacing the default set (repeatable)")
 	lf.StringVar(&f.dnsblFile, "dnsbl-file", "", "load blocklist zones and their return codes from FILE")
+	lf.StringVar(&f.trustAnchor, "trust-anchor", "", "DNSSEC trust anchors (DS or DNSKEY records, zone-file format) from FILE instead of the IANA root anchors")
 	lf.StringArrayVar(&f.submissionHosts, "submission-host", nil, "host to probe for mail submission on ports 587 and 465 (repeatable)")
 	lf.StringVar(&f.relayRcpt, "relay-test-rcpt", "", "recipient in a foreign domain for the open-relay test (default: a reserved .invalid address)")
 	lf.StringVar(&f.caFile, "ca-file", "", "PEM file of extra trusted CA certificates for the TLS checks")
@@ -180,7 +182,12 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 	if err := validateAuditFlags(f); err != nil {
 		return opts, nil, err
 	}
+	anchors, err := loadTrustAnchor(f.trustAnchor)
+	if err != nil {
+		return opts, nil, err
+	}
 	opts = checks.Options{
+		DNSSEC:       checks.DNSSECOptions{AnchorFile: f.trustAnchor, Anchors: anchors},
 		AllowPrivate: f.allowPrivate,
 		DKIM:         checks.DKIMOptions{Selectors: f.dkimSelectors},
 		DNSBL:        checks.DNSBLOptions{Zones: f.dnsbl, File: f.dnsblFile},

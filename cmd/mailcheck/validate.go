@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 
+	"github.com/miekg/dns"
+
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/dnsbl"
+	"github.com/mailcheck/mailcheck/internal/dnssec"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -73,6 +77,24 @@ func validLabel(l string) bool {
 		}
 	}
 	return true
+}
+
+// loadTrustAnchor reads --trust-anchor FILE (DS or DNSKEY records); no
+// file means the built-in root anchors (nil).
+func loadTrustAnchor(path string) ([]dns.RR, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErr("--trust-anchor: %v", err)
+	}
+	defer f.Close()
+	rrs, err := dnssec.ParseAnchors(f, path)
+	if err != nil {
+		return nil, usageErr("--trust-anchor: %v", err)
+	}
+	return rrs, nil
 }
 
 // validateAuditFlags checks the audit's own flag values.

@@ -66,11 +66,11 @@ func TestHonestVerdicts(t *testing.T) {
 		head []string // substrings of the first 4 lines
 	}{
 		{"no resolver listening", []string{"--resolver", dead, "--timeout", "1s", "example.org"}, exitUnevaluated,
-			[]string{"score: -/100  grade -", "incomplete: 9 of 9 checks could not be evaluated", "no grade: nothing could be evaluated"}},
+			[]string{"score: -/100  grade -", "incomplete: 10 of 10 checks could not be evaluated", "no grade: nothing could be evaluated"}},
 		{"SERVFAIL to everything", []string{"--resolver", servfail, "--timeout", "1s", "example.org"}, exitUnevaluated,
-			[]string{"grade -", "incomplete: 9 of 9 checks", "no grade"}},
+			[]string{"grade -", "incomplete: 10 of 10 checks", "no grade"}},
 		{"deadline 1ns", []string{"--resolver", srv.Addr, "--deadline", "1ns", "ok.mx.test"}, exitUnevaluated,
-			[]string{"grade -", "incomplete: 9 of 9 checks", "no grade"}},
+			[]string{"grade -", "incomplete: 10 of 10 checks", "no grade"}},
 		{"domain does not exist", []string{"--resolver", srv.Addr, "--checks", "mx,spf,dmarc", "nope.mx.test"}, exitFail,
 			[]string{"score: 0/100  grade F", "the domain does not exist (NXDOMAIN)"}},
 		{"incomplete is not a pass", []string{"--resolver", srv.Addr, "--checks", "mx,ptr,smtp", "--offline=false", "--probe-timeout", "1s", "ok.mx.test"}, exitUnevaluated,
@@ -146,6 +146,8 @@ func TestUsageErrorsBeforeTraffic(t *testing.T) {
 		{"resolver URL", "no URL", []string{"--resolver", "https://dns.example/dns-query", "ok.mx.test"}},
 		{"missing dnsbl file", "--dnsbl-file", append(r, "--dnsbl-file", "/nonexistent/lists.yaml", "ok.mx.test")},
 		{"invalid dnsbl file", "--dnsbl-file", append(r, "--dnsbl-file", "../../testdata/zones/bad/garbage.zone", "ok.mx.test")},
+		{"missing trust anchor", "--trust-anchor", append(r, "--trust-anchor", "/nonexistent/anchors", "ok.mx.test")},
+		{"invalid trust anchor", "--trust-anchor: ../../testdata/zones/example.org.zone", append(r, "--trust-anchor", "../../testdata/zones/example.org.zone", "ok.mx.test")},
 		{"bad dkim selector", `--dkim-selector "bad selector!"`, append(r, "--dkim-selector", "bad selector!", "ok.mx.test")},
 		{"bad submission host", "--submission-host", append(r, "--submission-host", "mail.example.org:http", "ok.mx.test")},
 		{"bad relay recipient", "--relay-test-rcpt", append(r, "--relay-test-rcpt", "junk", "ok.mx.test")},

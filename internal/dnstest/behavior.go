@@ -33,11 +33,15 @@ const (
 	Referral      // NOERROR, no answer, NS in authority, RA=0: an authoritative-only server
 	ControlBytes  // the answer with terminal escapes added to TXT data and MX hosts
 	Spoofed       // over UDP, a garbage datagram and a reply with a wrong ID before the answer
+	// BogusServFail answers SERVFAIL with Extended DNS Error 6 (DNSSEC
+	// Bogus, RFC 8914) unless the query has CD=1, when it answers
+	// normally: a validating resolver's answer for a bogus name.
+	BogusServFail
 )
 
 var behaviorNames = [...]string{"normal", "drop", "servfail", "refused", "truncate", "slow",
 	"wrong-id", "wrong-question", "echo", "stall-tcp", "trickle", "huge", "many-txt",
-	"compress-loop", "cname-chain", "cname-loop", "foreign", "referral", "control-bytes", "spoofed"}
+	"compress-loop", "cname-chain", "cname-loop", "foreign", "referral", "control-bytes", "spoofed", "bogus-servfail"}
 
 func (b Behavior) String() string {
 	if int(b) < len(behaviorNames) {
@@ -147,6 +151,9 @@ func (s *Server) reply(r *dns.Msg, name string) *dns.Msg {
 // normal answers from the zones; a name outside them is REFUSED.
 func (s *Server) normal(r *dns.Msg, name string, qtype uint16, ad bool, proto string) *dns.Msg {
 	m := s.reply(r, name)
+	if w := s.signedWorld(); w != nil {
+		return s.fromWorld(m, w, r, name, qtype, ad, proto)
+	}
 	z := s.Zones.Find(name)
 	if z == nil {
 		m.Rcode = dns.RcodeRefused
@@ -173,6 +180,16 @@ func (s *Server) normal(r *dns.Msg, name string, qtype uint16, ad bool, proto st
 // hostile builds the reply of every behaviour that sends one message.
 func (s *Server) hostile(b Behavior, r *dns.Msg, name string, qtype uint16, ad bool, proto string) *dns.Msg {
 	switch b {
+	case BogusServFail:
+		if r.CheckingDisabled {
+			return s.normal(r, name, qtype, ad, proto)
+		}
+		m := s.reply(r, name)
+		m.Rcode = dns.RcodeServerFailure
+		m.SetEdns0(dns.MinMsgSize, true)
+		opt := m.IsEdns0()
+		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeDNSBogus, ExtraText: "signature failed to verify"})
+		return m
 	case ServFail, Refused:
 		m := s.reply(r, name)
 		m.Rcode = map[Behavior]int{ServFail: dns.RcodeServerFailure, Refused: dns.RcodeRefused}[b]
@@ -310,4 +327,28 @@ func compressionLoop(m *dns.Msg) []byte {
 	b = append(b, 1, 'x')
 	binary.BigEndian.PutUint16(b[6:], 1) // ANCOUNT
 	return b
+}
+
+func (s *Server) signedWorld() *World {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.world
+}
+
+// fromWorld answers r from the signed World w, DO echoed, truncated over
+// UDP to the advertised size.
+func (s *Server) fromWorld(m *dns.Msg, w *World, r *dns.Msg, name string, qtype uint16, ad bool, proto string) *dns.Msg {
+	opt := r.IsEdns0()
+	do := opt != nil && opt.Do()
+	w.respond(m, name, qtype, do)
+	m.AuthenticatedData = ad
+	size := dns.MinMsgSize
+	if opt != nil {
+		size = int(opt.UDPSize())
+		m.SetEdns0(opt.UDPSize(), do)
+	}
+	if proto == "udp" {
+		m.Truncate(size)
+	}
+	return m
 }

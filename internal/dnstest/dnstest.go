@@ -45,6 +45,7 @@ type Server struct {
 	counts    map[string]int  // "name TYPE proto"
 	failed    map[string]bool // keys of counts the server did not answer with data
 	behaviors map[string]Behavior
+	world     *World // signed zones served instead of Zones (StartWorld)
 	total     int
 	inflight  int // questions being answered now
 	peak      int // the most answered at once

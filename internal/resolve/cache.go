@@ -40,6 +40,7 @@ type Cache struct {
 type cacheKey struct {
 	name  string
 	qtype uint16
+	mode  queryMode // the zero value for Query
 }
 
 type cacheEntry struct {
@@ -65,7 +66,12 @@ func (c *Cache) now() time.Time {
 
 // Query implements Resolver.
 func (c *Cache) Query(ctx context.Context, name string, qtype uint16) (*Answer, error) {
-	k := cacheKey{Canonical(name), qtype}
+	return c.query(ctx, cacheKey{name: Canonical(name), qtype: qtype})
+}
+
+// query answers the question of k, from the cache or from next.
+func (c *Cache) query(ctx context.Context, k cacheKey) (*Answer, error) {
+	qtype := k.qtype
 	for {
 		e, leader := c.entry(k)
 		if leader {
@@ -117,9 +123,9 @@ func (c *Cache) dropped(k cacheKey, e *cacheEntry) bool {
 // once) and publishes the outcome.
 func (c *Cache) fill(ctx context.Context, k cacheKey, e *cacheEntry) (*Answer, error) {
 	c.misses.Add(1)
-	e.ans, e.err = c.next.Query(ctx, k.name, k.qtype)
+	e.ans, e.err = askMode(ctx, c.next, k)
 	if transient(e.err) && !expired(ctx) {
-		e.ans, e.err = c.next.Query(ctx, k.name, k.qtype)
+		e.ans, e.err = askMode(ctx, c.next, k)
 	}
 	if e.err != nil {
 		ttl := c.FailureTTL
@@ -161,5 +167,11 @@ func copyAnswer(a *Answer) *Answer {
 	}
 	b := *a
 	b.Records = append([]dns.RR(nil), a.Records...)
+	if a.Authority != nil {
+		b.Authority = append([]dns.RR(nil), a.Authority...)
+	}
+	if a.EDE != nil {
+		b.EDE = append([]dns.EDNS0_EDE(nil), a.EDE...)
+	}
 	return &b
 }

@@ -187,6 +187,12 @@ func followChain(ctx context.Context, name string, qtype uint16,
 
 // exchange asks the servers one question, without following CNAMEs.
 func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answer, error) {
+	return c.exchangeMode(ctx, name, qtype, queryMode{})
+}
+
+// exchangeMode asks the servers one question in mode (DO, CD), without
+// following CNAMEs.
+func (c *Client) exchangeMode(ctx context.Context, name string, qtype uint16, mode queryMode) (*Answer, error) {
 	if len(c.Servers) == 0 {
 		return nil, &QueryError{Name: name, Qtype: qtype, Kind: ErrNoServer}
 	}
@@ -194,7 +200,8 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answ
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = true
 	m.AuthenticatedData = true // RFC 6840 §5.7: ask for the AD bit
-	m.SetEdns0(c.udpSize(), false)
+	m.SetEdns0(c.udpSize(), mode.dnssec)
+	m.CheckingDisabled = mode.cd
 	if _, err := m.Pack(); err != nil {
 		return nil, &QueryError{Name: name, Qtype: qtype, Kind: ErrBadName, Detail: err.Error()}
 	}
@@ -208,13 +215,13 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*Answ
 			if err == nil {
 				var ans *Answer
 				if ans, err = c.answer(m, resp, srv); err == nil {
-					return ans, nil
+					return withDNSSEC(ans, resp, mode), nil
 				}
 			}
 			if endedByCaller(err) {
 				return nil, err
 			}
-			last = err
+			last = errWithEDE(err, resp, mode)
 		}
 	}
 	return nil, last
@@ -244,6 +251,27 @@ func (c *Client) answer(m, resp *dns.Msg, srv string) (*Answer, error) {
 	}
 	return &Answer{Name: q.Name, Qtype: q.Qtype, Rcode: resp.Rcode, Records: ownRecords(q.Name, q.Qtype, resp.Answer),
 		Authentic: resp.AuthenticatedData, Server: srv}, nil
+}
+
+// withDNSSEC adds to ans, for a DNSSEC question, the reply's authority
+// section and Extended DNS Errors.
+func withDNSSEC(ans *Answer, resp *dns.Msg, mode queryMode) *Answer {
+	if mode.dnssec {
+		ans.Authority = classIN(resp.Ns)
+		ans.EDE = extendedErrors(resp)
+		ans.CheckingDisabled = mode.cd
+	}
+	return ans
+}
+
+// errWithEDE adds to a failure of a DNSSEC question the Extended DNS
+// Errors of the reply that caused it.
+func errWithEDE(err error, resp *dns.Msg, mode queryMode) error {
+	var qe *QueryError
+	if mode.dnssec && resp != nil && errors.As(err, &qe) {
+		qe.EDE = extendedErrors(resp)
+	}
+	return err
 }
 
 // isReferral reports a NOERROR reply with no answer whose authority

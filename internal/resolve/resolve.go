@@ -48,6 +48,17 @@ type Answer struct {
 	// Server names who answered: "192.0.2.53:53" or "zone:FILE".
 	Server string
 	RTT    time.Duration
+
+	// Set by QueryDNSSEC only (see DNSSECResolver); nil for Query.
+	//
+	// Authority is the reply's authority section, class IN: the SOA,
+	// NSEC and NSEC3 records of a denial and their RRSIGs (Records then
+	// holds the answer's RRSIGs beside the records they sign).
+	Authority []dns.RR
+	// EDE lists the Extended DNS Errors of the reply (RFC 8914).
+	EDE []dns.EDNS0_EDE
+	// CheckingDisabled reports that the question was asked with CD=1.
+	CheckingDisabled bool
 }
 
 // NXDomain reports whether the name does not exist.
@@ -145,6 +156,10 @@ type QueryError struct {
 	Server string // empty when no server was asked
 	Kind   error  // one of the sentinel errors above
 	Detail string // optional: the underlying error text
+	// EDE lists the Extended DNS Errors (RFC 8914) of the reply that
+	// failed, for questions asked with QueryDNSSEC; Error() does not
+	// show them.
+	EDE []dns.EDNS0_EDE
 }
 
 func (e *QueryError) Error() string {
