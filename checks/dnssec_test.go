@@ -85,7 +85,8 @@ func TestDNSSECCheck(t *testing.T) {
 }
 
 // TestDNSSECOffline: zone files are unsigned; offline, the check says it
-// did not evaluate, and never fails.
+// did not evaluate (an error finding: the check is not evaluated), and
+// never fails.
 func TestDNSSECOffline(t *testing.T) {
 	z := dnstest.Zone(t, "example.org.", "@ 300 IN SOA ns hm 1 2 3 4 5\n@ 300 IN MX 10 mx\n")
 	n, _ := resolve.ParseDomain("example.org")
@@ -93,7 +94,7 @@ func TestDNSSECOffline(t *testing.T) {
 		env := checks.NewEnv(n, resolve.NewCache(&resolve.Zones{List: []*resolve.Zone{z}}))
 		env.Options.Offline = offline
 		fs := checks.DNSSEC{}.Run(context.Background(), env).Findings
-		if len(fs) != 1 || fs[0].ID != "dnssec.not-evaluated" || fs[0].Severity != checks.Info {
+		if len(fs) != 1 || fs[0].ID != "dnssec.not-evaluated" || fs[0].Severity != checks.Error {
 			t.Errorf("offline=%v: %+v", offline, fs)
 		}
 	}
