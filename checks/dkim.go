@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -31,6 +32,7 @@ var (
 	SpecDKIMRevoked         = dkimCatalog.Add(Spec{ID: "dkim.revoked", Severity: Info, RFC: "RFC 6376 §3.6.1", Summary: "an empty p=: the key of this selector was revoked"})
 	SpecDKIMSHA1Only        = dkimCatalog.Add(Spec{ID: "dkim.sha1-only", Severity: Fail, RFC: "RFC 8301 §3.1", Summary: "h= allows only sha1, which verifiers must not accept"})
 	SpecDKIMNotEmail        = dkimCatalog.Add(Spec{ID: "dkim.not-email", Severity: Warn, RFC: "RFC 6376 §3.6.1", Summary: "s= excludes email: the key cannot verify mail signatures"})
+	SpecDKIMTLSRPTKey       = dkimCatalog.Add(Spec{ID: "dkim.tlsrpt-key", Severity: Info, RFC: "RFC 8460 §3", Summary: "a key for signing TLS-RPT reports only (s=tlsrpt): not a mail key, and not a misconfiguration"})
 	SpecDKIMMultiple        = dkimCatalog.Add(Spec{ID: "dkim.multiple", Severity: Fail, RFC: "RFC 6376 §3.6.2.2", Summary: "more than one TXT record at a selector: verification results are undefined"})
 	SpecDKIMCNAMEDangling   = dkimCatalog.Add(Spec{ID: "dkim.cname-dangling", Severity: Warn, RFC: "RFC 6376 §3.6.2.2", Summary: "a selector is an alias (CNAME) whose target has no key record: signatures naming it fail"})
 	SpecDKIMWildcard        = dkimCatalog.Add(Spec{ID: "dkim.wildcard", Severity: Warn, RFC: "RFC 4592", Summary: "a wildcard answers every selector name; its answer is never reported as a found key"})
@@ -401,7 +403,12 @@ func (j *recordJudge) restrictions(key *dkim.Key) (fs []Finding, usable bool) {
 		fs = append(fs, SpecDKIMSHA1Only.New("%s allows only sha1 (h=%s)%s: every signature must be rsa-sha1, which RFC 8301 forbids verifiers to accept", label, strings.Join(rec.HashAlgs, ":"), via).
 			WithRecords(recs...).WithFix("switch the signer to rsa-sha256 and publish %s", j.publish(rec.With("h", "sha256", false))))
 	}
-	if !rec.ForEmail() {
+	switch {
+	case rec.ForEmail():
+	case slices.Equal(rec.Services, []string{"tlsrpt"}):
+		usable = false
+		fs = append(fs, SpecDKIMTLSRPTKey.New("%s is a key for signing TLS reports (s=tlsrpt)%s: it verifies TLS-RPT report signatures, not mail", label, via).WithRecords(recs...))
+	default:
 		usable = false
 		fs = append(fs, SpecDKIMNotEmail.New("%s is restricted to service type(s) %s (s=)%s: it cannot verify mail signatures", label, strings.Join(rec.Services, ":"), via).
 			WithRecords(recs...).WithFix("if this selector signs mail, publish %s", j.publish(rec.With("s", "email", false))))

@@ -91,7 +91,7 @@ func TestDKIMCheck(t *testing.T) {
 				"dkim.cname-dangling:warn", "dkim.key-invalid:fail", "dkim.key-invalid:fail", "dkim.key-large:warn", "dkim.key-short:warn", "dkim.key-weak:fail",
 				"dkim.multiple:fail", "dkim.not-email:warn",
 				"dkim.ok:pass", "dkim.ok:pass", "dkim.ok:pass", "dkim.ok:pass",
-				"dkim.revoked:info", "dkim.sha1-only:fail", "dkim.syntax:fail", "dkim.syntax:warn", "dkim.testing:warn",
+				"dkim.revoked:info", "dkim.sha1-only:fail", "dkim.syntax:fail", "dkim.syntax:warn", "dkim.testing:warn", "dkim.tlsrpt-key:info",
 			},
 			expect: []expect{
 				{id: "dkim.ok", text: "selector default: RSA 1024-bit key (RSAPublicKey form)"},
@@ -103,7 +103,8 @@ func TestDKIMCheck(t *testing.T) {
 				{id: "dkim.syntax", text: `selector s2 is unusable, verifiers discard it: v=: "DKIM2" is not a DKIM key record version`, fix: `s2._domainkey.problems.example. IN TXT "v=DKIM1; k=rsa; p=MIIB`},
 				{id: "dkim.key-invalid", text: "the p= of selector dkim holds no usable rsa key: invalid public key: p= is not valid base64"},
 				{id: "dkim.key-invalid", text: "the p= of selector mx holds no usable ed25519 key: invalid public key: p= holds an Ed25519 key wrapped in SubjectPublicKeyInfo", fix: "tail -c 32"},
-				{id: "dkim.not-email", text: "selector key1 is restricted to service type(s) tlsrpt", fix: "s=email"},
+				{id: "dkim.not-email", text: "selector key1 is restricted to service type(s) web", fix: "s=email"},
+				{id: "dkim.tlsrpt-key", text: "selector k3 is a key for signing TLS reports (s=tlsrpt): it verifies TLS-RPT report signatures, not mail"},
 				{id: "dkim.syntax", text: "selector dk has defects verifiers tolerate: v=DKIM1 must be the first tag", fix: `dk._domainkey.problems.example. IN TXT "v=DKIM1; k=rsa; p=`},
 				{id: "dkim.key-large", text: "selector key2 has an RSA key of 8192 bits"},
 				{id: "dkim.ok", text: "selector key2: RSA 8192-bit key"},
