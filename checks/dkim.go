@@ -59,7 +59,7 @@ func (DKIM) Meta() Meta {
 // dkimData is the check's structured result.
 type dkimData struct {
 	Probed    []string           `json:"probed"`             // every selector asked, in order
-	Wildcard  *dkimSelectorData  `json:"wildcard,omitempty"` // the random selector's answer, when it had one
+	Wildcard  *dkimSelectorData  `json:"wildcard,omitempty"` // the unpublished selector's answer, when it had one
 	Selectors []dkimSelectorData `json:"selectors"`          // selectors with records of their own, or whose lookup failed
 }
 
@@ -227,10 +227,10 @@ func wildcardFinding(d string, r *dkim.Lookup, matches int) Finding {
 	}
 	fix := fmt.Sprintf("remove the wildcard that covers *._domainkey.%s and publish each selector's key under its own name", d)
 	if isKey {
-		return SpecDKIMWildcard.New("a random selector (%s) gets a DKIM key from a wildcard under _domainkey.%s: every selector name answers with this key, so signatures naming any selector verify against it and the real selectors cannot be told apart%s", r.Selector, d, also).
+		return SpecDKIMWildcard.New("a selector no one publishes (%s) gets a DKIM key from a wildcard under _domainkey.%s: every selector name answers with this key, so signatures naming any selector verify against it and the real selectors cannot be told apart%s", r.Selector, d, also).
 			WithRecords(r.Evidence()...).WithFix("%s", fix)
 	}
-	return SpecDKIMWildcard.As(Info, "a random selector (%s) gets a TXT record that is not a DKIM key from a wildcard under _domainkey.%s; no selector is reported for it%s", r.Selector, d, also).
+	return SpecDKIMWildcard.As(Info, "a selector no one publishes (%s) gets a TXT record that is not a DKIM key from a wildcard under _domainkey.%s; no selector is reported for it%s", r.Selector, d, also).
 		WithRecords(r.Evidence()...).WithFix("%s", fix)
 }
 
@@ -248,7 +248,7 @@ func dkimTemperror(d string, p *dkim.ProbeResult, found []*dkim.Lookup, failed [
 	var msg string
 	switch {
 	case len(failed) == 0:
-		msg = fmt.Sprintf("the wildcard test (random selector %s) failed: %v; keys reported for %s may be a wildcard's answer", p.Random.Selector, p.Random.Err, d)
+		msg = fmt.Sprintf("the wildcard test (selector %s, which no one publishes) failed: %v; keys reported for %s may be a wildcard's answer", p.Random.Selector, p.Random.Err, d)
 	case len(found) == 0:
 		msg = fmt.Sprintf("no DKIM key found among the %d selectors of %s that answered, but %d lookup(s) failed, so a key may exist there and none could be ruled out: %s",
 			len(p.Lookups)-len(failed), d, len(failed), strings.Join(parts, "; "))

@@ -10,7 +10,7 @@ MASKS = [
     (re.compile(r'"(sha256|serial|fingerprint)": "[0-9a-fA-F:]+"'), r'"\1": "X"'),
     (re.compile(r'(SHA-256|sha256)[ =:]+[0-9A-Fa-f:]{32,}'), r'\1 X'),
     (re.compile(r'started: [0-9-]+ [0-9:]+Z +took: \S+'), 'started: TIME took: DUR'),
-    (re.compile(r'mailcheck-[0-9a-f]{20}'), 'mailcheck-RANDOM'),  # wildcard selector
+    (re.compile(r'mailcheck-[0-9a-f]{20}'), 'mailcheck-RANDOM'),  # wildcard selector (random before issue 15)
     (re.compile(r' *\[incomplete\]'), ' [incomplete]'),  # where a slow peer's line was cut
 ]
 

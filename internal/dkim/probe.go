@@ -2,7 +2,7 @@ package dkim
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"slices"
 	"strings"
@@ -52,12 +52,12 @@ func (l *Lookup) Evidence() []string {
 type ProbeResult struct {
 	Domain  string
 	Lookups []Lookup // one per selector, in the order asked
-	// Random is the lookup of a random selector that no one publishes: if
+	// Random is the lookup of a selector that no one publishes: if
 	// it has records, the domain has a wildcard under _domainkey.
 	Random Lookup
 }
 
-// HasWildcard reports whether a random selector got TXT records.
+// HasWildcard reports whether the unpublished selector got TXT records.
 func (p *ProbeResult) HasWildcard() bool { return p.Random.Err == nil && len(p.Random.TXT) > 0 }
 
 // Failed returns the lookups that got no usable answer.
@@ -112,12 +112,14 @@ func Selectors(user []string, builtin bool) (list []string, bad []error) {
 // DefaultParallel is how many selector lookups Probe keeps in flight.
 const DefaultParallel = 16
 
-// RandomSelector returns a selector name no one publishes: a fixed prefix
-// and 80 random bits from crypto/rand.
-func RandomSelector() string {
-	var b [10]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand.Read panics instead)
-	return "mailcheck-" + hex.EncodeToString(b[:])
+// WildcardSelector returns the selector name the wildcard test asks for:
+// a fixed prefix and 80 bits of a SHA-256 of the domain. No one publishes
+// it, and it is the same for the same domain in every run, so two runs
+// against the same data report the same text (issue 15: deterministic
+// reports).
+func WildcardSelector(domain string) string {
+	sum := sha256.Sum256([]byte("mailcheck wildcard probe\x00" + strings.ToLower(strings.TrimSuffix(domain, "."))))
+	return "mailcheck-" + hex.EncodeToString(sum[:10])
 }
 
 // Probe looks up the key record of every selector of domain (A-label form,
@@ -142,7 +144,7 @@ func Probe(ctx context.Context, r resolve.Resolver, domain string, selectors []s
 		*l = lookupSelector(ctx, r, domain, sel)
 	}
 	wg.Add(1 + len(selectors))
-	go do(&res.Random, RandomSelector())
+	go do(&res.Random, WildcardSelector(domain))
 	for i, sel := range selectors {
 		go do(&res.Lookups[i], sel)
 	}
