@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -123,7 +124,10 @@ func interopNames(domain string) []interopName {
 // validates itself, as mailcheck does), and reads its verdict: "fully validated" is secure, "unsigned answer"
 // insecure, a validation failure bogus; detail is the line that says so.
 func delvVerdict(t *testing.T, w interopWorld, srv interopServer, name, qtype string) (verdict, detail string) {
-	host, port := splitHostPort(t, srv.addr)
+	host, port, err := net.SplitHostPort(srv.addr)
+	if err != nil {
+		t.Fatalf("%s: %v", srv.label, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, "delv", "@"+host, "-p", port, "-a", w.delvAnchor, "+cdflag", name, qtype).CombinedOutput()
@@ -145,14 +149,6 @@ func delvVerdict(t *testing.T, w interopWorld, srv interopServer, name, qtype st
 		return "bogus", find(";; validating")
 	}
 	return "error", strings.TrimSpace(string(out))
-}
-
-func splitHostPort(t *testing.T, addr string) (string, string) {
-	i := strings.LastIndex(addr, ":")
-	if i < 0 {
-		t.Fatalf("address %q has no port", addr)
-	}
-	return addr[:i], addr[i+1:]
 }
 
 // resolverVerdict asks the validating resolver itself with DO=1: SERVFAIL
