@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# make interop (second half): mailcheck's dnssec check against real DNSSEC
+# peers. Builds a signed zone world on loopback at run time: a private root
+# ".", "test." and its children secure.test (signed, DS in test.),
+# insecure.test (unsigned, no DS: proven by NSEC), bogus.test (DS for a key
+# the zone does not publish) and expired.test (signatures expired), signed
+# with ldns-signzone. Knot serves them on 127.0.0.153:53, Unbound validates
+# on 127.0.0.154:53 from the private root's trust anchor. The Go test
+# behind the `interop` build tag (internal/dnssec/interop_test.go) then
+# compares delv's verdict (the oracle) with mailcheck's for each name,
+# through Unbound and through Knot directly.
+#
+# Installs knot, unbound, bind9-dnsutils and ldnsutils when missing,
+# without letting the packages start their system services. Starts exactly
+# its own knotd and unbound (own configuration and run directories under a
+# temporary directory) and stops exactly those on exit, even on failure.
+# Needs root (port 53). Touches no system service and nothing in /etc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:/usr/sbin:/sbin:$PATH"
+
+AUTH=127.0.0.153   # knotd (127.0.0.53/54 are systemd-resolved's)
+RESOLVER=127.0.0.154 # unbound
+ALG=ECDSAP256SHA256
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "dnssec-interop: needs root (Knot and Unbound listen on port 53)" >&2
+	exit 1
+fi
+
+policy=/usr/sbin/policy-rc.d
+created_policy=""
+tmp=""
+pids=()
+
+# cleanup stops exactly the servers started here, by pid, and removes the
+# temporary directory (kept, with the logs printed, on failure).
+cleanup() {
+	local rc=$?
+	if [ -n "$created_policy" ]; then rm -f "$policy"; fi
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ -n "$tmp" ]; then
+		if [ "$rc" -ne 0 ]; then
+			for f in "$tmp"/knot/knot.log "$tmp"/unbound/unbound.log; do
+				[ -f "$f" ] && { echo "== $f (last 40 lines)"; tail -n 40 "$f"; }
+			done
+		fi
+		rm -rf "$tmp"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap "exit 143" TERM INT HUP
+
+# install_tools installs the Debian packages that are missing; policy-rc.d
+# exit 101 ("action forbidden") keeps them from starting knot.service and
+# unbound.service (they would take port 53 on every address).
+install_tools() {
+	local need=()
+	command -v knotd >/dev/null || need+=(knot)
+	command -v unbound >/dev/null || need+=(unbound)
+	command -v delv >/dev/null && command -v dig >/dev/null || need+=(bind9-dnsutils)
+	command -v ldns-signzone >/dev/null || need+=(ldnsutils)
+	[ ${#need[@]} -eq 0 ] && return 0
+	echo "== dnssec-interop: installing ${need[*]}"
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		created_policy=1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	if [ -n "$created_policy" ]; then rm -f "$policy"; created_policy=""; fi
+}
+
+# keygen makes a key-signing key for zone $1 in $tmp/keys; prints its base name.
+keygen() {
+	(cd "$tmp/keys" && ldns-keygen -a "$ALG" -k -r /dev/urandom "$1")
+}
+
+# ds prints the SHA-256 DS record of key base name $1.
+ds() {
+	(cd "$tmp/keys" && ldns-key2ds -n -2 "$1.key")
+}
+
+# sign signs zone file $1 for origin $2 with key $3 into $1.signed; extra
+# arguments go to ldns-signzone (inception and expiration dates).
+sign() {
+	local file=$1 origin=$2 key=$3
+	shift 3
+	ldns-signzone "$@" -o "$origin" -f "$file.signed" "$file" "$tmp/keys/$key"
+}
+
+# leaf_zone writes the zone file of child zone $1 (MX, A, TXT, _dmarc).
+leaf_zone() {
+	cat >"$tmp/zones/$1.zone" <<EOF
+\$ORIGIN $1.
+\$TTL 300
+@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300
+@ IN NS ns.test.
+@ IN MX 10 mx.$1.
+@ IN A 192.0.2.1
+@ IN TXT "v=spf1 mx -all"
+mx IN A 192.0.2.25
+_dmarc IN TXT "v=DMARC1; p=reject"
+EOF
+}
+
+# make_world writes and signs the zones, the trust anchor files for
+# mailcheck (zone-file DS) and delv (trust-anchors static-ds), and the
+# root hints for Unbound.
+make_world() {
+	mkdir -p "$tmp/keys" "$tmp/zones" "$tmp/knot/db" "$tmp/unbound"
+	local k_root k_test k_secure k_bogus k_bogus_ds k_expired
+	k_root=$(keygen .)
+	k_test=$(keygen test)
+	k_secure=$(keygen secure.test)
+	k_bogus=$(keygen bogus.test)
+	k_bogus_ds=$(keygen bogus.test) # its DS goes to test., the key nowhere
+	k_expired=$(keygen expired.test)
+
+	for z in secure insecure bogus expired; do leaf_zone "$z.test"; done
+	cp "$tmp/zones/insecure.test.zone" "$tmp/zones/insecure.test.zone.signed"
+	sign "$tmp/zones/secure.test.zone" secure.test "$k_secure"
+	sign "$tmp/zones/bogus.test.zone" bogus.test "$k_bogus"
+	sign "$tmp/zones/expired.test.zone" expired.test "$k_expired" -i 20200101000000 -e 20200201000000
+
+	cat >"$tmp/zones/test.zone" <<EOF
+\$ORIGIN test.
+\$TTL 300
+@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300
+@ IN NS ns.test.
+ns IN A $AUTH
+secure IN NS ns.test.
+insecure IN NS ns.test.
+bogus IN NS ns.test.
+expired IN NS ns.test.
+$(ds "$k_secure")
+$(ds "$k_bogus_ds")
+$(ds "$k_expired")
+EOF
+	sign "$tmp/zones/test.zone" test "$k_test"
+
+	cat >"$tmp/zones/root.zone" <<EOF
+\$ORIGIN .
+\$TTL 300
+. IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300
+. IN NS ns.test.
+test. IN NS ns.test.
+ns.test. IN A $AUTH
+$(ds "$k_test")
+EOF
+	sign "$tmp/zones/root.zone" . "$k_root"
+
+	ds "$k_root" >"$tmp/anchor.ds"
+	awk '{printf "trust-anchors {\n\t. static-ds %s %s %s \"%s\";\n};\n", $(NF-3), $(NF-2), $(NF-1), $NF}' "$tmp/anchor.ds" >"$tmp/anchor.delv"
+	printf '. 3600 IN NS ns.test.\nns.test. 3600 IN A %s\n' "$AUTH" >"$tmp/unbound/root.hints"
+}
+
+# knot_conf writes knotd's own configuration: all zones, pre-signed,
+# served as they are (no signing, no journal, never written back).
+knot_conf() {
+	cat >"$tmp/knot/knot.conf" <<EOF
+server:
+    rundir: "$tmp/knot"
+    listen: $AUTH@53
+log:
+  - target: "$tmp/knot/knot.log"
+    any: info
+database:
+    storage: "$tmp/knot/db"
+template:
+  - id: default
+    storage: "$tmp/zones"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: .
+    file: root.zone.signed
+  - domain: test.
+    file: test.zone.signed
+EOF
+	for z in secure insecure bogus expired; do
+		printf '  - domain: %s.test.\n    file: %s.test.zone.signed\n' "$z" "$z" >>"$tmp/knot/knot.conf"
+	done
+}
+
+# unbound_conf writes Unbound's own configuration: root hints pointing at
+# knotd, the private root's trust anchor, val-log-level 2.
+unbound_conf() {
+	cat >"$tmp/unbound/unbound.conf" <<EOF
+server:
+    interface: $RESOLVER
+    port: 53
+    do-ip6: no
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "$tmp/unbound"
+    pidfile: "$tmp/unbound/unbound.pid"
+    use-syslog: no
+    logfile: "$tmp/unbound/unbound.log"
+    verbosity: 1
+    val-log-level: 2
+    ede: yes
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    root-hints: "$tmp/unbound/root.hints"
+    trust-anchor-file: "$tmp/anchor.ds"
+    module-config: "validator iterator"
+    # test. is a special-use name (RFC 6761) that Unbound answers itself
+    # by default; here it is the private root's child.
+    local-zone: "test." nodefault
+remote-control:
+    control-enable: no
+EOF
+}
+
+# wait_for waits until server $1 answers SOA for zone $2.
+wait_for() {
+	for _ in $(seq 50); do
+		if dig +short +time=1 +tries=1 @"$1" "$2" SOA 2>/dev/null | grep -q hostmaster; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "dnssec-interop: $1 does not answer SOA $2" >&2
+	return 1
+}
+
+# check_free fails when something already listens on address $1 port 53.
+check_free() {
+	if dig +short +time=1 +tries=1 @"$1" . SOA >/dev/null 2>&1; then
+		echo "dnssec-interop: something already answers DNS on $1:53; stop it or run elsewhere" >&2
+		exit 1
+	fi
+}
+
+install_tools
+echo "== dnssec-interop: knotd $(knotd -V | awk '{print $NF}'), unbound $(unbound -V | awk 'NR==1{print $2}'), $(delv -v 2>&1), $(ldns-signzone -v | head -n1)"
+check_free "$AUTH"
+check_free "$RESOLVER"
+tmp=$(mktemp -d /tmp/mailcheck-dnssec-XXXXXX)
+chmod 755 "$tmp"
+make_world >/dev/null
+knot_conf
+unbound_conf
+
+knotd -c "$tmp/knot/knot.conf" &
+pids+=($!)
+wait_for "$AUTH" secure.test
+unbound -d -c "$tmp/unbound/unbound.conf" &
+pids+=($!)
+wait_for "$RESOLVER" secure.test
+
+go build -o bin/mailcheck ./cmd/mailcheck
+MAILCHECK_BIN="$PWD/bin/mailcheck" \
+	DNSSEC_INTEROP_AUTH="$AUTH:53" \
+	DNSSEC_INTEROP_RESOLVER="$RESOLVER:53" \
+	DNSSEC_INTEROP_ANCHOR="$tmp/anchor.ds" \
+	DNSSEC_INTEROP_DELV_ANCHOR="$tmp/anchor.delv" \
+	go test -tags interop -count=1 -run 'Interop' -v ./internal/dnssec/
+echo "== dnssec-interop: passed in ${SECONDS}s"
