@@ -3,7 +3,6 @@ package mta
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -25,8 +24,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	stopping  bool
-	open      int           // open connections
-	drained   chan struct{} // closed when stopping and no connection is open
+	open      int            // open connections
+	drained   chan struct{}  // closed when stopping and no connection is open
 	judging   sync.WaitGroup // messages between end of data and report
 	listeners []net.Listener
 	implicit  []bool // listeners[i] is implicit TLS
@@ -213,7 +212,5 @@ func (s *Server) Stop(grace time.Duration) {
 	case <-done:
 	case <-t.C:
 	}
-	if err := s.smtp.Close(); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
-		s.cfg.Logf("closing: %v", err)
-	}
+	s.smtp.Close() // the listeners are closed already: its error says so
 }
