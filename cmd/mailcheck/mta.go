@@ -125,9 +125,11 @@ func (f *mtaFlags) config(a *app) (mta.Config, error) {
 	if len(cfg.Listen) == 0 && len(cfg.ListenTLS) == 0 {
 		cfg.Listen = []string{mta.DefaultListen}
 	}
-	for _, l := range append(append([]string{}, cfg.Listen...), cfg.ListenTLS...) {
-		if err := mta.CheckListen(l, f.public); err != nil {
-			return cfg, usageErr("--listen: %v", err)
+	for flag, list := range map[string][]string{"--listen": cfg.Listen, "--listen-tls": cfg.ListenTLS} {
+		for _, l := range list {
+			if err := mta.CheckListen(l, f.public); err != nil {
+				return cfg, usageErr("%s: %v", flag, err)
+			}
 		}
 	}
 	for _, s := range f.accept {
