@@ -125,3 +125,15 @@ func TestNeverEndingHeader(t *testing.T) {
 		t.Errorf("replies = %q, want 552 5.3.4", lines)
 	}
 }
+
+// A client that stalls in the middle of the message data is cut off by
+// the data timeout, with no further reply.
+func TestDataTimeout(t *testing.T) {
+	addr, _, _ := start(t, func(c *Config) { c.Limits.DataTimeout = 50 * time.Millisecond })
+	c, r := rawDial(t, addr)
+	c.Write([]byte("EHLO client.test\r\nMAIL FROM:<a@sender.example>\r\nRCPT TO:<" + testRcpt + ">\r\nDATA\r\nSubject: x\r\n"))
+	lines := readUntilClosed(r)
+	if !hasLine(lines, "354 ") || hasLine(lines, "554") || hasLine(lines, "250 2.0.0 OK") {
+		t.Errorf("replies = %q, want 354 then close", lines)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -68,6 +69,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	if err != nil {
 		srv.cfg.Logf("rejected a message from %s: %v", ss.conn.Conn().RemoteAddr(), err)
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			ss.conn.Close() // the data timeout ends the session
+		}
 		return err
 	}
 	if !srv.beginJudging() {
