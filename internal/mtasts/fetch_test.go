@@ -121,7 +121,9 @@ func checkFetch(t *testing.T, res *FetchResult, fail FailKind, problem, msg stri
 // refused connection and a server that never answers.
 func TestFetchNetwork(t *testing.T) {
 	private := FetchConfig{Domain: "example.org", Timeout: time.Second, Dialer: smtptest.NewDialer(),
-		Lookup: func(context.Context, string) ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("10.0.0.1")}, nil },
+		Lookup: func(context.Context, string) ([]netip.Addr, error) {
+			return []netip.Addr{netip.MustParseAddr("10.0.0.1")}, nil
+		},
 		Refuse: func(a netip.Addr) string {
 			if a.IsPrivate() {
 				return "private"
