@@ -133,10 +133,34 @@ func checkPattern(pat string) string {
 	if strings.Contains(host, "*") {
 		return fmt.Sprintf("mx %q: a wildcard is allowed only as \"*.\" at the start", shorten(pat, 40))
 	}
-	if _, err := resolve.ParseName(strings.TrimSuffix(host, ".")); err != nil || host == "" {
+	if !validHost(strings.TrimSuffix(host, ".")) {
 		return fmt.Sprintf("mx %q is not a host name pattern", shorten(pat, 40))
 	}
 	return ""
+}
+
+// validHost reports whether host is a domain name: LDH labels of 1-63
+// octets checked here, IDNs (U-labels, xn-- labels) through
+// resolve.ParseName.
+func validHost(host string) bool {
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(host, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(l) {
+			if c >= 0x80 || strings.HasPrefix(l, "xn--") {
+				_, err := resolve.ParseName(host)
+				return err == nil
+			}
+			if !isAlnum(c) && c != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (p *Policy) problem(k Kind, field, format string, args ...any) {
