@@ -27,6 +27,10 @@ type auditFacts struct {
 	boundOnce sync.Once
 	bound     SessionBound // this audit's own, when Env.Sessions is nil
 	sessions  sync.Map     // session key -> *sessionEntry
+
+	// The MTA-STS record and fetched policy (mtasts.go).
+	mtastsOnce sync.Once
+	mtasts     *mtastsFact
 }
 
 // MX returns the domain's MX set, looking it up on first use.
@@ -41,6 +45,15 @@ func (e *Env) MX(ctx context.Context) *MXSet {
 func (e *Env) servicePlan(ctx context.Context) *smtpPlan {
 	e.facts.planOnce.Do(func() { e.facts.plan = planSMTP(ctx, e) })
 	return e.facts.plan
+}
+
+// mtastsPolicy returns the domain's MTA-STS record and the policy
+// fetched for it, looked up and fetched once per audit: the mtasts
+// check, the TLS policy of port-25 sessions (Env.tlsPolicy) and the
+// delivery verdict share one fetch. Offline, nothing is looked up.
+func (e *Env) mtastsPolicy(ctx context.Context) *mtastsFact {
+	e.facts.mtastsOnce.Do(func() { e.facts.mtasts = loadMTASTS(ctx, e) })
+	return e.facts.mtasts
 }
 
 // addrPolicy is the one rule for MX and service addresses that other

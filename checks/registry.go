@@ -16,6 +16,7 @@ func Registry() []Check {
 		SMTP{},
 		TLS{},
 		TLSRPT{},
+		MTASTS{},
 	}
 }
 

@@ -1,10 +1,12 @@
 package checks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/mailcheck/mailcheck/internal/mtasts"
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 	"github.com/mailcheck/mailcheck/internal/tlsinspect"
 )
@@ -70,11 +72,15 @@ func (p TLSPolicy) handshakeConsequence() string {
 }
 
 // tlsPolicy is the policy a session is judged against: required on the
-// submission ports, opportunistic on port 25 until the MTA-STS and DANE
-// facts say otherwise.
-func (e *Env) tlsPolicy(t smtpTarget) TLSPolicy {
+// submission ports; on port 25 MTA-STS enforce when the domain's policy
+// is valid, in enforce mode and names the MX host (RFC 8461 §4),
+// opportunistic otherwise (until the DANE fact says more).
+func (e *Env) tlsPolicy(ctx context.Context, t smtpTarget) TLSPolicy {
 	if t.Mode != smtpprobe.Relay {
 		return PolicyRequired
+	}
+	if p := e.mtastsPolicy(ctx).enforced(); p != nil && mtasts.Matching(p.MX, t.Host) != "" {
+		return PolicyMTASTSEnforce
 	}
 	return PolicyOpportunistic
 }
@@ -99,8 +105,8 @@ type tlsSession struct {
 }
 
 // smtpTLSSession describes an SMTP probe for the tls check.
-func (e *Env) smtpTLSSession(t smtpTarget, r *smtpprobe.Result) tlsSession {
-	s := tlsSession{Label: t.String(), Host: t.Host, Address: t.address(), StartTLS: "smtp", Policy: e.tlsPolicy(t),
+func (e *Env) smtpTLSSession(ctx context.Context, t smtpTarget, r *smtpprobe.Result) tlsSession {
+	s := tlsSession{Label: t.String(), Host: t.Host, Address: t.address(), StartTLS: "smtp", Policy: e.tlsPolicy(ctx, t),
 		Info: r.TLS, TLSError: r.TLSError, Cut: smtpprobe.CutShort(r.Err), Stopped: stoppedAt(r), Err: r.Err, Transcript: r.Transcript}
 	if t.Mode == smtpprobe.Implicit {
 		s.StartTLS = ""
