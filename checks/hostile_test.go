@@ -102,7 +102,11 @@ func TestHostileDNS(t *testing.T) {
 				res = hostileAudit(srv)
 				took = time.Since(start)
 			})
-			if took > hostileDeadline+time.Second {
+			// A bound that only catches a hang: on a loaded machine
+			// the runner's return after the deadline can be delayed by
+			// seconds of scheduling (seen: 3.1 s with -cpu=1 and two CPU
+			// hogs); the runner's own deadline tests use synctest.
+			if took > hostileDeadline+10*time.Second {
 				t.Errorf("audit took %s, deadline %s", took.Round(time.Millisecond), hostileDeadline)
 			}
 			if peak > hostileHeapMax {
