@@ -117,7 +117,7 @@ func (s *state) iprev() {
 			WithFix("Ask whoever runs the address (the hosting provider) for a PTR record naming the server, a name whose A/AAAA record is this address."))
 	default:
 		res.Value = authres.ResultFail
-		s.add(SpecIprevFail.New("No PTR name of %s (%s) resolves back to it.", ip, clean(strings.Join(names, ", "))).
+		s.add(SpecIprevFail.New("No PTR name of %s (%s) resolves back to it.", ip, clean(strings.Join(trimDots(names), ", "))).
 			WithFix("Give the PTR name an A/AAAA record with %s, or change the PTR record to a name that has one.", ip))
 	}
 	s.data.Iprev = string(res.Value)
@@ -144,4 +144,13 @@ func (s *state) forwardConfirm(ip netip.Addr, names []string) ([]string, error) 
 		}
 	}
 	return ok, firstErr
+}
+
+// trimDots drops the trailing dots of names.
+func trimDots(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.TrimSuffix(n, ".")
+	}
+	return out
 }

@@ -51,3 +51,17 @@ func authValue(s string) string {
 		return '?'
 	}, s)
 }
+
+// authReason keeps the printable ASCII of a reason, less the quote and
+// backslash that authres does not escape.
+func authReason(s string) string {
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, s)
+}

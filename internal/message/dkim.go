@@ -70,7 +70,7 @@ func (s *state) dkim() {
 		r := s.judgeSig(raw, v, log)
 		s.dkims = append(s.dkims, r)
 		s.results = append(s.results, &authres.GenericResult{Method: "dkim", Value: r.value, Params: map[string]string{
-			"reason": authValue(r.reason), "header.d": authValue(r.domain), "header.s": authValue(r.selector), "header.a": authValue(r.algo)}})
+			"reason": authReason(r.reason), "header.d": authValue(r.domain), "header.s": authValue(r.selector), "header.a": authValue(r.algo)}})
 		s.data.DKIM = append(s.data.DKIM, DKIMData{Domain: clean(r.domain), Selector: clean(r.selector),
 			Algorithm: clean(r.algo), KeyBits: r.bits, Result: string(r.value), Reason: r.reason})
 	}
