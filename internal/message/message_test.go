@@ -49,8 +49,8 @@ var judgeCases = []judgeCase{
 	{name: "valid rsa 2048", msg: signed("s2048", nil), passed: true,
 		want: []string{"msg.spf-pass:pass", "msg.dkim-pass:pass", "msg.dmarc-pass:pass", "msg.iprev-pass:pass",
 			"msg.helo-ok:pass", "msg.header-ok:pass", "msg.mime-ok:pass", "msg.tls-none:warn", "msg.spf-helo:pass"},
-		not: []string{"msg.dkim-weak-key", "msg.dkim-fail"},
-		ar:  []string{"Authentication-Results: mx.rcpt.example;", "spf=pass", "dkim=pass", "header.d=sender.example", "header.s=s2048", "dmarc=pass", "iprev=pass"},
+		not:  []string{"msg.dkim-weak-key", "msg.dkim-fail"},
+		ar:   []string{"Authentication-Results: mx.rcpt.example;", "spf=pass", "dkim=pass", "header.d=sender.example", "header.s=s2048", "dmarc=pass", "iprev=pass"},
 		text: []string{"d=sender.example s=s2048 a=rsa-sha256 (2048-bit key)", "p=reject of sender.example"}},
 	{name: "ed25519", msg: signed("ed", nil), passed: true, want: []string{"msg.dkim-pass:pass", "msg.dmarc-pass:pass"},
 		text: []string{"a=ed25519-sha256 (256-bit key)"}},
@@ -87,10 +87,14 @@ var judgeCases = []judgeCase{
 	{name: "null sender", msg: signed("s2048", nil), env: func(e *Envelope) { e.MailFrom = "" }, passed: true,
 		want: []string{"msg.spf-pass:pass"}, not: []string{"msg.spf-helo"}, text: []string{"postmaster@mail.sender.example"}},
 	{name: "TLS 1.3", msg: signed("s2048", nil), passed: true,
-		env:  func(e *Envelope) { e.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256} },
+		env: func(e *Envelope) {
+			e.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256}
+		},
 		want: []string{"msg.tls-ok:pass"}, text: []string{"TLS 1.3 TLS_AES_128_GCM_SHA256"}},
 	{name: "TLS 1.0", msg: signed("s2048", nil), passed: true,
-		env:  func(e *Envelope) { e.TLS = &tls.ConnectionState{Version: tls.VersionTLS10, CipherSuite: tls.TLS_RSA_WITH_AES_128_CBC_SHA} },
+		env: func(e *Envelope) {
+			e.TLS = &tls.ConnectionState{Version: tls.VersionTLS10, CipherSuite: tls.TLS_RSA_WITH_AES_128_CBC_SHA}
+		},
 		want: []string{"msg.tls-old:warn"}},
 	{name: "HELO localhost", msg: signed("s2048", nil), env: func(e *Envelope) { e.Helo = "localhost" }, passed: true,
 		want: []string{"msg.helo-bad:warn"}, not: []string{"msg.spf-helo"}},
@@ -99,7 +103,9 @@ var judgeCases = []judgeCase{
 	{name: "HELO bare address", msg: signed("s2048", nil), env: func(e *Envelope) { e.Helo = "192.0.2.10" }, passed: true,
 		want: []string{"msg.helo-bad:warn"}},
 	{name: "sender's Authentication-Results ignored",
-		msg:  signed("s2048", func(b []byte) []byte { return append([]byte("Authentication-Results: mx.rcpt.example; dkim=pass\r\n"), b...) }),
+		msg: signed("s2048", func(b []byte) []byte {
+			return append([]byte("Authentication-Results: mx.rcpt.example; dkim=pass\r\n"), b...)
+		}),
 		want: []string{"msg.authres-ignored:info", "msg.dkim-pass:pass"}, passed: true},
 	{name: "HTML only", msg: plain(strings.Replace(baseMessage, "Content-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nHello Bob.\n--b1\nContent-Type: text/html; charset=utf-8\n\n<p>Hello Bob.</p>\n--b1--\n", "Content-Type: text/html; charset=utf-8\n\n<p>Hi</p>\n", 1)),
 		want: []string{"msg.html-only:warn"}, not: []string{"msg.mime-ok"}, passed: true},
