@@ -15,7 +15,7 @@ import (
 // judgeCase is one message and session, and what the verdict must say.
 type judgeCase struct {
 	name   string
-	msg    func(t *testing.T) []byte
+	msg    func(t testing.TB) []byte
 	env    func(e *Envelope)
 	want   []string // "id:severity" that must be among the findings
 	not    []string // ids that must not be
@@ -25,8 +25,8 @@ type judgeCase struct {
 }
 
 // signed signs the base message with s2048 and applies edit to the result.
-func signed(sel string, edit func([]byte) []byte) func(t *testing.T) []byte {
-	return func(t *testing.T) []byte {
+func signed(sel string, edit func([]byte) []byte) func(t testing.TB) []byte {
+	return func(t testing.TB) []byte {
 		m := sign(t, crlf(baseMessage), "sender.example", sel, signedHeaders, time.Time{})
 		if edit != nil {
 			m = edit(m)
@@ -41,8 +41,8 @@ func replace(old, new string) func([]byte) []byte {
 }
 
 // plain returns a message text as is (CRLF line ends).
-func plain(s string) func(t *testing.T) []byte {
-	return func(t *testing.T) []byte { return crlf(s) }
+func plain(s string) func(t testing.TB) []byte {
+	return func(t testing.TB) []byte { return crlf(s) }
 }
 
 var judgeCases = []judgeCase{
@@ -64,7 +64,7 @@ var judgeCases = []judgeCase{
 		want: []string{"msg.from-multiple:fail"}, not: []string{"msg.dmarc-pass", "msg.header-ok"}, ar: []string{"dmarc=permerror"}},
 	{name: "two addresses in From", msg: signed("s2048", replace("From: Alice <alice@sender.example>", "From: alice@sender.example, eve@evil.example")),
 		want: []string{"msg.from-multiple:fail"}, not: []string{"msg.dmarc-pass"}},
-	{name: "expired signature", msg: func(t *testing.T) []byte {
+	{name: "expired signature", msg: func(t testing.TB) []byte {
 		return sign(t, crlf(baseMessage), "sender.example", "s2048", signedHeaders, testNow.Add(-time.Hour))
 	}, want: []string{"msg.dkim-fail:fail"}, text: []string{": expired"}},
 	{name: "1024-bit key", msg: signed("s1024", nil), passed: true,
@@ -74,10 +74,10 @@ var judgeCases = []judgeCase{
 		text: []string{"rsa-sha1 (RFC 8301 forbids it)"}},
 	{name: "l= present", msg: signed("s2048", replace("a=rsa-sha256;", "a=rsa-sha256; l=10;")),
 		want: []string{"msg.dkim-length:warn", "msg.dmarc-pass:pass"}, ar: []string{"dkim=policy"}, passed: true},
-	{name: "key not found", msg: func(t *testing.T) []byte {
+	{name: "key not found", msg: func(t testing.TB) []byte {
 		return sign(t, crlf(baseMessage), "sender.example", "unpublished", signedHeaders, time.Time{})
 	}, want: []string{"msg.dkim-fail:fail"}, text: []string{"key not found"}},
-	{name: "not aligned, SPF fail", msg: func(t *testing.T) []byte {
+	{name: "not aligned, SPF fail", msg: func(t testing.TB) []byte {
 		return sign(t, crlf(baseMessage), "other.example", "s2048", signedHeaders, time.Time{})
 	}, env: func(e *Envelope) { e.ClientIP = netip.MustParseAddr("192.0.2.11") },
 		want: []string{"msg.dkim-pass:pass", "msg.spf-fail:fail", "msg.dmarc-fail:fail", "msg.iprev-fail:warn"},
@@ -109,7 +109,7 @@ var judgeCases = []judgeCase{
 		want: []string{"msg.authres-ignored:info", "msg.dkim-pass:pass"}, passed: true},
 	{name: "HTML only", msg: plain(strings.Replace(baseMessage, "Content-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nHello Bob.\n--b1\nContent-Type: text/html; charset=utf-8\n\n<p>Hello Bob.</p>\n--b1--\n", "Content-Type: text/html; charset=utf-8\n\n<p>Hi</p>\n", 1)),
 		want: []string{"msg.html-only:warn"}, not: []string{"msg.mime-ok"}, passed: true},
-	{name: "bare LF", msg: func(t *testing.T) []byte { return append(crlf(baseMessage), "trailer\nmore\r\n"...) },
+	{name: "bare LF", msg: func(t testing.TB) []byte { return append(crlf(baseMessage), "trailer\nmore\r\n"...) },
 		want: []string{"msg.bare-lf:fail"}},
 	{name: "1000-octet line", msg: plain(strings.Replace(baseMessage, "Hello Bob.\n", strings.Repeat("x", 1000)+"\n", 1)),
 		want: []string{"msg.line-too-long:fail"}, text: []string{"1000 octets"}},
@@ -127,11 +127,11 @@ var judgeCases = []judgeCase{
 		want: []string{"msg.multipart-broken:fail"}},
 	{name: "MIME fields without MIME-Version", msg: plain(strings.Replace(baseMessage, "MIME-Version: 1.0\n", "", 1)),
 		want: []string{"msg.mime-version-missing:warn"}, passed: true},
-	{name: "bulk with one-click, signed", passed: true, msg: func(t *testing.T) []byte {
+	{name: "bulk with one-click, signed", passed: true, msg: func(t testing.TB) []byte {
 		m := "List-Unsubscribe: <https://sender.example/u/1>, <mailto:u@sender.example>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n" + baseMessage
 		return sign(t, crlf(m), "sender.example", "s2048", append(signedHeaders, "List-Unsubscribe", "List-Unsubscribe-Post"), time.Time{})
 	}, want: []string{"msg.unsubscribe-ok:pass"}},
-	{name: "bulk without one-click", msg: func(t *testing.T) []byte {
+	{name: "bulk without one-click", msg: func(t testing.TB) []byte {
 		m := "Precedence: bulk\nList-Unsubscribe: <mailto:u@sender.example>\n" + baseMessage
 		return sign(t, crlf(m), "sender.example", "s2048", signedHeaders, time.Time{})
 	}, want: []string{"msg.unsubscribe-one-click:fail"}, text: []string{"https URI", "List-Unsubscribe-Post", "h= covers"}},
