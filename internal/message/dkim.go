@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,14 @@ func (k *keyLog) get(name string) ([]string, error) {
 	return txts, err
 }
 
+// chunked hides a reader's WriteTo, so go-msgauth's body canonicalizer
+// is fed buffer-sized chunks instead of the whole body in one Write (it
+// copies what it is given: twice the message size at once otherwise).
+type chunked struct{ r io.Reader }
+
+// Read implements io.Reader.
+func (c chunked) Read(p []byte) (int, error) { return c.r.Read(p) }
+
 // dkim verifies every DKIM-Signature (at most MaxSignatures) with
 // go-msgauth, keys fetched through the judge's resolver.
 func (s *state) dkim() {
@@ -55,7 +64,7 @@ func (s *state) dkim() {
 		return
 	}
 	log := &keyLog{lookup: dkim.LookupTXT(s.ctx, s.j.Resolver), txts: map[string][]string{}, errs: map[string]error{}}
-	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(s.raw), &msgdkim.VerifyOptions{LookupTXT: log.get, MaxVerifications: MaxSignatures})
+	vs, err := msgdkim.VerifyWithOptions(chunked{bytes.NewReader(s.raw)}, &msgdkim.VerifyOptions{LookupTXT: log.get, MaxVerifications: MaxSignatures})
 	if errors.Is(err, msgdkim.ErrTooManySignatures) {
 		s.add(SpecDKIMTooMany.New("The message has %d DKIM signatures; the first %d were verified.", len(sigs), MaxSignatures))
 	} else if err != nil {
