@@ -103,7 +103,9 @@ func (s *state) iprev() {
 		return
 	}
 	confirmed, tempErr := s.forwardConfirm(ip, names)
-	s.data.PTR = confirmed
+	for _, n := range confirmed {
+		s.data.PTR = append(s.data.PTR, clean(n))
+	}
 	switch {
 	case len(confirmed) > 0:
 		res.Value = authres.ResultPass

@@ -72,10 +72,13 @@ const (
 )
 
 // Judge judges raw (the message as received, CRLF line ends) under
-// ctx's deadline. It never panics on hostile input and reports what it
+// ctx's deadline (a nil Resolver answers nothing, as offline). It never panics on hostile input and reports what it
 // could not evaluate (a DNS failure) as error findings.
 func (j *Judge) Judge(ctx context.Context, env Envelope, raw []byte) *Verdict {
-	s := &state{j: j, ctx: ctx, env: env, raw: raw, data: &Data{
+	if j.Resolver == nil {
+		j = &Judge{Resolver: &resolve.Zones{}, Now: j.Now, Hostname: j.Hostname}
+	}
+	s := &state{j: j, ctx: ctx, env: env, raw: raw, spfRes: spf.None, data: &Data{
 		ClientIP: env.ClientIP.String(), Helo: clean(env.Helo), MailFrom: clean(env.MailFrom)}}
 	s.connection()
 	s.spf()

@@ -251,3 +251,11 @@ func TestFindingsAreDeclared(t *testing.T) {
 	}
 	_ = findings.Pass
 }
+
+// A judge without a resolver works offline: every lookup is an error
+// finding, and a message without a session address is still judged.
+func TestJudgeOffline(t *testing.T) {
+	v := (&Judge{}).Judge(t.Context(), Envelope{Helo: "mail.sender.example"}, crlf(baseMessage))
+	checkVerdict(t, judgeCase{want: []string{"msg.dmarc-temperror:error", "msg.header-ok:pass", "msg.mime-ok:pass"},
+		not: []string{"msg.spf-pass", "msg.iprev-pass"}, passed: true, ar: []string{"Authentication-Results: localhost;", "dmarc=temperror"}}, v)
+}
