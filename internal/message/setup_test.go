@@ -86,6 +86,7 @@ _dmarc 300 IN TXT "v=DMARC1; p=reject; sp=quarantine; adkim=r; aspf=r"
 mail 300 IN A 192.0.2.10
 mail 300 IN TXT "v=spf1 a -all"
 bounces 300 IN TXT "v=spf1 ip4:192.0.2.10 -all"
+_dmarc.strict 300 IN TXT "v=DMARC1; p=reject; adkim=s; aspf=s; pct=50"
 revoked._domainkey 300 IN TXT "v=DKIM1; k=rsa; p="
 tempfail._domainkey 300 IN TXT "v=DKIM1; p=x"
 `)
