@@ -259,3 +259,19 @@ func TestJudgeOffline(t *testing.T) {
 	checkVerdict(t, judgeCase{want: []string{"msg.dmarc-temperror:error", "msg.header-ok:pass", "msg.mime-ok:pass"},
 		not: []string{"msg.spf-pass", "msg.iprev-pass"}, passed: true, ar: []string{"Authentication-Results: localhost;", "dmarc=temperror"}}, v)
 }
+
+// One Judge serves concurrent sessions (run under -race).
+func TestJudgeConcurrent(t *testing.T) {
+	_, r := world(t)
+	m := judgeCases[0].msg(t)
+	j := &Judge{Resolver: r, Now: func() time.Time { return testNow }, Hostname: "mx.rcpt.example"}
+	done := make(chan bool)
+	for range 8 {
+		go func() { done <- j.Judge(t.Context(), goodEnvelope(), m).Passed }()
+	}
+	for range 8 {
+		if !<-done {
+			t.Error("a concurrent judgement did not pass")
+		}
+	}
+}
