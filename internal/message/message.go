@@ -14,8 +14,13 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/emersion/go-message/textproto"
+	"github.com/emersion/go-msgauth/authres"
+
 	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/sanitize"
+	"github.com/mailcheck/mailcheck/internal/spf"
 )
 
 // Envelope is what the SMTP session said about a message.
@@ -55,9 +60,93 @@ type Verdict struct {
 // Catalog declares the finding IDs of the message judges, each once.
 var Catalog findings.Catalog
 
+// Bounds on the work one message can cause, whatever it holds: past
+// one, a single finding says so and the rest is not examined.
+const (
+	MaxHeaderBytes  = 256 << 10 // the top-level header block
+	MaxHeaderFields = 1000      // header fields examined
+	MaxMIMEDepth    = 20        // nesting of multiparts
+	MaxMIMEParts    = 1000      // parts examined in the whole message
+	MaxSignatures   = 8         // DKIM signatures verified
+	MaxPTRNames     = 10        // PTR names tried for iprev
+)
+
 // Judge judges raw (the message as received, CRLF line ends) under
-// ctx's deadline. It never panics on hostile input and reports what it
+// ctx's deadline (a nil Resolver answers nothing, as offline). It never panics on hostile input and reports what it
 // could not evaluate (a DNS failure) as error findings.
 func (j *Judge) Judge(ctx context.Context, env Envelope, raw []byte) *Verdict {
-	panic("message.Judge: not implemented yet")
+	if j.Resolver == nil {
+		j = &Judge{Resolver: &resolve.Zones{}, Now: j.Now, Hostname: j.Hostname}
+	}
+	s := &state{j: j, ctx: ctx, env: env, raw: raw, spfRes: spf.None, data: &Data{
+		ClientIP: env.ClientIP.String(), Helo: clean(env.Helo), MailFrom: clean(env.MailFrom)}}
+	s.connection()
+	s.spf()
+	if top := s.readHeader(); top != nil {
+		s.headers()
+		s.dkim()
+		s.dmarc()
+		s.mime(top)
+		s.unsubscribe()
+	}
+	s.rawLines()
+	return s.verdict()
+}
+
+// now is the judge's clock.
+func (j *Judge) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
+	}
+	return time.Now()
+}
+
+// state is one judgement in progress.
+type state struct {
+	j       *Judge
+	ctx     context.Context
+	env     Envelope
+	raw     []byte
+	hdr     textproto.Header
+	out     []findings.Finding
+	results []authres.Result
+	data    *Data
+
+	spfRes     spf.Result // MAIL FROM (or HELO for the null sender)
+	spfDomain  string
+	dkims      []sigResult
+	fromDomain string // "" when there is no single author domain
+	fromBad    bool   // no single From address
+	dmarcRes   authres.ResultValue
+}
+
+// add records a finding.
+func (s *state) add(f findings.Finding) { s.out = append(s.out, f) }
+
+// clean makes a string from the message or the session safe to quote.
+func clean(v string) string { return sanitize.Line(v, 256) }
+
+// verdict assembles the result.
+func (s *state) verdict() *Verdict {
+	passed := s.dmarcRes != authres.ResultFail
+	for _, f := range s.out {
+		if f.Severity == findings.Fail {
+			passed = false
+		}
+	}
+	for _, d := range s.dkims {
+		if d.value == authres.ResultFail || d.value == authres.ResultPermError {
+			passed = false
+		}
+	}
+	host := s.j.Hostname
+	if host == "" {
+		host = "localhost"
+	}
+	return &Verdict{
+		Findings:    s.out,
+		AuthResults: "Authentication-Results: " + authres.Format(host, s.results),
+		Passed:      passed,
+		Data:        s.data,
+	}
 }
