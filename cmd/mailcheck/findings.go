@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailcheck/mailcheck/checks"
+	"github.com/mailcheck/mailcheck/internal/message"
 )
 
 func (a *app) findingsCmd() *cobra.Command {
@@ -24,9 +25,9 @@ func (a *app) findingsCmd() *cobra.Command {
 			case "json":
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(checks.Catalogue(checks.Registry()))
+				return enc.Encode(allSpecs())
 			case "text":
-				for _, s := range checks.Catalogue(checks.Registry()) {
+				for _, s := range allSpecs() {
 					fmt.Fprintf(a.stdout, "%-32s %-5s %-22s %s\n", s.ID, s.Severity, s.RFC, s.Summary)
 				}
 				return nil
@@ -36,6 +37,12 @@ func (a *app) findingsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text, json or markdown")
 	return cmd
+}
+
+// allSpecs is every finding mailcheck can report: the audit's checks and
+// runner, then the judges of received messages.
+func allSpecs() []checks.Spec {
+	return append(checks.Catalogue(checks.Registry()), message.Catalog.Specs()...)
 }
 
 // writeCatalogueMarkdown renders docs/findings.md; a test keeps the file in
@@ -57,6 +64,7 @@ func writeCatalogueMarkdown(w io.Writer, list []checks.Check) error {
 		section(fmt.Sprintf("%s (`--checks %s`)", m.Title, m.Name), m.Findings)
 	}
 	section("Any check (added by the runner)", checks.RunnerSpecs)
+	section("Received messages (`mailcheck mta`, docs/message.md)", message.Catalog.Specs())
 	_, err := io.WriteString(w, b.String())
 	return err
 }
