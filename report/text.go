@@ -142,15 +142,20 @@ func unevaluatedErrors(r *Report) int {
 	return n
 }
 
-// score prints "score: 97/100  grade A  (7 pass, ...)".
+// score prints "score: 97/100  grade A  (7 pass, ...)", the counts on a
+// line of their own when the terminal is too narrow.
 func (t *textWriter) score(r *Report) {
 	s := r.Summary
 	verdict := fmt.Sprintf("%d/100  grade %s", r.Score, r.Grade)
 	if !r.Graded {
 		verdict = "-/100  grade -"
 	}
-	t.line(t.p.bold("score:"), " ", t.p.grade(r.Grade, verdict),
-		fmt.Sprintf("  (%d pass, %d info, %d warn, %d fail, %d error)", s.Pass, s.Info, s.Warn, s.Fail, s.Error))
+	counts := fmt.Sprintf("(%d pass, %d info, %d warn, %d fail, %d error)", s.Pass, s.Info, s.Warn, s.Fail, s.Error)
+	sep := "  "
+	if len("score: ")+len(verdict)+len(sep)+len(counts) > t.opt.Width {
+		sep = "\n  "
+	}
+	t.line(t.p.bold("score:"), " ", t.p.grade(r.Grade, verdict), sep, counts)
 }
 
 // problems lists every fail and warn finding across the checks, worst
@@ -255,11 +260,11 @@ func (t *textWriter) check(c *checks.CheckResult) {
 	seen := map[string]bool{}
 	for _, f := range sortedFindings(c.Findings) {
 		t.findingLine(&f)
-		if f.Fix != "" {
-			t.fix(f.Fix)
-		}
 		if t.opt.Verbose {
 			t.evidence(&f, seen)
+		}
+		if f.Fix != "" {
+			t.fix(f.Fix)
 		}
 	}
 	t.line()
@@ -285,8 +290,8 @@ func (t *textWriter) fix(fix string) {
 	}
 }
 
-// evidence prints a finding's records, one a line, unwrapped, with long
-// DKIM keys abbreviated; a record the check already showed is counted,
+// evidence prints a finding's records, one a line, unwrapped (tabs made
+// spaces), with long DKIM keys abbreviated; a record the check already showed is counted,
 // not repeated (the EHLO reply of several findings).
 func (t *textWriter) evidence(f *checks.Finding, seen map[string]bool) {
 	ind := findingIndent + "  "
@@ -302,10 +307,10 @@ func (t *textWriter) evidence(f *checks.Finding, seen map[string]bool) {
 		}
 		seen[rec] = true
 		shown++
-		t.line(ind, t.p.dim(abbreviateKeys(rec)))
+		t.line(ind, t.p.dim(abbreviateKeys(strings.ReplaceAll(rec, "\t", " "))))
 	}
 	if repeated > 0 {
-		t.line(ind, t.p.dim(fmt.Sprintf("(and %d shown above)", repeated)))
+		t.line(ind, t.p.dim(strings.TrimSuffix(plural(repeated, "record"), ")")+" shown above)"))
 	}
 	if f.RecordsOmitted > 0 {
 		t.line(ind, t.p.dim(fmt.Sprintf("… %d more records left out (a finding keeps %d)", f.RecordsOmitted, checks.MaxRecords)))
