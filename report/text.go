@@ -54,6 +54,7 @@ func WriteText(w io.Writer, r *Report, opt TextOptions) error {
 	}
 	opt.Width = max(opt.Width, minWidth)
 	t := &textWriter{p: newPalette(opt.Color), opt: opt}
+	t.b.Grow(textSize(r))
 	t.head(r)
 	t.problems(r)
 	for i := range r.Checks {
@@ -65,6 +66,18 @@ func WriteText(w io.Writer, r *Report, opt TextOptions) error {
 	return err
 }
 
+// textSize guesses the size of the text report of r, to fill its buffer
+// without growing it.
+func textSize(r *Report) int {
+	n := 2048
+	for i := range r.Checks {
+		for _, f := range r.Checks[i].Findings {
+			n += 160 + len(f.Message)*5/4 + len(f.Fix)*5/4
+		}
+	}
+	return n
+}
+
 // line writes s and a newline.
 func (t *textWriter) line(s ...string) {
 	for _, x := range s {
@@ -74,17 +87,11 @@ func (t *textWriter) line(s ...string) {
 }
 
 // para writes text wrapped to the width: the first line after prefix
-// (prefixWidth columns wide on screen), the others after indent; paint
-// colours each line.
-func (t *textWriter) para(prefix string, prefixWidth int, indent, text string, paint func(string) string, extra ...string) {
-	lines := layout(text, t.opt.Width-prefixWidth, t.opt.Width-len(indent), extra...)
-	for i, l := range lines {
-		if i == 0 {
-			t.line(prefix, paint(l))
-		} else {
-			t.line(indent, paint(l))
-		}
-	}
+// (prefixWidth columns wide on screen), the others after indent; each
+// line painted with k.
+func (t *textWriter) para(prefix string, prefixWidth int, indent, text string, k ink, extra ...string) {
+	t.b.WriteString(prefix)
+	wrapTo(&t.b, text, t.opt.Width-prefixWidth, t.opt.Width-len(indent), indent, t.p.ink(k), extra...)
 }
 
 // head prints the title, the score line and what limits it:
@@ -98,8 +105,7 @@ func (t *textWriter) head(r *Report) {
 	}
 	t.line(p.bold("mailcheck report for"), " ", p.bold(title))
 	t.score(r)
-	failLine := func(s string) string { return p.sev(checks.Fail, s) }
-	errLine := func(s string) string { return p.sev(checks.Error, s) }
+	failLine, errLine := inkSev[checks.Fail], inkSev[checks.Error]
 	if r.NXDomain {
 		t.para("", 0, "  ", "the domain does not exist (NXDOMAIN): no mail can be sent to or accepted for it", failLine)
 	}
@@ -112,12 +118,10 @@ func (t *textWriter) head(r *Report) {
 	if !r.Graded {
 		t.para("", 0, "  ", "no grade: "+r.GradeWithheld, errLine)
 	}
-	t.para("", 0, "  ", "resolver: "+strings.Join(r.Resolver, ", "), plain)
+	t.para("", 0, "  ", "resolver: "+strings.Join(r.Resolver, ", "), ink{})
 	t.line(fmt.Sprintf("started: %s   took: %dms", r.StartedAt.Format("2006-01-02 15:04:05Z"), r.DurationMS))
 	t.line()
 }
-
-func plain(s string) string { return s }
 
 // incompleteText says which checks could not be evaluated and how many
 // lookups failed in the others.
@@ -179,11 +183,11 @@ func (t *textWriter) problems(r *Report) {
 	t.line(t.p.bold("problems, worst first:"))
 	for _, f := range items {
 		prefix, n := t.findingPrefix(f)
-		lines := layout(strings.SplitN(f.Message, "\n", 2)[0], t.opt.Width-n-2, t.opt.Width)
-		if len(lines) > 1 {
-			lines[0] += " …"
+		first, more := firstLine(f.Message, t.opt.Width-n-2)
+		if more {
+			first += " …"
 		}
-		t.line(prefix, lines[0])
+		t.line(prefix, first)
 	}
 	t.line()
 }
@@ -201,7 +205,7 @@ func (t *textWriter) findingLine(f *checks.Finding) {
 	if f.RFC != "" {
 		extra = []string{"[" + f.RFC + "]"}
 	}
-	t.para(prefix, n, findingIndent, f.Message, plain, extra...)
+	t.para(prefix, n, findingIndent, f.Message, ink{}, extra...)
 }
 
 // severityOrder sorts findings worst first: fail, warn, error, info, pass.
@@ -282,9 +286,9 @@ func (t *textWriter) fix(fix string) {
 		case part.record:
 			t.line(part.text)
 		case label != "":
-			t.para(label+" ", len(fixIndent), fixIndent, part.text, plain)
+			t.para(label+" ", len(fixIndent), fixIndent, part.text, ink{})
 		default:
-			t.para(fixIndent, len(fixIndent), fixIndent, part.text, plain)
+			t.para(fixIndent, len(fixIndent), fixIndent, part.text, ink{})
 		}
 		label = ""
 	}
@@ -322,40 +326,53 @@ type palette struct{ on bool }
 
 func newPalette(on bool) palette { return palette{on} }
 
-// The colours, made once (and forced on: the CLI decides, not the
-// library's own terminal detection).
+// ink is a colour's escape codes: on before the text, off after it.
+type ink struct{ on, off string }
+
+// inkOf takes the codes from the colour library (forced on: the CLI
+// decides, not the library's own terminal detection).
+func inkOf(attrs ...color.Attribute) ink {
+	c := color.New(attrs...)
+	c.EnableColor()
+	on, off, _ := strings.Cut(c.Sprint("\x00"), "\x00")
+	return ink{on, off}
+}
+
+// The colours, made once.
 var (
-	colBold  = enabled(color.Bold)
-	colDim   = enabled(color.Faint)
-	colFix   = enabled(color.FgCyan, color.Bold)
-	colorsOf = map[checks.Severity]*color.Color{
-		checks.Pass:  enabled(color.FgGreen),
-		checks.Info:  enabled(color.FgBlue),
-		checks.Warn:  enabled(color.FgYellow),
-		checks.Fail:  enabled(color.FgRed, color.Bold),
-		checks.Error: enabled(color.FgMagenta),
+	inkBold = inkOf(color.Bold)
+	inkDim  = inkOf(color.Faint)
+	inkFix  = inkOf(color.FgCyan, color.Bold)
+	inkSev  = map[checks.Severity]ink{
+		checks.Pass:  inkOf(color.FgGreen),
+		checks.Info:  inkOf(color.FgBlue),
+		checks.Warn:  inkOf(color.FgYellow),
+		checks.Fail:  inkOf(color.FgRed, color.Bold),
+		checks.Error: inkOf(color.FgMagenta),
 	}
 )
 
-func enabled(attrs ...color.Attribute) *color.Color {
-	c := color.New(attrs...)
-	c.EnableColor()
-	return c
+// ink returns k when colours are on, else no codes at all.
+func (p palette) ink(k ink) ink {
+	if !p.on {
+		return ink{}
+	}
+	return k
 }
 
-func (p palette) paint(c *color.Color, s string) string {
-	if !p.on || c == nil || s == "" {
+func (p palette) paint(k ink, s string) string {
+	if !p.on || s == "" {
 		return s
 	}
-	return c.Sprint(s)
+	return k.on + s + k.off
 }
 
-func (p palette) bold(s string) string { return p.paint(colBold, s) }
-func (p palette) dim(s string) string  { return p.paint(colDim, s) }
-func (p palette) fix(s string) string  { return p.paint(colFix, s) }
+func (p palette) bold(s string) string { return p.paint(inkBold, s) }
+func (p palette) dim(s string) string  { return p.paint(inkDim, s) }
+func (p palette) fix(s string) string  { return p.paint(inkFix, s) }
 
 func (p palette) sev(s checks.Severity, text string) string {
-	return p.paint(colorsOf[s], text)
+	return p.paint(inkSev[s], text)
 }
 
 func (p palette) grade(g, text string) string {

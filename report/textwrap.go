@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,65 +14,130 @@ import (
 // RFC reference), goes whole to the next line, and a unit longer than a
 // line overflows it.
 func layout(text string, first, rest int, extra ...string) []string {
-	paras := strings.Split(text, "\n")
-	out := make([]string, 0, len(paras))
-	for i, para := range paras {
-		lead := para[:len(para)-len(strings.TrimLeft(para, " "))]
-		us := units(para)
-		if i == len(paras)-1 {
-			us = append(us, extra...)
-		}
-		var line strings.Builder
-		line.WriteString(lead)
-		n, room := len(lead), first
-		if len(out) > 0 {
-			room = rest
-		}
-		for j, u := range us {
-			w := utf8.RuneCountInString(u)
-			if j > 0 && n+1+w > room {
-				out = append(out, line.String())
-				line.Reset()
-				n, room = 0, rest
-			} else if j > 0 {
-				line.WriteByte(' ')
-				n++
-			}
-			line.WriteString(u)
-			n += w
-		}
-		out = append(out, line.String())
-	}
-	return out
+	var b bytes.Buffer
+	wrapTo(&b, text, first, rest, "", ink{}, extra...)
+	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 
-// units splits a paragraph at runs of spaces, except inside a double-quoted
-// string (with backslash escapes), which stays one unit with its spaces.
-func units(para string) []string {
-	var out []string
-	start, quoted := -1, false
-	for i := 0; i < len(para); i++ {
-		c := para[i]
-		switch {
+// wrapTo appends text laid out as layout says to b, each line painted
+// with k and ended by a newline, the lines after the first started with
+// indent (rest counts the columns after it).
+func wrapTo(b *bytes.Buffer, text string, first, rest int, indent string, k ink, extra ...string) {
+	w := wrapper{b: b, room: first, rest: rest, indent: indent, k: k}
+	b.WriteString(k.on)
+	for i := 0; ; i++ {
+		para, next, more := strings.Cut(text, "\n")
+		if i > 0 {
+			w.newLine()
+		}
+		w.para(para)
+		if !more {
+			break
+		}
+		text = next
+	}
+	for _, u := range extra {
+		w.add(u)
+	}
+	b.WriteString(k.off)
+	b.WriteByte('\n')
+}
+
+// wrapper fills lines of a buffer unit by unit.
+type wrapper struct {
+	b                   *bytes.Buffer
+	room, rest, n, lead int
+	indent              string
+	k                   ink
+}
+
+func (w *wrapper) newLine() {
+	w.b.WriteString(w.k.off)
+	w.b.WriteByte('\n')
+	w.b.WriteString(w.indent)
+	w.b.WriteString(w.k.on)
+	w.room, w.n, w.lead = w.rest, 0, 0
+}
+
+// para writes a paragraph: its leading spaces, then its units.
+func (w *wrapper) para(para string) {
+	lead := len(para) - len(strings.TrimLeft(para, " "))
+	w.b.WriteString(para[:lead])
+	w.n += lead
+	w.lead = w.n
+	for i := lead; i < len(para); {
+		s, e := nextUnit(para, i)
+		if s < e {
+			w.add(para[s:e])
+		}
+		i = e
+	}
+}
+
+// add writes a unit after a space, or on the next line when it does not
+// fit and the line has one already.
+func (w *wrapper) add(u string) {
+	width := utf8.RuneCountInString(u)
+	switch {
+	case w.n > w.lead && w.n+1+width > w.room:
+		w.newLine()
+	case w.n > w.lead:
+		w.b.WriteByte(' ')
+		w.n++
+	}
+	w.b.WriteString(u)
+	w.n += width
+}
+
+// nextUnit returns the bounds of the first unit of para at or after i:
+// units are separated by spaces, except inside a double-quoted string
+// (with backslash escapes), which stays one unit with its spaces. s == e
+// when only spaces are left.
+func nextUnit(para string, i int) (s, e int) {
+	for i < len(para) && para[i] == ' ' {
+		i++
+	}
+	s, quoted := i, false
+	for ; i < len(para); i++ {
+		switch c := para[i]; {
 		case c == '\\' && quoted:
 			i++
 		case c == '"':
 			quoted = !quoted
 		case c == ' ' && !quoted:
-			if start >= 0 {
-				out = append(out, para[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
+			return s, i
 		}
 	}
-	if start >= 0 {
-		out = append(out, para[start:])
+	return s, min(i, len(para))
+}
+
+// units splits a paragraph into its units (see nextUnit).
+func units(para string) []string {
+	var out []string
+	for i := 0; i < len(para); {
+		s, e := nextUnit(para, i)
+		if s < e {
+			out = append(out, para[s:e])
+		}
+		i = e
 	}
 	return out
+}
+
+// firstLine is the first line of layout(text, room, room) and whether
+// more text follows it, without laying out the rest.
+func firstLine(text string, room int) (string, bool) {
+	para, _, more := strings.Cut(text, "\n")
+	n := 0
+	for i := 0; i < len(para); {
+		s, e := nextUnit(para, i)
+		w := utf8.RuneCountInString(para[s:e])
+		if n > 0 && n+1+w > room {
+			return strings.TrimRight(para[:s], " "), true
+		}
+		n, i = n+w+min(n, 1), e
+	}
+	return para, more
 }
 
 // abbreviateKeys shortens the base64 p= values of DKIM key records (which
