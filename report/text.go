@@ -194,8 +194,8 @@ func (t *textWriter) problems(r *Report) {
 
 // findingPrefix is "  warn  ID  " and its width on screen.
 func (t *textWriter) findingPrefix(f *checks.Finding) (string, int) {
-	status := fmt.Sprintf("%-5s", f.Severity)
-	return "  " + t.p.sev(f.Severity, status) + " " + t.p.bold(f.ID) + "  ", len(findingIndent) + len(f.ID) + 2
+	pad := strings.Repeat(" ", max(len(findingIndent)-2-len(f.Severity), 1))
+	return "  " + t.p.sev(f.Severity, string(f.Severity)) + pad + t.p.bold(f.ID) + "  ", len(findingIndent) + len(f.ID) + 2
 }
 
 // findingLine prints "  warn  ID  message [RFC]" wrapped under the ID.
