@@ -21,7 +21,7 @@ type textFlags struct {
 func (f *textFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.color, "color", "auto", "colours in text output: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never")
 	fs.BoolVar(&f.noColor, "no-color", false, "no colours in text output (the same as --color never)")
-	fs.IntVar(&f.width, "width", 0, "columns of the text report (default: the terminal's, else $COLUMNS, else 100)")
+	fs.IntVar(&f.width, "width", 0, "columns of the text report (default: $COLUMNS, else the terminal's width, else 100)")
 	fs.BoolVar(&f.verbose, "verbose", false, "text report: show each finding's evidence (records, transcripts; long keys abbreviated)")
 }
 
