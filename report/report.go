@@ -1,5 +1,5 @@
 // Package report turns check results into a scored report and renders it
-// as a terminal table (text.go) or as the versioned JSON document
+// as the terminal report (text.go) or as the versioned JSON document
 // (json.go, schema in docs/report.schema.json).
 package report
 

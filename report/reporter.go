@@ -39,8 +39,9 @@ type RunSummary struct {
 
 // Options are the settings of every format; each uses the ones it needs.
 type Options struct {
-	Color bool // text: ANSI colours
-	Width int  // text: columns; 0 means 120
+	Color   bool // text: ANSI colours
+	Width   int  // text: columns; 0 means DefaultWidth
+	Verbose bool // text: each finding's evidence
 }
 
 // Format is one output format: its name for --format and its constructor.

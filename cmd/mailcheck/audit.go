@@ -261,7 +261,7 @@ func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name
 	if err != nil {
 		return exitUsage, usageErr("--format: %v", err)
 	}
-	rep := format.New(a.stdout, report.Options{Color: f.colorOn(a)})
+	rep := format.New(a.stdout, f.reportOptions(a))
 	run := report.Run{Tool: "mailcheck " + version, Started: a.now(), Domains: len(names),
 		Checks: checks.Names(list), Catalogue: checks.Catalogue(list)}
 	if err := rep.Begin(run); err != nil {

@@ -25,7 +25,7 @@ type dnsFlags struct {
 	deadline  time.Duration
 	trace     bool
 	format    string
-	noColor   bool
+	textFlags
 }
 
 func (f *dnsFlags) register(fs *pflag.FlagSet) {
@@ -36,13 +36,16 @@ func (f *dnsFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.deadline, "deadline", 30*time.Second, "deadline for the whole audit of one domain")
 	fs.BoolVar(&f.trace, "trace", false, "print every DNS query (server, rcode, round-trip time) and SMTP transcript on stderr")
 	fs.StringVar(&f.format, "format", "text", "output format: "+strings.Join(report.FormatNames(), " or "))
-	fs.BoolVar(&f.noColor, "no-color", false, "no colours in text output (also: NO_COLOR set, or stdout not a terminal)")
+	f.textFlags.register(fs)
 }
 
 func (f *dnsFlags) validate() error {
 	f.format = strings.ToLower(f.format)
 	if _, err := report.LookupFormat(f.format); err != nil {
 		return usageErr("--format must be %s, not %q", strings.Join(report.FormatNames(), " or "), f.format)
+	}
+	if err := f.textFlags.validate(); err != nil {
+		return err
 	}
 	if f.timeout <= 0 {
 		return usageErr("--timeout must be positive, not %s", f.timeout)
@@ -120,22 +123,6 @@ func (f *dnsFlags) build(a *app) (*resolverSetup, error) {
 	}
 	setup.Cache = resolve.NewCache(r)
 	return setup, nil
-}
-
-// colorOn decides whether text output is coloured.
-func (f *dnsFlags) colorOn(a *app) bool {
-	if f.noColor {
-		return false
-	}
-	if _, set := lookupEnv(a, "NO_COLOR"); set {
-		return false
-	}
-	return a.isTerminal(a.stdout)
-}
-
-func lookupEnv(a *app, k string) (string, bool) {
-	v := a.getenv(k)
-	return v, v != ""
 }
 
 func isTerminal(w io.Writer) bool {

@@ -59,6 +59,7 @@ type app struct {
 	rootCAs        *x509.CertPool
 	now            func() time.Time
 	isTerminal     func(io.Writer) bool
+	termWidth      func(io.Writer) int // columns of a terminal, 0 if not known
 	getenv         func(string) string
 }
 
@@ -69,6 +70,7 @@ func newApp(stdout, stderr io.Writer) *app {
 		dialer:     &net.Dialer{},
 		now:        time.Now,
 		isTerminal: isTerminal,
+		termWidth:  termWidth,
 		getenv:     os.Getenv,
 	}
 }
