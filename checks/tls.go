@@ -67,7 +67,7 @@ func (TLS) Run(ctx context.Context, env *Env) Result {
 	results := probeAll(ctx, env, targets)
 	sessions := make([]tlsSession, len(targets))
 	for i, t := range targets {
-		sessions[i] = env.smtpTLSSession(t, results[i])
+		sessions[i] = env.smtpTLSSession(ctx, t, results[i])
 	}
 	fs, items := judgeSessions(sessions)
 	return Result{Findings: fs, Data: items}

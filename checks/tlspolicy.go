@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,8 +31,10 @@ var policyNames = [...]string{"opportunistic", "required", "mta-sts-enforce", "d
 func (p TLSPolicy) String() string { return policyNames[p] }
 
 // strict reports whether a certificate the policy's peers cannot verify
-// stops delivery (fail) rather than weakening it (warn).
-func (p TLSPolicy) strict() bool { return p != PolicyOpportunistic }
+// stops delivery (fail) rather than weakening it (warn). DANE senders
+// authenticate the server through its TLSA records, not its WebPKI chain,
+// name or dates (RFC 7672 §3.1): the dane check judges that match.
+func (p TLSPolicy) strict() bool { return p != PolicyOpportunistic && p != PolicyDANE }
 
 // severity is the severity of a certificate problem under the policy.
 func (p TLSPolicy) severity() Severity {
@@ -70,11 +73,15 @@ func (p TLSPolicy) handshakeConsequence() string {
 }
 
 // tlsPolicy is the policy a session is judged against: required on the
-// submission ports, opportunistic on port 25 until the MTA-STS and DANE
-// facts say otherwise.
-func (e *Env) tlsPolicy(t smtpTarget) TLSPolicy {
+// submission ports; on port 25 DANE when the host has a usable TLSA set
+// (Env.tlsa; DANE takes precedence over MTA-STS, RFC 8461 §2), else
+// opportunistic until the MTA-STS fact says otherwise.
+func (e *Env) tlsPolicy(ctx context.Context, t smtpTarget) TLSPolicy {
 	if t.Mode != smtpprobe.Relay {
 		return PolicyRequired
+	}
+	if e.tlsa(ctx, t.Host).Usable() {
+		return PolicyDANE
 	}
 	return PolicyOpportunistic
 }
@@ -99,8 +106,8 @@ type tlsSession struct {
 }
 
 // smtpTLSSession describes an SMTP probe for the tls check.
-func (e *Env) smtpTLSSession(t smtpTarget, r *smtpprobe.Result) tlsSession {
-	s := tlsSession{Label: t.String(), Host: t.Host, Address: t.address(), StartTLS: "smtp", Policy: e.tlsPolicy(t),
+func (e *Env) smtpTLSSession(ctx context.Context, t smtpTarget, r *smtpprobe.Result) tlsSession {
+	s := tlsSession{Label: t.String(), Host: t.Host, Address: t.address(), StartTLS: "smtp", Policy: e.tlsPolicy(ctx, t),
 		Info: r.TLS, TLSError: r.TLSError, Cut: smtpprobe.CutShort(r.Err), Stopped: stoppedAt(r), Err: r.Err, Transcript: r.Transcript}
 	if t.Mode == smtpprobe.Implicit {
 		s.StartTLS = ""
