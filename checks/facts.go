@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailcheck/mailcheck/internal/dnssec"
+	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 )
 
@@ -31,6 +33,12 @@ type auditFacts struct {
 	// The MTA-STS record and fetched policy (mtasts.go).
 	mtastsOnce sync.Once
 	mtasts     *mtastsFact
+
+	// DANE (tlsa.go): the TLSA set of each MX host, and the DNSSEC
+	// validator their states come from.
+	tlsaSets      sync.Map // canonical host -> *tlsaEntry
+	validatorOnce sync.Once
+	validator     *dnssec.Validator
 }
 
 // MX returns the domain's MX set, looking it up on first use.
@@ -54,6 +62,26 @@ func (e *Env) servicePlan(ctx context.Context) *smtpPlan {
 func (e *Env) mtastsPolicy(ctx context.Context) *mtastsFact {
 	e.facts.mtastsOnce.Do(func() { e.facts.mtasts = loadMTASTS(ctx, e) })
 	return e.facts.mtasts
+}
+
+// tlsa returns the TLSA set of an MX host with its DNSSEC states
+// (lookupTLSA), looked up once per host per audit.
+func (e *Env) tlsa(ctx context.Context, host string) *TLSASet {
+	v, _ := e.facts.tlsaSets.LoadOrStore(resolve.Canonical(host), &tlsaEntry{})
+	te := v.(*tlsaEntry)
+	te.once.Do(func() { te.set = lookupTLSA(ctx, e, host) })
+	return te.set
+}
+
+// dnssecValidator returns the audit's validator, nil when the resolver
+// cannot ask DNSSEC questions; it keeps each zone's key verdict.
+func (e *Env) dnssecValidator() *dnssec.Validator {
+	e.facts.validatorOnce.Do(func() {
+		if dr, ok := e.Resolver.(resolve.DNSSECResolver); ok {
+			e.facts.validator = &dnssec.Validator{Resolver: dr, Anchors: e.Options.DNSSEC.Anchors, Now: e.Now}
+		}
+	})
+	return e.facts.validator
 }
 
 // addrPolicy is the one rule for MX and service addresses that other

@@ -13,6 +13,7 @@ func Registry() []Check {
 		DKIM{},
 		DNSBL{},
 		DNSSEC{},
+		DANE{},
 		SMTP{},
 		TLS{},
 		TLSRPT{},

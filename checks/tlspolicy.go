@@ -32,8 +32,10 @@ var policyNames = [...]string{"opportunistic", "required", "mta-sts-enforce", "d
 func (p TLSPolicy) String() string { return policyNames[p] }
 
 // strict reports whether a certificate the policy's peers cannot verify
-// stops delivery (fail) rather than weakening it (warn).
-func (p TLSPolicy) strict() bool { return p != PolicyOpportunistic }
+// stops delivery (fail) rather than weakening it (warn). DANE senders
+// authenticate the server through its TLSA records, not its WebPKI chain,
+// name or dates (RFC 7672 §3.1): the dane check judges that match.
+func (p TLSPolicy) strict() bool { return p != PolicyOpportunistic && p != PolicyDANE }
 
 // severity is the severity of a certificate problem under the policy.
 func (p TLSPolicy) severity() Severity {
@@ -72,12 +74,16 @@ func (p TLSPolicy) handshakeConsequence() string {
 }
 
 // tlsPolicy is the policy a session is judged against: required on the
-// submission ports; on port 25 MTA-STS enforce when the domain's policy
-// is valid, in enforce mode and names the MX host (RFC 8461 §4),
-// opportunistic otherwise (until the DANE fact says more).
+// submission ports; on port 25 DANE when the host has a usable TLSA set
+// (Env.tlsa; DANE takes precedence over MTA-STS, RFC 8461 §2), else
+// MTA-STS enforce when the domain's policy is valid, in enforce mode and
+// names the MX host (RFC 8461 §4), opportunistic otherwise.
 func (e *Env) tlsPolicy(ctx context.Context, t smtpTarget) TLSPolicy {
 	if t.Mode != smtpprobe.Relay {
 		return PolicyRequired
+	}
+	if e.tlsa(ctx, t.Host).Usable() {
+		return PolicyDANE
 	}
 	if p := e.mtastsPolicy(ctx).enforced(); p != nil && mtasts.Matching(p.MX, t.Host) != "" {
 		return PolicyMTASTSEnforce

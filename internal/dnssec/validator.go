@@ -178,7 +178,27 @@ func (v *Validator) descend(ctx context.Context, res *Result, zone string, keys 
 		zv := v.zone(ctx, c, ds)
 		return zv, !v.take(res, c, zv)
 	}
+	if cn := cnameAt(ans.Records, c); len(cn) > 0 {
+		// An alias is no zone cut (RFC 2181 §10.1): the walk goes on
+		// once the CNAME validates.
+		if err := v.verifyRRset(&res.Notes, zone, keys, cn, sigsOf(ans.Records, c, dns.TypeCNAME)); err != nil {
+			return nil, v.bogus(res, zone, "CNAME "+c+": "+err.Error())
+		}
+		return nil, false
+	}
 	return nil, v.noDS(res, zone, keys, c, ans)
+}
+
+// cnameAt returns the CNAME records owned by c, which an authoritative
+// server gives for a DS question at an alias.
+func cnameAt(rrs []dns.RR, c string) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == dns.TypeCNAME && strings.EqualFold(rr.Header().Name, c) {
+			out = append(out, rr)
+		}
+	}
+	return out
 }
 
 // bogus sets res to Bogus with reason, and reports true (the walk ends).

@@ -33,6 +33,7 @@ func testWorld(t testing.TB) *dnstest.World {
 		dnstest.SignedSpec{Origin: "weak.test.", Records: mailRecords, Algorithm: dns.RSASHA1, DS: dnstest.DSSHA1},
 		dnstest.SignedSpec{Origin: "secure.alt.", Records: mailRecords, NSEC3: true, Iterations: 10},
 		dnstest.SignedSpec{Origin: "insecure.alt.", Records: mailRecords, Unsigned: true},
+		dnstest.SignedSpec{Origin: "alias.test.", Records: "mx 3600 IN CNAME mx.secure.test.\n"},
 	)
 }
 
@@ -67,6 +68,7 @@ func TestValidate(t *testing.T) {
 		{"expiring.test", dns.TypeMX, dnssec.Secure, "", []dnssec.NoteKind{dnssec.Expiring}},
 		{"weak.test", dns.TypeMX, dnssec.Secure, "", []dnssec.NoteKind{dnssec.WeakAlgorithm, dnssec.WeakDigest}},
 		{"secure.alt", dns.TypeMX, dnssec.Secure, ". → alt. → secure.alt.", []dnssec.NoteKind{dnssec.NSEC3Iterations}},
+		{"mx.alias.test", dns.TypeA, dnssec.Secure, ". → test. → alias.test.", nil}, // the CNAME at the name; a DS question there gets it too
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"/"+dns.TypeToString[tc.qtype], func(t *testing.T) {

@@ -45,6 +45,9 @@ type SignedSpec struct {
 	Expires time.Duration
 	// BadSig corrupts every signature except the DNSKEY RRset's.
 	BadSig bool
+	// BadSigTypes corrupts the signatures of the RRsets of these types
+	// only (a bogus TLSA RRset in an otherwise secure zone).
+	BadSigTypes []uint16
 }
 
 // World is a signed DNS tree made at test time: a root, zones below it,

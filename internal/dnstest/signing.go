@@ -2,6 +2,7 @@ package dnstest
 
 import (
 	"encoding/base64"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,7 +58,7 @@ func (z *SignedZone) authoritative(owner string, t uint16) bool {
 }
 
 // signSet signs one RRset with the zone's key (a corrupted signature when
-// the spec says BadSig, except on the DNSKEY RRset).
+// the spec says BadSig, except on the DNSKEY RRset, or BadSigTypes names t).
 func (z *SignedZone) signSet(owner string, t uint16, set []dns.RR, inception, expiration time.Time) error {
 	sig := &dns.RRSIG{Hdr: rrHeader(owner, dns.TypeRRSIG), Algorithm: z.Key.Algorithm,
 		Inception: uint32(inception.Unix()), Expiration: uint32(expiration.Unix()),
@@ -65,7 +66,7 @@ func (z *SignedZone) signSet(owner string, t uint16, set []dns.RR, inception, ex
 	if err := sig.Sign(z.priv, set); err != nil {
 		return err
 	}
-	if z.Spec.BadSig && t != dns.TypeDNSKEY {
+	if z.Spec.BadSig && t != dns.TypeDNSKEY || slices.Contains(z.Spec.BadSigTypes, t) {
 		b, _ := base64.StdEncoding.DecodeString(sig.Signature)
 		b[len(b)/2] ^= 0xff
 		sig.Signature = base64.StdEncoding.EncodeToString(b)
