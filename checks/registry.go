@@ -16,6 +16,8 @@ func Registry() []Check {
 		SMTP{},
 		TLS{},
 		TLSRPT{},
+		IMAP{},
+		POP3{},
 	}
 }
 

@@ -76,4 +76,3 @@ func FuzzPOP3Response(f *testing.F) {
 		r.CleartextAuth()
 	})
 }
-
