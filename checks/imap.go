@@ -10,8 +10,8 @@ import (
 // imapCatalog declares the finding IDs of the imap check, each once (findings.Catalog).
 var imapCatalog findings.Catalog
 
-// Finding IDs of the imap check. Its TLS findings are the shared
-// judge's (tls.*), strict: a mail client must verify.
+// Finding IDs of the imap check; its TLS findings (imap.tls-*) are
+// declared after them (imapTLSSpecs).
 var (
 	SpecIMAPOK            = imapCatalog.Add(Spec{ID: "imap.ok", Severity: Pass, RFC: "RFC 9051 §7.1, RFC 3501 §7.1", Summary: "the IMAP server greeted and listed its capabilities"})
 	SpecIMAPStartTLS      = imapCatalog.Add(Spec{ID: "imap.starttls", Severity: Pass, RFC: "RFC 3501 §6.2.3, RFC 2595 §3.2", Summary: "port 143 offers STARTTLS and no password login before TLS (LOGINDISABLED)"})
@@ -31,6 +31,9 @@ var (
 	SpecIMAPCutShort      = imapCatalog.Add(Spec{ID: "imap.cut-short", Severity: Error, Summary: "the audit deadline (--deadline) or an interruption ended the probe: nothing is said about that server"})
 )
 
+// imapTLSSpecs are the check's own IDs of the shared TLS judge's findings.
+var imapTLSSpecs = mailboxTLSSpecs(&imapCatalog, "imap", "mail clients")
+
 // IMAP probes the IMAP servers mail clients use: port 143 (greeting,
 // CAPABILITY, STARTTLS, no password before TLS, CAPABILITY again) and
 // 993 (implicit TLS), with the TLS judged strictly.
@@ -44,6 +47,7 @@ var imapService = &mailboxService{
 		Implicit: SpecIMAPImplicitTLS, StartTLSOnly: SpecIMAPStartTLSOnly, NoCapability: SpecIMAPNoRevision, NotOffered: SpecIMAPNotOffered,
 		None: SpecIMAPNone, Unreachable: SpecIMAPUnreachable, Session: SpecIMAPSession, Skipped: SpecIMAPSkipped, Temperror: SpecIMAPTemperror,
 		PortUnusual: SpecIMAPPortUnusual, Autoconfig: SpecIMAPAutoconfig, CutShort: SpecIMAPCutShort},
+	tls:     imapTLSSpecs,
 	fixHint: "refuse logins before TLS (Dovecot: disable_plaintext_auth = yes, or ssl = required; the server then advertises LOGINDISABLED)",
 	hosts:   func(e *Env) []string { return e.Options.IMAP.Hosts },
 }

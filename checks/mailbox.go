@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/mailboxprobe"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/sanitize"
@@ -37,7 +38,8 @@ type mailboxService struct {
 	flag    string // "--imap-host"
 	srv     [2]string
 	specs   *mailboxSpecs
-	fixHint string // how to disable passwords before TLS
+	tls     map[string]Spec // the shared TLS judge's IDs -> the check's own (mailboxTLSSpecs)
+	fixHint string          // how to disable passwords before TLS
 	hosts   func(*Env) []string
 }
 
@@ -419,10 +421,39 @@ func judgeMailboxTLS(svc *mailboxService, t mailboxTarget, r *mailboxprobe.Resul
 	// connection closed before any TLS answer, says nothing about the
 	// server's TLS.
 	s.Inconclusive = errors.Is(r.Err, mailboxprobe.ErrTimeout) || t.Implicit && errors.Is(r.Err, mailboxprobe.ErrClosed)
+	fs := []Finding{}
 	if s.Info != nil {
-		return judgeTLS(s)
+		fs = judgeTLS(s)
+	} else {
+		fs = append(fs, handshakeFailure(s))
 	}
-	return []Finding{handshakeFailure(s)}
+	for i := range fs {
+		fs[i].ID = svc.tls[fs[i].ID].ID
+	}
+	return fs
+}
+
+// mailboxTLSSpecs declares in cat the check's own copy of each finding
+// the shared TLS judge (judgeTLS, handshakeFailure) makes, "imap.tls-ok"
+// for "tls.ok", at the strict policy's severity: a certificate a mail
+// client cannot verify is a fail.
+func mailboxTLSSpecs(cat *findings.Catalog, prefix, who string) map[string]Spec {
+	out := map[string]Spec{}
+	for _, s := range []Spec{SpecTLSOK, SpecTLSVersionOld, SpecTLSCipherWeak, SpecTLSCertUntrusted, SpecTLSCertName,
+		SpecTLSCertExpired, SpecTLSCertExpiring, SpecTLSKeyWeak, SpecTLSHandshakeFailed, SpecTLSNotEvaluated} {
+		c := s
+		c.ID = prefix + ".tls-" + strings.TrimPrefix(s.ID, "tls.")
+		switch s.ID {
+		case SpecTLSCertUntrusted.ID:
+			c.Severity, c.Summary = Fail, "the certificate chain does not verify against the trusted roots: "+who+" refuse it"
+		case SpecTLSCertName.ID:
+			c.Severity, c.Summary = Fail, "the certificate is not valid for the host name "+who+" are configured with"
+		case SpecTLSHandshakeFailed.ID:
+			c.RFC, c.Summary = "RFC 8314 §3", "STARTTLS was offered (or the implicit-TLS port reached) but no TLS session could be set up"
+		}
+		out[s.ID] = cat.Add(c)
+	}
+	return out
 }
 
 // starttlsOnly notes each host reached with STARTTLS that offers no

@@ -10,8 +10,8 @@ import (
 // pop3Catalog declares the finding IDs of the pop3 check, each once (findings.Catalog).
 var pop3Catalog findings.Catalog
 
-// Finding IDs of the pop3 check. Its TLS findings are the shared
-// judge's (tls.*), strict: a mail client must verify.
+// Finding IDs of the pop3 check; its TLS findings (pop3.tls-*) are
+// declared after them (pop3TLSSpecs).
 var (
 	SpecPOP3OK            = pop3Catalog.Add(Spec{ID: "pop3.ok", Severity: Pass, RFC: "RFC 1939 §4, RFC 2449 §5", Summary: "the POP3 server greeted +OK and listed its capabilities (CAPA)"})
 	SpecPOP3STLS          = pop3Catalog.Add(Spec{ID: "pop3.stls", Severity: Pass, RFC: "RFC 2595 §4", Summary: "port 110 offers STLS and no password login (USER, SASL PLAIN/LOGIN) before TLS"})
@@ -31,6 +31,9 @@ var (
 	SpecPOP3CutShort      = pop3Catalog.Add(Spec{ID: "pop3.cut-short", Severity: Error, Summary: "the audit deadline (--deadline) or an interruption ended the probe: nothing is said about that server"})
 )
 
+// pop3TLSSpecs are the check's own IDs of the shared TLS judge's findings.
+var pop3TLSSpecs = mailboxTLSSpecs(&pop3Catalog, "pop3", "mail clients")
+
 // POP3 probes the POP3 servers mail clients use: port 110 (greeting,
 // CAPA, STLS, no password before TLS, CAPA again) and 995 (implicit
 // TLS), with the TLS judged strictly.
@@ -44,6 +47,7 @@ var pop3Service = &mailboxService{
 		Implicit: SpecPOP3ImplicitTLS, StartTLSOnly: SpecPOP3STLSOnly, NoCapability: SpecPOP3NoCapa, NotOffered: SpecPOP3NotOffered,
 		None: SpecPOP3None, Unreachable: SpecPOP3Unreachable, Session: SpecPOP3Session, Skipped: SpecPOP3Skipped, Temperror: SpecPOP3Temperror,
 		PortUnusual: SpecPOP3PortUnusual, Autoconfig: SpecPOP3Autoconfig, CutShort: SpecPOP3CutShort},
+	tls:     pop3TLSSpecs,
 	fixHint: "refuse USER and PLAIN before TLS (Dovecot: disable_plaintext_auth = yes, or ssl = required)",
 	hosts:   func(e *Env) []string { return e.Options.POP3.Hosts },
 }
