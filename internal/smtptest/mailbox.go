@@ -18,8 +18,8 @@ type Mailbox struct {
 	Greeting string            // "* OK ready", "+OK ready"
 	Replies  map[string]string // before TLS (or under implicit TLS)
 	// TLS, when set, is used for STARTTLS/STLS answered with OK, or from
-	// the first byte when Implicit. Nil with a STARTTLS answered OK sends
-	// garbage instead of a handshake.
+	// the first byte when Implicit. Nil with a STARTTLS answered OK
+	// answers the client's hello with garbage.
 	TLS      *tls.Config
 	Implicit bool
 	AfterTLS map[string]string // replies once STARTTLS is done; nil: Replies
@@ -42,6 +42,8 @@ func (m Mailbox) Handler() Handler {
 			return
 		}
 		if m.TLS == nil {
+			// Garbage in answer to the client's hello.
+			r.Read(make([]byte, 512))
 			c.Write([]byte("this is not a TLS handshake\r\n\x00\xff"))
 			<-done
 			return
