@@ -1,11 +1,14 @@
 package checks_test
 
 import (
+	"context"
 	"crypto/tls"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +57,15 @@ _imap._tcp.declined IN SRV 0 0 0 .
 _imaps._tcp.declined IN SRV 0 0 0 .
 
 nothing IN TXT "nothing here"
+
+autoconfig.untrusted IN A 192.0.2.151
+autoconfig.big IN A 192.0.2.152
+autoconfig.moved IN A 192.0.2.153
+autoconfig.lan IN A 10.0.0.2
+autoconfig.junk IN A 192.0.2.154
+autoconfig.slow IN A 192.0.2.155
+imap.bound IN A 192.0.2.160
+_imaps._tcp.bound IN SRV 0 1 993 imap.bound.test.
 `
 
 const autoconfigXML = `<?xml version="1.0"?>
@@ -110,6 +122,24 @@ func startMailboxWorld(t *testing.T) *mailboxWorld {
 	web.StartTLS()
 	t.Cleanup(web.Close)
 	w.dialer.Map("192.0.2.131:443", web.Listener.Addr().String())
+	// Autoconfig documents that cannot be used.
+	serveWeb := func(addr string, cfg *tls.Config, h http.HandlerFunc) {
+		srv := httptest.NewUnstartedServer(h)
+		srv.TLS = cfg
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		w.dialer.Map(addr, srv.Listener.Addr().String())
+	}
+	doc := func(rw http.ResponseWriter, r *http.Request) { rw.Write([]byte(autoconfigXML)) }
+	serveWeb("192.0.2.151:443", &tls.Config{Certificates: []tls.Certificate{other.Issue(t, smtptest.CertOptions{Names: []string{"autoconfig.untrusted.test"}})}}, doc)
+	serveWeb("192.0.2.152:443", cert("autoconfig.big.test"), func(rw http.ResponseWriter, r *http.Request) {
+		rw.Write([]byte(autoconfigXML + strings.Repeat("<!-- padding -->", 5000)))
+	})
+	serveWeb("192.0.2.153:443", cert("autoconfig.moved.test"), func(rw http.ResponseWriter, r *http.Request) {
+		http.Redirect(rw, r, "https://elsewhere.test/config.xml", http.StatusFound)
+	})
+	serveWeb("192.0.2.154:443", cert("autoconfig.junk.test"), func(rw http.ResponseWriter, r *http.Request) { rw.Write([]byte("<html><body>hello")) })
+	w.dialer.Map("192.0.2.155:443", smtptest.Blackhole)
 	// hostile.test, named with --imap-host and --pop3-host.
 	serve("192.0.2.141:143", smtptest.Mailbox{IMAP: true, Greeting: "* BYE too many connections from your address"})
 	w.dialer.Map("192.0.2.142:993", smtptest.StartFake(t, smtptest.Silent))
@@ -192,4 +222,77 @@ func messages(fs []checks.Finding) string {
 	return b.String()
 }
 
-var _ = resolve.ParseName
+// TestMailboxAutoconfigUnusable: a document that cannot be used is
+// said once per check and nothing from it is probed; a fetch that timed
+// out is an error.
+func TestMailboxAutoconfigUnusable(t *testing.T) {
+	w := startMailboxWorld(t)
+	for domain, want := range map[string]string{
+		"untrusted.test": "certificate signed by unknown authority",
+		"big.test":       "the document is over 65536 bytes",
+		"moved.test":     "it redirects (HTTP 302 to https://elsewhere.test/config.xml), which mailcheck does not follow",
+		"lan.test":       "autoconfig.lan.test has only private or special-purpose addresses",
+		"junk.test":      "is not a client configuration document",
+		"slow.test":      "could not be fetched",
+	} {
+		t.Run(domain, func(t *testing.T) {
+			res, _ := w.run(t, domain, checks.Options{ProbeTimeout: time.Second}, checks.IMAP{}, checks.POP3{})
+			wantIDs := []string{"info imap.autoconfig-unusable"}
+			if domain == "slow.test" {
+				wantIDs = []string{"error imap.temperror"}
+			}
+			if got := sevIDs(res["imap"]); !slices.Equal(got, wantIDs) {
+				t.Errorf("imap: got %q, want %q\n%s", got, wantIDs, messages(res["imap"]))
+			}
+			if all := messages(res["pop3"]); !strings.Contains(all, want) {
+				t.Errorf("pop3: no message contains %q:\n%s", want, all)
+			}
+		})
+	}
+}
+
+// TestMailboxSessionBound: IMAP sessions take a slot of the run's
+// session bound; with none free until the deadline, the probe is cut
+// short before it dials, and the transcript goes to --trace otherwise.
+func TestMailboxSessionBound(t *testing.T) {
+	w := startMailboxWorld(t)
+	w.dialer.Map("192.0.2.160:993", w.dialer.Target("192.0.2.101:993"))
+	n, _ := resolve.ParseName("bound.test")
+	env := checks.NewEnv(n, resolve.NewCache(w.dns.Resolver(5*time.Second)))
+	env.Dialer, env.RootCAs = w.dialer, w.ca.Pool
+	env.Sessions = checks.NewSessionBound(1)
+	env.Sessions <- struct{}{} // the only slot is taken
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	res := checks.Run(ctx, env, []checks.Check{checks.IMAP{}})
+	if got := messages(res[0].Findings); !strings.Contains(got, "imap.cut-short: imap.bound.test[192.0.2.160]:993 (SRV _imaps._tcp)") {
+		t.Errorf("no cut-short finding:\n%s", got)
+	}
+	if slices.Contains(w.dialer.Dials(), "192.0.2.160:993") {
+		t.Errorf("dialled without a slot: %v", w.dialer.Dials())
+	}
+
+	<-env.Sessions
+	var trace strings.Builder
+	env = checks.NewEnv(n, resolve.NewCache(w.dns.Resolver(5*time.Second)))
+	env.Dialer, env.RootCAs, env.Trace = w.dialer, w.ca.Pool, &syncWriter{w: &trace}
+	res = checks.Run(context.Background(), env, []checks.Check{checks.IMAP{}})
+	if got := sevIDs(res[0].Findings); !slices.Contains(got, "pass imap.implicit-tls") {
+		t.Errorf("got %q\n%s", got, messages(res[0].Findings))
+	}
+	if !strings.Contains(trace.String(), "imap imap.bound.test[192.0.2.160:993] > a1 CAPABILITY") {
+		t.Errorf("trace lacks the transcript:\n%s", trace.String())
+	}
+}
+
+// syncWriter serializes writes, as the CLI's --trace writer does.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -150,6 +150,8 @@ func TestUsageErrorsBeforeTraffic(t *testing.T) {
 		{"invalid trust anchor", "--trust-anchor: ../../testdata/zones/example.org.zone", append(r, "--trust-anchor", "../../testdata/zones/example.org.zone", "ok.mx.test")},
 		{"bad dkim selector", `--dkim-selector "bad selector!"`, append(r, "--dkim-selector", "bad selector!", "ok.mx.test")},
 		{"bad submission host", "--submission-host", append(r, "--submission-host", "mail.example.org:http", "ok.mx.test")},
+		{"bad imap host", "--imap-host", append(r, "--imap-host", "imap://mail.example.org", "ok.mx.test")},
+		{"bad pop3 port", `--pop3-host: "mail.example.org:0"`, append(r, "--pop3-host", "mail.example.org:0", "ok.mx.test")},
 		{"bad relay recipient", "--relay-test-rcpt", append(r, "--relay-test-rcpt", "junk", "ok.mx.test")},
 		{"relay recipient bad domain", "--relay-test-rcpt", append(r, "--relay-test-rcpt", "a@b..c", "ok.mx.test")},
 		{"IP address as domain", "192.0.2.1 is an IP address; give a domain name", append(r, "192.0.2.1")},
