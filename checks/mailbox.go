@@ -188,7 +188,7 @@ func (p *mailboxPlan) resolve(ctx context.Context, env *Env, svc *mailboxService
 	_, implicit := svc.proto.Ports()
 	seen := map[string]int{}
 	for _, h := range hosts {
-		addrs, ok := p.hostAddrs(ctx, env, svc, &h)
+		addrs := p.hostAddrs(ctx, env, svc, &h)
 		for _, a := range addrs {
 			for _, port := range h.ports {
 				t := mailboxTarget{Host: h.host, Addr: a.Unmap(), Port: port, Implicit: port == implicit, Source: h.source}
@@ -207,33 +207,32 @@ func (p *mailboxPlan) resolve(ctx context.Context, env *Env, svc *mailboxService
 				p.Targets = append(p.Targets, t)
 			}
 		}
-		_ = ok
 	}
 }
 
 // hostAddrs returns the addresses of a host (an address given as such,
-// or the A and AAAA records of a name), or false with a finding.
-func (p *mailboxPlan) hostAddrs(ctx context.Context, env *Env, svc *mailboxService, h *mailboxHost) ([]netip.Addr, bool) {
+// or the A and AAAA records of a name), or none with a finding.
+func (p *mailboxPlan) hostAddrs(ctx context.Context, env *Env, svc *mailboxService, h *mailboxHost) []netip.Addr {
 	if ip, err := netip.ParseAddr(h.host); err == nil {
-		return []netip.Addr{ip}, true
+		return []netip.Addr{ip}
 	}
 	n, err := resolve.ParseName(h.host)
 	if err != nil {
 		p.Findings = append(p.Findings, svc.specs.Temperror.New("%s host %q (%s) is not a valid host name: %v", svc.name, sanitize.Line(h.host, 255), h.source, err))
-		return nil, false
+		return nil
 	}
 	h.host = n.ASCII
 	r := resolve.Addrs(ctx, env.Resolver, n.FQDN())
 	switch {
 	case len(r.Addrs) > 0:
-		return r.Addrs, true
+		return r.Addrs
 	case r.Err != nil:
 		p.Failed = true
 		p.Findings = append(p.Findings, svc.specs.Temperror.New("the addresses of %s host %s (%s) could not be looked up: %s", svc.name, h.host, h.source, resolve.Describe(nil, r.Err)))
 	default:
 		p.Findings = append(p.Findings, svc.specs.Unreachable.New("%s host %s (%s) has no A or AAAA record: %s", svc.name, h.host, h.source, resolve.Describe(r.A, nil)))
 	}
-	return nil, false
+	return nil
 }
 
 // probeMailboxes runs the sessions of targets, each holding a slot of
