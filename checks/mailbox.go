@@ -28,7 +28,7 @@ import (
 type mailboxSpecs struct {
 	OK, StartTLS, NoStartTLS, CleartextAuth, Implicit, StartTLSOnly, NoCapability Spec
 	NotOffered, None, Unreachable, Session, Skipped, Temperror, PortUnusual       Spec
-	Autoconfig, CutShort                                                          Spec
+	Autoconfig, AutoconfigPlain, CutShort                                         Spec
 }
 
 // mailboxService is one protocol as the plan and the judgement see it.
@@ -165,6 +165,10 @@ func (p *mailboxPlan) autoconfigHosts(svc *mailboxService, ac *autoconfig) []mai
 	for _, s := range ac.Servers {
 		if s.Type != svc.proto.String() {
 			continue
+		}
+		if s.SocketType == "PLAIN" {
+			p.Findings = append(p.Findings, svc.specs.AutoconfigPlain.New("the autoconfig document tells mail clients to connect to %s without TLS (socketType plain): they send the password in clear text", net.JoinHostPort(sanitize.Line(s.Hostname, 255), strconv.Itoa(s.Port))).
+				WithRecords(s.record()).WithFix("set <socketType>SSL</socketType> with port %d (or STARTTLS with port %d) in %s", implicit, plain, ac.URL))
 		}
 		port := uint16(s.Port)
 		if s.Port == 0 {
