@@ -115,7 +115,7 @@ func (ac *autoconfig) get(ctx context.Context, env *Env, host string, addrs []ne
 		return nil, errors.Join(errs...)
 	}
 	client := &http.Client{
-		Transport: &http.Transport{DialContext: dial, Proxy: nil, DisableKeepAlives: true,
+		Transport: &http.Transport{DialContext: dial, Proxy: nil, DisableKeepAlives: true, MaxResponseHeaderBytes: 16 << 10,
 			TLSClientConfig: &tls.Config{RootCAs: env.RootCAs, ServerName: host, MinVersion: tls.VersionTLS12}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

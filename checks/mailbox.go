@@ -305,7 +305,7 @@ func (p *mailboxPlan) noTargets(env *Env, svc *mailboxService) []Finding {
 		return fs
 	}
 	return append(fs, svc.specs.None.New("no %s server to probe for %s: %s, and no %s was given", svc.name, env.Domain.ASCII, strings.Join(p.Sources, ", "), svc.flag).
-		WithFix("if %s offers %s, publish the mail client settings (RFC 6186), e.g. %s.%s. IN SRV 0 1 %d mail.%s.; or probe a host with %s", env.Domain.ASCII, svc.name, svc.srv[1], env.Domain.ASCII, implicitPort(svc), env.Domain.ASCII, svc.flag))
+		WithFix("if %s offers %s, publish the mail client settings (RFC 6186) naming the host that serves it, e.g. %s.%s. IN SRV 0 1 %d HOST. (HOST being that server's name); or probe a host with %s", env.Domain.ASCII, svc.name, svc.srv[1], env.Domain.ASCII, implicitPort(svc), svc.flag))
 }
 
 func implicitPort(svc *mailboxService) uint16 {
