@@ -66,6 +66,18 @@ type Options struct {
 	DNSBL  DNSBLOptions
 	SMTP   SMTPOptions
 	DNSSEC DNSSECOptions
+	IMAP   IMAPOptions
+	POP3   POP3Options
+}
+
+// IMAPOptions are the imap check's settings.
+type IMAPOptions struct {
+	Hosts []string // hosts to probe on 143 and 993, or HOST:PORT (--imap-host)
+}
+
+// POP3Options are the pop3 check's settings.
+type POP3Options struct {
+	Hosts []string // hosts to probe on 110 and 995, or HOST:PORT (--pop3-host)
 }
 
 // DKIMOptions are the dkim check's settings.

@@ -39,6 +39,8 @@ type auditFacts struct {
 	tlsaSets      sync.Map // canonical host -> *tlsaEntry
 	validatorOnce sync.Once
 	validator     *dnssec.Validator
+
+	mailbox mailboxFacts // the imap and pop3 checks' host plans (below)
 }
 
 // MX returns the domain's MX set, looking it up on first use.
@@ -159,4 +161,30 @@ func probeAll(ctx context.Context, env *Env, targets []smtpTarget) []*smtpprobe.
 	}
 	wg.Wait()
 	return out
+}
+
+// The imap and pop3 checks' fact: where mail clients read mail from. The
+// autoconfig document is fetched once for both; each protocol's host
+// plan (planMailbox) is made once. The plans and their findings are
+// shared: callers copy before they append.
+type mailboxFacts struct {
+	acOnce   sync.Once
+	ac       *autoconfig
+	planOnce [2]sync.Once // by mailboxprobe.Protocol
+	plans    [2]*mailboxPlan
+}
+
+// mailboxAutoconfig returns the autoconfig document, fetched on first use.
+func (e *Env) mailboxAutoconfig(ctx context.Context) *autoconfig {
+	e.facts.mailbox.acOnce.Do(func() { e.facts.mailbox.ac = fetchAutoconfig(ctx, e) })
+	return e.facts.mailbox.ac
+}
+
+// mailboxPlan returns the host plan of svc, made on first use.
+func (e *Env) mailboxPlan(ctx context.Context, svc *mailboxService) *mailboxPlan {
+	m := &e.facts.mailbox
+	m.planOnce[svc.proto].Do(func() {
+		m.plans[svc.proto] = planMailbox(ctx, e, svc, svc.hosts(e), e.mailboxAutoconfig(ctx))
+	})
+	return m.plans[svc.proto]
 }

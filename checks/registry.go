@@ -18,6 +18,8 @@ func Registry() []Check {
 		TLS{},
 		TLSRPT{},
 		MTASTS{},
+		IMAP{},
+		POP3{},
 	}
 }
 

@@ -34,6 +34,8 @@ type auditFlags struct {
 	dnsblFile       string
 	trustAnchor     string
 	submissionHosts []string
+	imapHosts       []string
+	pop3Hosts       []string
 	relayRcpt       string
 	caFile          string
 	probeTimeout    time.Duration
@@ -89,6 +91,8 @@ interrupted by SIGINT/SIGTERM.`,
 	lf.StringVar(&f.dnsblFile, "dnsbl-file", "", "load blocklist zones and their return codes from FILE")
 	lf.StringVar(&f.trustAnchor, "trust-anchor", "", "DNSSEC trust anchors (DS or DNSKEY records, zone-file format) from FILE instead of the IANA root anchors")
 	lf.StringArrayVar(&f.submissionHosts, "submission-host", nil, "host to probe for mail submission on ports 587 and 465 (repeatable)")
+	lf.StringArrayVar(&f.imapHosts, "imap-host", nil, "host to probe for IMAP on ports 143 and 993, or HOST:PORT (repeatable)")
+	lf.StringArrayVar(&f.pop3Hosts, "pop3-host", nil, "host to probe for POP3 on ports 110 and 995, or HOST:PORT (repeatable)")
 	lf.StringVar(&f.relayRcpt, "relay-test-rcpt", "", "recipient in a foreign domain for the open-relay test (default: a reserved .invalid address)")
 	lf.StringVar(&f.caFile, "ca-file", "", "PEM file of extra trusted CA certificates for the TLS checks")
 	lf.DurationVar(&f.probeTimeout, "probe-timeout", smtpprobe.DefaultTimeout, "timeout of one SMTP/TLS probe connection (connect, dialogue and handshake)")
@@ -192,6 +196,8 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 		DKIM:         checks.DKIMOptions{Selectors: f.dkimSelectors},
 		DNSBL:        checks.DNSBLOptions{Zones: f.dnsbl, File: f.dnsblFile},
 		SMTP:         checks.SMTPOptions{SubmissionHosts: f.submissionHosts, RelayTestRcpt: f.relayRcpt, AllowSRVPorts: f.allowSRVPorts},
+		IMAP:         checks.IMAPOptions{Hosts: f.imapHosts},
+		POP3:         checks.POP3Options{Hosts: f.pop3Hosts},
 		ProbeTimeout: f.probeTimeout,
 		Offline:      f.offline,
 	}

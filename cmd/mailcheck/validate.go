@@ -109,6 +109,16 @@ func validateAuditFlags(f *auditFlags) error {
 			return usageErr("--submission-host: %v", err)
 		}
 	}
+	for _, hf := range []struct {
+		name  string
+		hosts []string
+	}{{"--imap-host", f.imapHosts}, {"--pop3-host", f.pop3Hosts}} {
+		for _, h := range hf.hosts {
+			if err := validHostPort(h, false); err != nil {
+				return usageErr("%s: %v", hf.name, err)
+			}
+		}
+	}
 	if f.relayRcpt != "" && !checks.ValidRelayRcpt(f.relayRcpt) {
 		return usageErr("--relay-test-rcpt: %q is not an address of the form local@domain (printable ASCII local part without <>()[]\\,;:\", a valid domain)", f.relayRcpt)
 	}

@@ -66,11 +66,11 @@ func TestHonestVerdicts(t *testing.T) {
 		head []string // substrings of the first 4 lines
 	}{
 		{"no resolver listening", []string{"--resolver", dead, "--timeout", "1s", "example.org"}, exitUnevaluated,
-			[]string{"score: -/100  grade -", "incomplete: 12 of 12 checks could not be evaluated", "no grade: nothing could be evaluated"}},
+			[]string{"score: -/100  grade -", "incomplete: 14 of 14 checks could not be evaluated", "no grade: nothing could be evaluated"}},
 		{"SERVFAIL to everything", []string{"--resolver", servfail, "--timeout", "1s", "example.org"}, exitUnevaluated,
-			[]string{"grade -", "incomplete: 12 of 12 checks", "no grade"}},
+			[]string{"grade -", "incomplete: 14 of 14 checks", "no grade"}},
 		{"deadline 1ns", []string{"--resolver", srv.Addr, "--deadline", "1ns", "ok.mx.test"}, exitUnevaluated,
-			[]string{"grade -", "incomplete: 12 of 12 checks", "no grade"}},
+			[]string{"grade -", "incomplete: 14 of 14 checks", "no grade"}},
 		{"domain does not exist", []string{"--resolver", srv.Addr, "--checks", "mx,spf,dmarc", "nope.mx.test"}, exitFail,
 			[]string{"score: 0/100  grade F", "the domain does not exist (NXDOMAIN)"}},
 		{"incomplete is not a pass", []string{"--resolver", srv.Addr, "--checks", "mx,ptr,smtp", "--offline=false", "--probe-timeout", "1s", "ok.mx.test"}, exitUnevaluated,
@@ -150,6 +150,8 @@ func TestUsageErrorsBeforeTraffic(t *testing.T) {
 		{"invalid trust anchor", "--trust-anchor: ../../testdata/zones/example.org.zone", append(r, "--trust-anchor", "../../testdata/zones/example.org.zone", "ok.mx.test")},
 		{"bad dkim selector", `--dkim-selector "bad selector!"`, append(r, "--dkim-selector", "bad selector!", "ok.mx.test")},
 		{"bad submission host", "--submission-host", append(r, "--submission-host", "mail.example.org:http", "ok.mx.test")},
+		{"bad imap host", "--imap-host", append(r, "--imap-host", "imap://mail.example.org", "ok.mx.test")},
+		{"bad pop3 port", `--pop3-host: "mail.example.org:0"`, append(r, "--pop3-host", "mail.example.org:0", "ok.mx.test")},
 		{"bad relay recipient", "--relay-test-rcpt", append(r, "--relay-test-rcpt", "junk", "ok.mx.test")},
 		{"relay recipient bad domain", "--relay-test-rcpt", append(r, "--relay-test-rcpt", "a@b..c", "ok.mx.test")},
 		{"IP address as domain", "192.0.2.1 is an IP address; give a domain name", append(r, "192.0.2.1")},
