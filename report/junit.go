@@ -46,7 +46,13 @@ type junitCase struct {
 	Classname string         `xml:"classname,attr"`
 	Time      string         `xml:"time,attr"`
 	Problems  []junitProblem `xml:",any"`
-	SystemOut string         `xml:"system-out,omitempty"`
+	SystemOut *junitCDATA    `xml:"system-out,omitempty"`
+}
+
+// junitCDATA is an element whose text is written as CDATA (readable
+// with its line breaks).
+type junitCDATA struct {
+	Text string `xml:",cdata"`
 }
 
 // junitProblem is a <failure> or an <error>.
@@ -54,7 +60,7 @@ type junitProblem struct {
 	XMLName xml.Name
 	Type    string `xml:"type,attr"`
 	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
 }
 
 // junitReporter gathers one suite per domain and writes them at End.
@@ -116,7 +122,9 @@ func junitTestcase(domain string, c *checks.CheckResult) junitCase {
 			fmt.Fprintf(&out, "%s %s: %s\n", strings.ToUpper(string(f.Severity)), f.ID, oneLine(f.Message))
 		}
 	}
-	tc.SystemOut = out.String()
+	if out.Len() > 0 {
+		tc.SystemOut = &junitCDATA{out.String()}
+	}
 	return tc
 }
 
