@@ -41,6 +41,7 @@ type auditFlags struct {
 	allowIncomplete bool
 	allowSRVPorts   bool
 	checksSet       bool
+	out             outputFlags
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -95,6 +96,7 @@ interrupted by SIGINT/SIGTERM.`,
 	lf.IntVar(&f.parallel, "parallel", 8, "how many domains to audit at once")
 	lf.BoolVar(&f.allowIncomplete, "allow-incomplete", false, "let a graded report pass (exit 0) even when some checks or lookups could not be evaluated")
 	lf.BoolVar(&f.allowSRVPorts, "allow-srv-ports", false, "probe submission SRV targets on ports other than 587 and 465")
+	f.out.register(lf)
 	cmd.AddCommand(a.versionCmd(), a.findingsCmd())
 	for _, sub := range a.subcommands() {
 		cmd.AddCommand(sub)
@@ -182,6 +184,9 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 	if err := validateAuditFlags(f); err != nil {
 		return opts, nil, err
 	}
+	if err := f.out.validate(); err != nil {
+		return opts, nil, err
+	}
 	anchors, err := loadTrustAnchor(f.trustAnchor)
 	if err != nil {
 		return opts, nil, err
@@ -257,11 +262,11 @@ func (a *app) envMaker(f *auditFlags, opts checks.Options, roots *x509.CertPool,
 // (completely) evaluated, else 0.
 func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name, list []checks.Check,
 	setup *resolverSetup, newEnv func(resolve.Name) *checks.Env) (int, error) {
-	format, err := report.LookupFormat(f.format)
+	rep, err := a.openOutputs(f, len(names))
 	if err != nil {
-		return exitUsage, usageErr("--format: %v", err)
+		return exitUsage, err
 	}
-	rep := format.New(a.stdout, report.Options{Color: f.colorOn(a)})
+	defer rep.close()
 	run := report.Run{Tool: "mailcheck " + version, Started: a.now(), Domains: len(names),
 		Checks: checks.Names(list), Catalogue: checks.Catalogue(list)}
 	if err := rep.Begin(run); err != nil {
@@ -272,8 +277,9 @@ func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name
 		Resolver: setup.Description, Now: a.now}
 	src := schedule.List(names)
 	err = schedule.Run(ctx, cfg, &src, func(r *report.Report) error {
+		f.out.apply(r)
 		sum.Domains++
-		switch r.Gate(f.failUnder, f.allowIncomplete) {
+		switch f.out.gate(r, f.failUnder, f.allowIncomplete) {
 		case report.Failed:
 			sum.Failed++
 		case report.Unevaluated:
@@ -287,6 +293,9 @@ func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name
 	}
 	if err != nil {
 		return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
+	}
+	if code, ok := report.NagiosResult(rep.stdout); ok {
+		return code, nil // the plugin convention (docs/formats.md)
 	}
 	switch {
 	case sum.Failed > 0:
