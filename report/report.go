@@ -14,7 +14,7 @@ import (
 // SchemaVersion is the version of the JSON document. It changes only when
 // a field is removed or changes meaning; new fields may appear within one
 // version.
-const SchemaVersion = "1.1"
+const SchemaVersion = "1.2"
 
 // Report is the audit of one domain.
 type Report struct {
