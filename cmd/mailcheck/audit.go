@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/resolve"
@@ -80,7 +81,18 @@ interrupted by SIGINT/SIGTERM.`,
 	})
 	fs := cmd.PersistentFlags()
 	f.dnsFlags.register(fs)
-	lf := cmd.Flags()
+	f.register(cmd.Flags())
+	f.out.register(cmd.Flags())
+	cmd.AddCommand(a.versionCmd(), a.findingsCmd())
+	for _, sub := range a.subcommands() {
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+// register adds the audit's flags (those of one audit: checks, options,
+// gate) to fs; the root command and serve share them.
+func (f *auditFlags) register(lf *pflag.FlagSet) {
 	lf.StringSliceVar(&f.checks, "checks", nil, "run only these checks, comma-separated ("+strings.Join(checks.Names(checks.Registry()), ",")+")")
 	lf.IntVar(&f.failUnder, "fail-under", 0, "exit 1 when the score is below N (0-100)")
 	lf.BoolVar(&f.allowPrivate, "allow-private", false, "lab setups: do not flag MX hosts on private or loopback addresses")
@@ -96,12 +108,6 @@ interrupted by SIGINT/SIGTERM.`,
 	lf.IntVar(&f.parallel, "parallel", 8, "how many domains to audit at once")
 	lf.BoolVar(&f.allowIncomplete, "allow-incomplete", false, "let a graded report pass (exit 0) even when some checks or lookups could not be evaluated")
 	lf.BoolVar(&f.allowSRVPorts, "allow-srv-ports", false, "probe submission SRV targets on ports other than 587 and 465")
-	f.out.register(lf)
-	cmd.AddCommand(a.versionCmd(), a.findingsCmd())
-	for _, sub := range a.subcommands() {
-		cmd.AddCommand(sub)
-	}
-	return cmd
 }
 
 // subcommands lists commands contributed by other files (spf eval, mta...).

@@ -45,7 +45,7 @@ func (o *outputFlags) validate() error {
 		}
 	}
 	switch o.failOn {
-	case "any":
+	case "any", "": // "" when the command has no such flag (serve)
 	case "new":
 		if o.baseline == "" {
 			return usageErr("--fail-on new needs --baseline")
