@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -207,7 +208,7 @@ func (b baselineText) Report(r *Report) error {
 // writeBaselineLine writes the summary line of a baseline comparison.
 func writeBaselineLine(w io.Writer, br *BaselineResult) error {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "baseline %s: %d new, %d unchanged, %d fixed\n", br.File, br.New, br.Unchanged, len(br.Fixed))
+	fmt.Fprintf(&sb, "baseline %s: %d new, %d unchanged, %d fixed\n", cmp.Or(br.File, "-"), br.New, br.Unchanged, len(br.Fixed))
 	for _, f := range br.Fixed {
 		fmt.Fprintf(&sb, "  fixed: %s [%s] %s\n", f.ID, f.Severity, oneLine(f.Message))
 	}
