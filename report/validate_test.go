@@ -62,6 +62,10 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 	if err := sch.Validate(inst); err != nil {
 		t.Errorf("SARIF log does not validate: %v", err)
 	}
+	bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"message":{"text":"m"},"level":"fatal"}]}]}`))
+	if sch.Validate(bad) == nil {
+		t.Errorf("the schema accepts a result of level fatal: it checks nothing")
+	}
 	var log sarifLog
 	json.Unmarshal(out, &log)
 	run := log.Runs[0]
