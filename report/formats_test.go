@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -143,7 +144,7 @@ func BenchmarkFormats(b *testing.B) {
 	reports := make([]*Report, 1000)
 	for i := range reports {
 		r := *base[i%2]
-		r.Domain = "d" + string(rune('a'+i%26)) + base[i%2].Domain
+		r.Domain = fmt.Sprintf("d%d.%s", i, base[i%2].Domain)
 		reports[i] = &r
 	}
 	for _, f := range Formats {
