@@ -59,7 +59,8 @@ Exit codes: 0 passed (every check evaluated, no fail, score at least
 below --fail-under; 2 usage error (bad flag, malformed domain, bad zone
 file); 3 could not be evaluated (no grade, or incomplete without
 --allow-incomplete); 4 the report could not be written; 130/143
-interrupted by SIGINT/SIGTERM.`,
+interrupted by SIGINT/SIGTERM. With --format nagios the exit code is the
+plugin state instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (docs/formats.md).`,
 		Example: `  mailcheck example.org
   mailcheck --format json example.org example.net
   mailcheck --offline --zone testdata/zones/example.org.zone example.org

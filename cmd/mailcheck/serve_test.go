@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -105,5 +109,54 @@ func promtool(t *testing.T, exposition string) {
 	cmd.Stdin = strings.NewReader(exposition)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeListens: `mailcheck serve` binds a real listener on loopback,
+// answers a probe, and returns when its context ends.
+func TestServeListens(t *testing.T) {
+	srv := startMX(t)
+	var errb syncBuffer
+	a := newApp(io.Discard, &errb)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- a.run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--resolver", srv.Addr, "--timeout", "500ms"}) }()
+	re := regexp.MustCompile(`serving on http://(\S+)/probe`)
+	var addr string
+	for i := 0; i < 500 && addr == ""; i++ {
+		if m := re.FindStringSubmatch(errb.String()); m != nil {
+			addr = m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("serve did not start: %s", errb.String())
+	}
+	code, body := get(t, "http://"+addr+"/probe?target=ok.mx.test&checks=mx", nil)
+	if code != 200 || !strings.Contains(body, `mailcheck_score{domain="ok.mx.test"}`) {
+		t.Errorf("probe: %d %s", code, body)
+	}
+	cancel()
+	if rc := <-done; rc != exitOK {
+		t.Errorf("serve exited %d: %s", rc, errb.String())
 	}
 }
