@@ -138,7 +138,9 @@ func TestServeListens(t *testing.T) {
 	a := newApp(io.Discard, &errb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	go func() { done <- a.run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--resolver", srv.Addr, "--timeout", "500ms"}) }()
+	go func() {
+		done <- a.run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--resolver", srv.Addr, "--timeout", "500ms"})
+	}()
 	re := regexp.MustCompile(`serving on http://(\S+)/probe`)
 	var addr string
 	for i := 0; i < 500 && addr == ""; i++ {
