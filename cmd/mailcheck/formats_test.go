@@ -89,3 +89,48 @@ func TestSubcommandFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestSARIFZoneLines: with --zone, results about a record of the zone
+// file point at the line that holds it.
+func TestSARIFZoneLines(t *testing.T) {
+	code, out, errb := cli(t, append(append([]string{"--offline", "--format", "sarif"}, zoneArgs()...), "example.org")...)
+	if code == exitUsage || code == exitOutput {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				RuleID    string
+				Locations []struct {
+					PhysicalLocation *struct {
+						ArtifactLocation struct{ URI string }
+						Region           struct{ StartLine int }
+					}
+				}
+				Properties struct{ Records []string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &log); err != nil {
+		t.Fatal(err)
+	}
+	located := 0
+	for _, r := range log.Runs[0].Results {
+		pl := r.Locations[0].PhysicalLocation
+		if pl == nil {
+			continue
+		}
+		located++
+		text, err := os.ReadFile(pl.ArtifactLocation.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := strings.Split(string(text), "\n")[pl.Region.StartLine-1]
+		if !strings.Contains(line, "IN") {
+			t.Errorf("%s located at %s:%d, which is %q", r.RuleID, pl.ArtifactLocation.URI, pl.Region.StartLine, line)
+		}
+	}
+	if located == 0 {
+		t.Errorf("no result located in the zone file:\n%s", out)
+	}
+}
