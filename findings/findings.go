@@ -65,6 +65,9 @@ type Finding struct {
 	RecordsOmitted int `json:"records_omitted,omitempty"`
 	// Data carries structured details for machines (per-finding).
 	Data any `json:"data,omitempty"`
+	// Baseline is set with --baseline only: "new" when the earlier report
+	// had no such finding, "unchanged" when it had.
+	Baseline string `json:"baseline,omitempty"`
 }
 
 // Bounds on what one finding carries, whatever a peer sends: a report's

@@ -14,7 +14,7 @@ import (
 // SchemaVersion is the version of the JSON document. It changes only when
 // a field is removed or changes meaning; new fields may appear within one
 // version.
-const SchemaVersion = "1.1"
+const SchemaVersion = "1.2"
 
 // Report is the audit of one domain.
 type Report struct {
@@ -39,13 +39,16 @@ type Report struct {
 	Unevaluated []string `json:"unevaluated"` // the checks that could not be evaluated
 	// NXDomain is set when the domain does not exist: the report is then
 	// graded F whatever else was found.
-	NXDomain    bool                 `json:"nxdomain,omitempty"`
-	Interrupted bool                 `json:"interrupted,omitempty"` // a signal ended the run
-	StartedAt   time.Time            `json:"started_at"`
-	DurationMS  int64                `json:"duration_ms"`
-	Resolver    []string             `json:"resolver"` // servers or zone files used
-	Summary     Summary              `json:"summary"`
-	Checks      []checks.CheckResult `json:"checks"`
+	NXDomain    bool      `json:"nxdomain,omitempty"`
+	Interrupted bool      `json:"interrupted,omitempty"` // a signal ended the run
+	StartedAt   time.Time `json:"started_at"`
+	DurationMS  int64     `json:"duration_ms"`
+	Resolver    []string  `json:"resolver"` // servers or zone files used
+	Summary     Summary   `json:"summary"`
+	// Baseline is set with --baseline only: the comparison with the
+	// earlier report (schema 1.2).
+	Baseline *BaselineResult      `json:"baseline,omitempty"`
+	Checks   []checks.CheckResult `json:"checks"`
 }
 
 // MinCoverage is the share of the weight (percent) that must be evaluated

@@ -42,6 +42,17 @@ type Options struct {
 	Color   bool // text: ANSI colours
 	Width   int  // text: columns; 0 means DefaultWidth
 	Verbose bool // text: each finding's evidence
+
+	// FailUnder and AllowIncomplete are the gate's settings (nagios: the
+	// WARNING threshold and whether an incomplete report is UNKNOWN).
+	FailUnder       int
+	AllowIncomplete bool
+	// MultiDomain is set when the run has several domains (nagios:
+	// perfdata labels are prefixed with the domain).
+	MultiDomain bool
+	// Locate finds the zone file and line of a record given in
+	// presentation format (sarif, with --zone); nil when no zone file.
+	Locate func(record string) (file string, line int, ok bool)
 }
 
 // Format is one output format: its name for --format and its constructor.
@@ -54,8 +65,13 @@ type Format struct {
 // Formats lists every output format, in the order help text shows them.
 // A new format is one file in report/ plus one line here.
 var Formats = []Format{
-	{Name: "text", Description: "the terminal report (one per domain)", New: newTextReporter},
+	{Name: "text", Description: "the terminal report (one per domain)", New: newBaselineTextReporter},
 	{Name: "json", Description: "one JSON document per domain, one per line (docs/report.schema.json)", New: newJSONReporter},
+	{Name: "sarif", Description: "SARIF 2.1.0 log for code scanning, one run (docs/formats.md)", New: newSARIFReporter},
+	{Name: "junit", Description: "JUnit XML: a testsuite per domain, a testcase per check", New: newJUnitReporter},
+	{Name: "prometheus", Description: "Prometheus text exposition for the node_exporter textfile collector", New: newPrometheusReporter},
+	{Name: "csv", Description: "CSV: a header, then one row per domain", New: newCSVReporter},
+	{Name: "nagios", Description: "Nagios/Icinga plugin output: one status line with perfdata; exit code 0-3 by plugin state", New: newNagiosReporter},
 }
 
 // FormatNames returns the names of the formats.

@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/mailcheck/mailcheck/checks"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files of the text report")
 
 // loadReport builds a report from testdata/text/NAME.json: the checks'
 // results of a real run (the demo zones offline, with SMTP and TLS

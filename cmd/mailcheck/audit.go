@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/resolve"
@@ -43,6 +44,7 @@ type auditFlags struct {
 	allowIncomplete bool
 	allowSRVPorts   bool
 	checksSet       bool
+	out             outputFlags
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -59,7 +61,8 @@ Exit codes: 0 passed (every check evaluated, no fail, score at least
 below --fail-under; 2 usage error (bad flag, malformed domain, bad zone
 file); 3 could not be evaluated (no grade, or incomplete without
 --allow-incomplete); 4 the report could not be written; 130/143
-interrupted by SIGINT/SIGTERM.`,
+interrupted by SIGINT/SIGTERM. With --format nagios the exit code is the
+plugin state instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (docs/formats.md).`,
 		Example: `  mailcheck example.org
   mailcheck --format json example.org example.net
   mailcheck --offline --zone testdata/zones/example.org.zone example.org
@@ -81,7 +84,18 @@ interrupted by SIGINT/SIGTERM.`,
 	})
 	fs := cmd.PersistentFlags()
 	f.dnsFlags.register(fs)
-	lf := cmd.Flags()
+	f.register(cmd.Flags())
+	f.out.register(cmd.Flags())
+	cmd.AddCommand(a.versionCmd(), a.findingsCmd())
+	for _, sub := range a.subcommands() {
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+// register adds the audit's flags (those of one audit: checks, options,
+// gate) to fs; the root command and serve share them.
+func (f *auditFlags) register(lf *pflag.FlagSet) {
 	lf.StringSliceVar(&f.checks, "checks", nil, "run only these checks, comma-separated ("+strings.Join(checks.Names(checks.Registry()), ",")+")")
 	lf.IntVar(&f.failUnder, "fail-under", 0, "exit 1 when the score is below N (0-100)")
 	lf.BoolVar(&f.allowPrivate, "allow-private", false, "lab setups: do not flag MX hosts on private or loopback addresses")
@@ -99,11 +113,6 @@ interrupted by SIGINT/SIGTERM.`,
 	lf.IntVar(&f.parallel, "parallel", 8, "how many domains to audit at once")
 	lf.BoolVar(&f.allowIncomplete, "allow-incomplete", false, "let a graded report pass (exit 0) even when some checks or lookups could not be evaluated")
 	lf.BoolVar(&f.allowSRVPorts, "allow-srv-ports", false, "probe submission SRV targets on ports other than 587 and 465")
-	cmd.AddCommand(a.versionCmd(), a.findingsCmd())
-	for _, sub := range a.subcommands() {
-		cmd.AddCommand(sub)
-	}
-	return cmd
 }
 
 // subcommands lists commands contributed by other files (spf eval, mta...).
@@ -186,6 +195,9 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 	if err := validateAuditFlags(f); err != nil {
 		return opts, nil, err
 	}
+	if err := f.out.validate(); err != nil {
+		return opts, nil, err
+	}
 	anchors, err := loadTrustAnchor(f.trustAnchor)
 	if err != nil {
 		return opts, nil, err
@@ -263,11 +275,11 @@ func (a *app) envMaker(f *auditFlags, opts checks.Options, roots *x509.CertPool,
 // (completely) evaluated, else 0.
 func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name, list []checks.Check,
 	setup *resolverSetup, newEnv func(resolve.Name) *checks.Env) (int, error) {
-	format, err := report.LookupFormat(f.format)
+	rep, err := a.openOutputs(f, len(names))
 	if err != nil {
-		return exitUsage, usageErr("--format: %v", err)
+		return exitUsage, err
 	}
-	rep := format.New(a.stdout, f.reportOptions(a))
+	defer rep.close()
 	run := report.Run{Tool: "mailcheck " + version, Started: a.now(), Domains: len(names),
 		Checks: checks.Names(list), Catalogue: checks.Catalogue(list)}
 	if err := rep.Begin(run); err != nil {
@@ -278,8 +290,9 @@ func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name
 		Resolver: setup.Description, Now: a.now}
 	src := schedule.List(names)
 	err = schedule.Run(ctx, cfg, &src, func(r *report.Report) error {
+		f.out.apply(r)
 		sum.Domains++
-		switch r.Gate(f.failUnder, f.allowIncomplete) {
+		switch f.out.gate(r, f.failUnder, f.allowIncomplete) {
 		case report.Failed:
 			sum.Failed++
 		case report.Unevaluated:
@@ -293,6 +306,9 @@ func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name
 	}
 	if err != nil {
 		return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
+	}
+	if code, ok := report.NagiosResult(rep.stdout); ok {
+		return code, nil // the plugin convention (docs/formats.md)
 	}
 	switch {
 	case sum.Failed > 0:

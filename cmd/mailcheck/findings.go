@@ -26,16 +26,18 @@ func (a *app) findingsCmd() *cobra.Command {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(allSpecs())
+			case "csv":
+				return writeCatalogueCSV(a.stdout, allSpecs())
 			case "text":
 				for _, s := range allSpecs() {
 					fmt.Fprintf(a.stdout, "%-32s %-5s %-22s %s\n", s.ID, s.Severity, s.RFC, s.Summary)
 				}
 				return nil
 			}
-			return usageErr("findings --format must be text, json or markdown")
+			return onlyFormats("findings", format, "text", "json", "markdown", "csv")
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "text, json or markdown")
+	cmd.Flags().StringVar(&format, "format", "text", "text, json, markdown or csv")
 	return cmd
 }
 

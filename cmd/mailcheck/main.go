@@ -156,8 +156,7 @@ func (a *app) versionCmd() *cobra.Command {
 		Short: "Print the version of mailcheck",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(a.stdout, "mailcheck %s (report schema %s)\n", version, reportSchema)
-			return nil
+			return a.printVersion(cmd.Flag("format").Value.String())
 		},
 	}
 }

@@ -84,7 +84,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag", append(r, "--bogus", "example.org"), exitUsage, "unknown flag: --bogus", ""},
 		{"bad duration", append(r, "--timeout", "soon", "example.org"), exitUsage, `invalid argument "soon" for "--timeout"`, ""},
 		{"negative timeout", []string{"--timeout", "-1s", "example.org"}, exitUsage, "--timeout must be positive", ""},
-		{"bad format", []string{"--format", "xml", "example.org"}, exitUsage, `--format must be text or json, not "xml"`, ""},
+		{"bad format", []string{"--format", "xml", "example.org"}, exitUsage, `--format must be text or json or sarif or junit or prometheus or csv or nagios, not "xml"`, ""},
 		{"unknown check", []string{"--checks", "mx,nope", "example.org"}, exitUsage, `unknown check "nope"`, ""},
 		{"fail-under range", []string{"--fail-under", "101", "example.org"}, exitUsage, "--fail-under must be between 0 and 100", ""},
 		{"bad ip", []string{"--ip", "300.1.1.1", "example.org"}, exitUsage, `--ip "300.1.1.1" is not an IP address`, ""},

@@ -94,6 +94,9 @@ func (a *app) spfEval(ctx context.Context, f *spfEvalFlags) error {
 	if err := f.dnsFlags.validate(); err != nil {
 		return err
 	}
+	if err := onlyFormats("spf eval", f.format, "text", "json"); err != nil {
+		return err
+	}
 	if f.ip == "" {
 		return usageErr("--ip is required: the address of the client to evaluate")
 	}

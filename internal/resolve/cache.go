@@ -21,11 +21,17 @@ import (
 // run. A question that the asker's own deadline or cancellation ended is
 // never stored, so a later asker with time left sends it again.
 //
-// TTLs of answers are not applied: a run lasts seconds, and an audit must
-// see one consistent picture of the DNS.
+// TTLs of answers are not applied by default: a run lasts seconds, and an
+// audit must see one consistent picture of the DNS. A long-lived process
+// (`mailcheck serve`) sets MaxAge: answers then expire with their TTL.
 type Cache struct {
 	// FailureTTL is how long a failure is kept; default 5s.
 	FailureTTL time.Duration
+	// MaxAge, when positive, makes answers expire: each is kept for the
+	// smallest TTL of its records, at most MaxAge; an answer without
+	// records (NXDOMAIN, NODATA) for MaxAge. Zero keeps answers for the
+	// life of the cache.
+	MaxAge time.Duration
 	// Now is the clock for FailureTTL; default time.Now.
 	Now func() time.Time
 
@@ -103,11 +109,12 @@ func (c *Cache) entry(k cacheKey) (e *cacheEntry, leader bool) {
 	return e, true
 }
 
-// stale reports a stored failure past its expiry. Called with mu held.
+// stale reports a stored failure, or an answer with MaxAge set, past its
+// expiry. Called with mu held.
 func (c *Cache) stale(e *cacheEntry) bool {
 	select {
 	case <-e.done:
-		return e.err != nil && !c.now().Before(e.expires)
+		return !e.expires.IsZero() && !c.now().Before(e.expires)
 	default:
 		return false
 	}
@@ -127,6 +134,9 @@ func (c *Cache) fill(ctx context.Context, k cacheKey, e *cacheEntry) (*Answer, e
 	if transient(e.err) && !expired(ctx) {
 		e.ans, e.err = askMode(ctx, c.next, k)
 	}
+	if e.err == nil && c.MaxAge > 0 {
+		e.expires = c.now().Add(answerAge(e.ans, c.MaxAge))
+	}
 	if e.err != nil {
 		ttl := c.FailureTTL
 		if ttl <= 0 {
@@ -144,6 +154,38 @@ func (c *Cache) fill(ctx context.Context, k cacheKey, e *cacheEntry) (*Answer, e
 	}
 	close(e.done)
 	return copyAnswer(e.ans), e.err
+}
+
+// answerAge is how long an answer may be kept: the smallest TTL of its
+// records, at most maxAge.
+func answerAge(a *Answer, maxAge time.Duration) time.Duration {
+	age := maxAge
+	if a == nil {
+		return age
+	}
+	for _, rr := range append(append([]dns.RR(nil), a.Records...), a.Authority...) {
+		age = min(age, time.Duration(rr.Header().Ttl)*time.Second)
+	}
+	return age
+}
+
+// Purge forgets the entries past their expiry, so that a long-lived
+// cache holds only what may still be served.
+func (c *Cache) Purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if c.stale(e) {
+			delete(c.entries, k)
+		}
+	}
+}
+
+// Len returns how many questions the cache holds.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
 
 // transient reports a failure that another try may not repeat.
