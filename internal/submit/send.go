@@ -31,15 +31,18 @@ type Options struct {
 	Addr     string         // HOST:PORT of the submission server
 	Implicit bool           // TLS from the first byte (port 465, RFC 8314)
 	Roots    *x509.CertPool // nil: the system roots
-	Helo     string         // the EHLO name after TLS
-	User     string         // "": no AUTH
-	Password string         // never printed, never traced
-	From     string         // the envelope sender
-	To       []string       // the envelope recipients
-	Dialer   Dialer         // nil: a net.Dialer
-	Trace    io.Writer      // live transcript (--trace); nil: none
-	Timeout  time.Duration  // one command; 0: a minute
-	Now      func() time.Time
+	// ServerName is the name the certificate must be valid for (and the
+	// SNI); "": the host of Addr.
+	ServerName string
+	Helo       string        // the EHLO name after TLS
+	User       string        // "": no AUTH
+	Password   string        // never printed, never traced
+	From       string        // the envelope sender
+	To         []string      // the envelope recipients
+	Dialer     Dialer        // nil: a net.Dialer
+	Trace      io.Writer     // live transcript (--trace); nil: none
+	Timeout    time.Duration // one command; 0: a minute
+	Now        func() time.Time
 }
 
 // Result is what the submission showed.
@@ -127,6 +130,9 @@ func (s *session) connect(ctx context.Context) bool {
 	if err != nil {
 		s.add(SpecConnect.New("%q is not HOST:PORT.", s.o.Addr))
 		return false
+	}
+	if s.o.ServerName != "" {
+		host = s.o.ServerName
 	}
 	conn, err := s.o.Dialer.DialContext(ctx, "tcp", s.o.Addr)
 	if err != nil {

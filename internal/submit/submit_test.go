@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -259,3 +260,22 @@ func TestLoadKeyRejects(t *testing.T) {
 }
 
 var _ crypto.Signer = ed25519.PrivateKey(nil)
+
+// TestEveryIDHasADocEntry: every ID of Catalog has one row in
+// docs/sendtest.md, and each is declared once.
+func TestEveryIDHasADocEntry(t *testing.T) {
+	b, err := os.ReadFile("../../docs/sendtest.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, s := range Catalog.Specs() {
+		if seen[s.ID] || strings.Count(string(b), "| `"+s.ID+"` |") != 1 {
+			t.Errorf("%s: declared twice or not exactly one row in docs/sendtest.md", s.ID)
+		}
+		seen[s.ID] = true
+		if !strings.HasPrefix(s.ID, "submit.") || !s.Severity.Valid() || s.Summary == "" {
+			t.Errorf("spec %+v", s)
+		}
+	}
+}
