@@ -177,3 +177,17 @@ func TestSendTestUsage(t *testing.T) {
 }
 
 var _ = context.Background
+
+func TestSendTestHelp(t *testing.T) {
+	_, out, _ := cli(t, "send-test", "--help")
+	for _, flag := range []string{"--via", "--implicit-tls", "--ca-file", "--auth-user", "--auth-password-file", passwordEnv,
+		"--from", "--to", "--helo", "--dkim-key", "--dkim-selector", "--dkim-domain", "--receive", "--listen", "--hostname",
+		"--wait", "--resolver", "--zone", "--offline", "--trace", "--format"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("help lacks %s", flag)
+		}
+	}
+	if strings.Contains(out, "--auth-password ") || strings.Contains(out, "--password") {
+		t.Error("a flag takes the password itself")
+	}
+}
