@@ -37,8 +37,10 @@ docs: build
 
 # Real peers (root; installs what is missing from Debian): the smtp and
 # tls checks against Postfix, then the dnssec check against delv on a
-# signed zone world served by Knot and validated by Unbound.
+# signed zone world served by Knot and validated by Unbound; then swaks
+# and Postfix with OpenDKIM against mailcheck mta and send-test.
 interop:
 	bash scripts/interop.sh
 	bash scripts/dnssec-interop.sh
 	bash scripts/dovecot-interop.sh
+	bash scripts/mta-interop.sh

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailcheck/mailcheck/checks"
 	"github.com/mailcheck/mailcheck/internal/message"
+	"github.com/mailcheck/mailcheck/internal/submit"
 )
 
 func (a *app) findingsCmd() *cobra.Command {
@@ -42,9 +43,10 @@ func (a *app) findingsCmd() *cobra.Command {
 }
 
 // allSpecs is every finding mailcheck can report: the audit's checks and
-// runner, then the judges of received messages.
+// runner, then the judges of received messages, then the submission
+// of `mailcheck send-test`.
 func allSpecs() []checks.Spec {
-	return append(checks.Catalogue(checks.Registry()), message.Catalog.Specs()...)
+	return append(append(checks.Catalogue(checks.Registry()), message.Catalog.Specs()...), submit.Catalog.Specs()...)
 }
 
 // writeCatalogueMarkdown renders docs/findings.md; a test keeps the file in
@@ -67,6 +69,7 @@ func writeCatalogueMarkdown(w io.Writer, list []checks.Check) error {
 	}
 	section("Any check (added by the runner)", checks.RunnerSpecs)
 	section("Received messages (`mailcheck mta`, docs/message.md)", message.Catalog.Specs())
+	section("Submission (`mailcheck send-test`, docs/sendtest.md)", submit.Catalog.Specs())
 	_, err := io.WriteString(w, b.String())
 	return err
 }
