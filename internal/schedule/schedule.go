@@ -62,6 +62,11 @@ type Config struct {
 	Now      func() time.Time               // default time.Now
 	Progress func(Event)                    // optional; called from the run's goroutines
 	Order    Order                          // when reports are emitted; default InSourceOrder
+	// Abandon, on cancellation, stops reading the source: the audits in
+	// flight are reported (interrupted), the domains not started are not
+	// (a long list, which a later run resumes). Without it every domain
+	// of the source gets a report, marked interrupted.
+	Abandon bool
 }
 
 // Order says when Run emits a report.
@@ -140,6 +145,9 @@ func produce(ctx context.Context, cfg Config, src Source, slots chan struct{}, r
 	i := 0
 	defer func() { total <- i }()
 	for {
+		if cfg.Abandon && ctx.Err() != nil {
+			return
+		}
 		n, ok := src.Next()
 		if !ok {
 			return
@@ -147,8 +155,8 @@ func produce(ctx context.Context, cfg Config, src Source, slots chan struct{}, r
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errStop) {
-				return // emit failed: nobody reads the rest
+			if cfg.Abandon || errors.Is(context.Cause(ctx), errStop) {
+				return // emit failed (nobody reads the rest), or abandoned
 			}
 			// Interrupted or past a deadline: every domain is still
 			// reported (quickly, as not evaluated).
