@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
+
+	"github.com/mailcheck/mailcheck/checks"
 
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/report"
@@ -101,4 +104,29 @@ func TestNoGoroutinePerDomain(t *testing.T) {
 	if peak > 50 {
 		t.Errorf("%d goroutines beyond the test's at once for 5000 domains, parallel 4", peak)
 	}
+}
+
+// TestAbandon: with Abandon, cancellation stops reading the source; the
+// audits in flight are reported as interrupted, the rest are not.
+func TestAbandon(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		go func() { time.Sleep(100 * time.Millisecond); cancel(checks.ErrInterrupted) }()
+		var b strings.Builder
+		for i := range 100 {
+			fmt.Fprintf(&b, "d9000-%d.test\n", i)
+		}
+		cfg := config(2, 4, nil)
+		cfg.Abandon = true
+		var got []*report.Report
+		err := Run(ctx, cfg, NewLines(strings.NewReader(b.String())), func(r *report.Report) error { got = append(got, r); return nil })
+		if err != nil || len(got) == 0 || len(got) > 4 {
+			t.Fatalf("%d reports, err %v", len(got), err)
+		}
+		for _, r := range got {
+			if !r.Interrupted {
+				t.Errorf("%s not marked interrupted", r.Domain)
+			}
+		}
+	})
 }
