@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mailcheck/mailcheck/checks"
-
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/report"
 )
