@@ -45,6 +45,7 @@ type auditFlags struct {
 	allowSRVPorts   bool
 	checksSet       bool
 	out             outputFlags
+	bulk            bulkFlags
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -66,16 +67,18 @@ plugin state instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (docs/formats.md).`
 		Example: `  mailcheck example.org
   mailcheck --format json example.org example.net
   mailcheck --offline --zone testdata/zones/example.org.zone example.org
-  mailcheck --checks mx,ptr --resolver 9.9.9.9 --fail-under 80 example.org`,
+  mailcheck --checks mx,ptr --resolver 9.9.9.9 --fail-under 80 example.org
+  mailcheck --input domains.txt --format json --order completion > results.jsonl`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErr("no domain given; usage: mailcheck [flags] DOMAIN...")
+			if len(args) == 0 && f.bulk.input == "" {
+				return usageErr("no domain given; usage: mailcheck [flags] DOMAIN... (or --input FILE)")
 			}
 			f.checksSet = cmd.Flags().Changed("checks")
+			f.bulk.summarySet = cmd.Flags().Changed("summary")
 			return a.audit(cmd.Context(), f, args)
 		},
 	}
@@ -86,6 +89,7 @@ plugin state instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (docs/formats.md).`
 	f.dnsFlags.register(fs)
 	f.register(cmd.Flags())
 	f.out.register(cmd.Flags())
+	f.bulk.register(cmd.Flags())
 	cmd.AddCommand(a.versionCmd(), a.findingsCmd())
 	for _, sub := range a.subcommands() {
 		cmd.AddCommand(sub)
@@ -137,22 +141,14 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 	if err != nil {
 		return usageErr("--checks: %v", err)
 	}
-	// Validate every domain first: a typo is a usage error, reported
-	// without hiding the audits of the other domains.
-	var names []resolve.Name
-	bad := 0
-	for _, arg := range args {
-		n, err := parseDomainArg(arg)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "mailcheck: %v\n", err)
-			bad++
-			continue
-		}
-		names = append(names, n)
+	if err := f.bulk.validate(); err != nil {
+		return err
 	}
-	if len(names) == 0 {
-		return &exitError{code: exitUsage}
+	in, err := a.openInput(f, args)
+	if err != nil {
+		return err
 	}
+	defer in.close()
 	setup, err := f.dnsFlags.build(a)
 	if err != nil {
 		return err
@@ -161,11 +157,11 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 		fmt.Fprintf(a.stderr, "mailcheck: warning: %s\n", w)
 	}
 	newEnv := a.envMaker(f, opts, roots, setup)
-	code, err := a.runAudits(ctx, f, names, list, setup, newEnv)
+	code, err := a.runAudits(ctx, f, in, list, setup, newEnv)
 	switch {
 	case err != nil:
 		return err
-	case bad > 0:
+	case in.malformed() > 0 && !f.bulk.reportOnly:
 		return &exitError{code: exitUsage}
 	case code != exitOK:
 		return &exitError{code: code}
@@ -273,50 +269,68 @@ func (a *app) envMaker(f *auditFlags, opts checks.Options, roots *x509.CertPool,
 // report with the chosen format as soon as its turn comes; it returns the
 // run's exit code: 1 if any domain failed, else 3 if any could not be
 // (completely) evaluated, else 0.
-func (a *app) runAudits(ctx context.Context, f *auditFlags, names []resolve.Name, list []checks.Check,
+func (a *app) runAudits(ctx context.Context, f *auditFlags, in *runInput, list []checks.Check,
 	setup *resolverSetup, newEnv func(resolve.Name) *checks.Env) (int, error) {
-	rep, err := a.openOutputs(f, len(names))
+	rep, err := a.openOutputs(f, in.total, in.resume)
 	if err != nil {
 		return exitUsage, err
 	}
 	defer rep.close()
-	run := report.Run{Tool: "mailcheck " + version, Started: a.now(), Domains: len(names),
+	run := report.Run{Tool: "mailcheck " + version, Started: a.now(), Domains: in.total,
 		Checks: checks.Names(list), Catalogue: checks.Catalogue(list)}
 	if err := rep.Begin(run); err != nil {
 		return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
 	}
 	var sum report.RunSummary
+	mon := a.newMonitor(f, in)
 	cfg := schedule.Config{Checks: list, NewEnv: newEnv, Parallel: f.parallel, Deadline: f.deadline,
-		Resolver: setup.Description, Now: a.now}
-	src := schedule.List(names)
-	err = schedule.Run(ctx, cfg, &src, func(r *report.Report) error {
+		Resolver: setup.Description, Now: a.now, Progress: mon.hook(), Order: f.bulk.scheduleOrder(),
+		Abandon: in.lines != nil}
+	err = schedule.Run(ctx, cfg, in.src, func(r *report.Report) error {
 		f.out.apply(r)
-		sum.Domains++
-		switch f.out.gate(r, f.failUnder, f.allowIncomplete) {
-		case report.Failed:
-			sum.Failed++
-		case report.Unevaluated:
-			sum.Unevaluated++
-		}
-		sum.Interrupted = sum.Interrupted || r.Interrupted
+		tally(&sum, f.out.gate(r, f.failUnder, f.allowIncomplete), r)
+		mon.add(r)
 		return rep.Report(r)
 	})
 	if err == nil {
 		err = rep.End(sum)
 	}
+	mon.finish(a.stderr, in)
 	if err != nil {
 		return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
 	}
+	if in.lines != nil && in.lines.Err != nil {
+		return exitUsage, usageErr("--input: %v", in.lines.Err)
+	}
+	return runCode(sum, rep, f.bulk.reportOnly), nil
+}
+
+// tally counts one report's gate outcome in the run's summary.
+func tally(sum *report.RunSummary, outcome report.Outcome, r *report.Report) {
+	sum.Domains++
+	switch outcome {
+	case report.Failed:
+		sum.Failed++
+	case report.Unevaluated:
+		sum.Unevaluated++
+	}
+	sum.Interrupted = sum.Interrupted || r.Interrupted
+}
+
+// runCode is the exit code of a finished run.
+func runCode(sum report.RunSummary, rep *outputs, reportOnly bool) int {
 	if code, ok := report.NagiosResult(rep.stdout); ok {
-		return code, nil // the plugin convention (docs/formats.md)
+		return code // the plugin convention (docs/formats.md)
 	}
 	switch {
+	case reportOnly:
+		return exitOK
 	case sum.Failed > 0:
-		return exitFail, nil
+		return exitFail
 	case sum.Unevaluated > 0:
-		return exitUnevaluated, nil
+		return exitUnevaluated
 	}
-	return exitOK, nil
+	return exitOK
 }
 
 // offlineDialer refuses every connection: --offline means no network.

@@ -86,10 +86,12 @@ type outputs struct {
 }
 
 // openOutputs builds the reporters of the run.
-func (a *app) openOutputs(f *auditFlags, domains int) (*outputs, error) {
+// domains is -1 when not known; an --output file that --resume names is
+// appended to.
+func (a *app) openOutputs(f *auditFlags, domains int, res *resumed) (*outputs, error) {
 	opt := f.reportOptions(a)
 	opt.FailUnder, opt.AllowIncomplete = f.failUnder, f.allowIncomplete
-	opt.MultiDomain, opt.Locate = domains > 1, a.zoneLocator(f.zones)
+	opt.MultiDomain, opt.Locate = domains != 1, a.zoneLocator(f.zones)
 	format, err := report.LookupFormat(f.format)
 	if err != nil {
 		return nil, usageErr("--format: %v", err)
@@ -99,7 +101,7 @@ func (a *app) openOutputs(f *auditFlags, domains int) (*outputs, error) {
 	for _, spec := range f.out.outputs {
 		name, path, _ := strings.Cut(spec, "=")
 		ff, _ := report.LookupFormat(name)
-		file, err := os.Create(path)
+		file, err := createOutput(path, res)
 		if err != nil {
 			o.close()
 			return nil, &exitError{code: exitOutput, err: fmt.Errorf("--output: %w", err)}
@@ -110,6 +112,15 @@ func (a *app) openOutputs(f *auditFlags, domains int) (*outputs, error) {
 		o.all = append(o.all, ff.New(file, fopt))
 	}
 	return o, nil
+}
+
+// createOutput creates an --output file, or opens the resumed one for
+// appending.
+func createOutput(path string, res *resumed) (*os.File, error) {
+	if res.appendsTo(path) {
+		return res.openAppend()
+	}
+	return os.Create(path)
 }
 
 // zoneLocator indexes the --zone files for SARIF locations; a file whose

@@ -54,6 +54,7 @@ var version = "dev"
 // app holds what a run of the CLI depends on; tests replace the dialer and
 // the clock to stay on loopback.
 type app struct {
+	stdin          io.Reader // --input -, summarize -
 	stdout, stderr io.Writer
 	dialer         checks.Dialer
 	rootCAs        *x509.CertPool
@@ -65,6 +66,7 @@ type app struct {
 
 func newApp(stdout, stderr io.Writer) *app {
 	return &app{
+		stdin:      os.Stdin,
 		stdout:     stdout,
 		stderr:     stderr,
 		dialer:     &net.Dialer{},

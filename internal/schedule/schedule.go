@@ -61,7 +61,24 @@ type Config struct {
 	Resolver []string                       // for the reports' "resolver" field
 	Now      func() time.Time               // default time.Now
 	Progress func(Event)                    // optional; called from the run's goroutines
+	Order    Order                          // when reports are emitted; default InSourceOrder
+	// Abandon, on cancellation, stops reading the source: the audits in
+	// flight are reported (interrupted), the domains not started are not
+	// (a long list, which a later run resumes). Without it every domain
+	// of the source gets a report, marked interrupted.
+	Abandon bool
 }
+
+// Order says when Run emits a report.
+type Order int
+
+const (
+	// InSourceOrder emits reports in the order of the source, holding
+	// finished ones back behind a slow one (at most Window at once).
+	InSourceOrder Order = iota
+	// AsCompleted emits each report as soon as its audit is done.
+	AsCompleted
+)
 
 // ErrEmit is what an EmitError is (errors.Is).
 var ErrEmit = errors.New("emitting a report")
@@ -82,7 +99,7 @@ type result struct {
 }
 
 // Run audits every domain of src and calls emit with each report, in
-// source order. No audit starts before a slot of the reorder window is
+// source order (or as each is done, with AsCompleted). No audit starts before a slot of the reorder window is
 // free, so at most Window reports (running or finished) exist at once,
 // whatever the number of domains. An emit error ends the run: audits in
 // flight are cancelled and the error is returned.
@@ -100,6 +117,9 @@ func Run(ctx context.Context, cfg Config, src Source, emit func(*report.Report) 
 	for n < 0 || next < n {
 		select {
 		case res := <-results:
+			if cfg.Order == AsCompleted {
+				res.i = next // emit it now, as if it were next
+			}
 			pending[res.i] = res.r
 		case n = <-total:
 			total = nil
@@ -125,6 +145,9 @@ func produce(ctx context.Context, cfg Config, src Source, slots chan struct{}, r
 	i := 0
 	defer func() { total <- i }()
 	for {
+		if cfg.Abandon && ctx.Err() != nil {
+			return
+		}
 		n, ok := src.Next()
 		if !ok {
 			return
@@ -132,8 +155,8 @@ func produce(ctx context.Context, cfg Config, src Source, slots chan struct{}, r
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errStop) {
-				return // emit failed: nobody reads the rest
+			if cfg.Abandon || errors.Is(context.Cause(ctx), errStop) {
+				return // emit failed (nobody reads the rest), or abandoned
 			}
 			// Interrupted or past a deadline: every domain is still
 			// reported (quickly, as not evaluated).
