@@ -18,6 +18,7 @@ func Registry() []Check {
 		TLS{},
 		TLSRPT{},
 		MTASTS{},
+		Delivery{}, // last: it sums up the checks above
 	}
 }
 
