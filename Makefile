@@ -41,3 +41,4 @@ docs: build
 interop:
 	bash scripts/interop.sh
 	bash scripts/dnssec-interop.sh
+	bash scripts/dane-interop.sh
