@@ -143,3 +143,23 @@ func TestDeliveryMTASTS(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliveryAlone: run without the checks whose facts it shares, the
+// delivery check establishes them itself (once) and says the same.
+func TestDeliveryAlone(t *testing.T) {
+	w := startDANEWorld(t)
+	checkDelivery(t, deliveryCase{"mismatch.test", []string{"fail delivery.blocked"}, []string{"no TLSA record at _25._tcp.mx.mismatch.test. matches"}},
+		w.run(t, checks.Delivery{}, "mismatch.test", nil))
+	checkDelivery(t, deliveryCase{"ee.test", []string{"pass delivery.ok"}, nil}, w.run(t, checks.Delivery{}, "ee.test", nil))
+}
+
+// TestDeliveryNoHost: a null MX has no delivery to judge.
+func TestDeliveryNoHost(t *testing.T) {
+	z := dnstest.Zone(t, "example.org.", "@ 300 IN SOA ns hm 1 2 3 4 5\n@ 300 IN MX 0 .\n")
+	n, _ := resolve.ParseDomain("example.org")
+	env := checks.NewEnv(n, resolve.NewCache(&resolve.Zones{List: []*resolve.Zone{z}}))
+	fs := checks.Delivery{}.Run(context.Background(), env).Findings
+	if len(fs) != 1 || fs[0].ID != "delivery.no-host" || !strings.Contains(fs[0].Message, "null MX") {
+		t.Errorf("null MX: %+v", fs)
+	}
+}
