@@ -37,10 +37,14 @@ docs: build
 
 # Real peers (root; installs what is missing from Debian): the smtp and
 # tls checks against Postfix, then the dnssec check against delv on a
-# signed zone world served by Knot and validated by Unbound; then swaks
-# and Postfix with OpenDKIM against mailcheck mta and send-test.
+# signed zone world served by Knot and validated by Unbound, the dane
+# check against posttls-finger -l dane, the MTA-STS policies against
+# postfix-mta-sts-resolver, the imap and pop3 checks against Dovecot, then
+# swaks and Postfix with OpenDKIM against mailcheck mta and send-test.
 interop:
 	bash scripts/interop.sh
 	bash scripts/dnssec-interop.sh
+	bash scripts/dane-interop.sh
+	bash scripts/mtasts-interop.sh
 	bash scripts/dovecot-interop.sh
 	bash scripts/mta-interop.sh

@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +28,7 @@ type daneWorld struct {
 	dns    *dnstest.World
 	dialer *smtptest.Dialer
 	leaf   string // the 3 1 1 record of the key of the servers at 192.0.2.101
+	ca     *smtptest.CA
 }
 
 // spki311 is the DANE-EE SPKI SHA2-256 record data of cert.
@@ -52,7 +55,8 @@ func startDANEWorld(t *testing.T) *daneWorld {
 		return ca.Issue(t, smtptest.CertOptions{Names: []string{name}})
 	}
 	ee, ta, other, next := issue(ca, "mx.ee.test"), issue(inter, "mx.ta.test"), issue(ca, "other.test"), issue(ca, "next.test")
-	w := &daneWorld{dialer: smtptest.NewDialer(), leaf: "3 1 1 " + spki311(ee.Leaf)}
+	w := &daneWorld{dialer: smtptest.NewDialer(), leaf: "3 1 1 " + spki311(ee.Leaf), ca: ca}
+	both := ca.Issue(t, smtptest.CertOptions{Names: []string{"mx.both.test", "mx.bothok.test"}})
 	eeNext := "3 1 1 " + spki311(next.Leaf)
 	w.dns = dnstest.NewWorld(t, time.Now(),
 		dnstest.SignedSpec{Origin: "test."},
@@ -68,12 +72,43 @@ func startDANEWorld(t *testing.T) *daneWorld {
 		dnstest.SignedSpec{Origin: "rollover.test.", Records: mailZone("192.0.2.101", w.leaf)},
 		dnstest.SignedSpec{Origin: "none.test.", Records: mailZone("192.0.2.101")},
 		dnstest.SignedSpec{Origin: "unreach.test.", Records: mailZone("192.0.2.107", w.leaf, eeNext)},
-		dnstest.SignedSpec{Origin: "alias.test.", Records: "@ 3600 IN MX 10 mx\nmx 3600 IN CNAME mx.ee.test.\n"})
+		dnstest.SignedSpec{Origin: "alias.test.", Records: "@ 3600 IN MX 10 mx\nmx 3600 IN CNAME mx.ee.test.\n"},
+		// DANE and MTA-STS together (the delivery check): a DANE mismatch
+		// under a sound enforce policy, both sound, a DANE match under a
+		// policy whose MX certificate is for another name.
+		dnstest.SignedSpec{Origin: "both.test.", Records: mailZone("192.0.2.108", "3 1 1 "+spki311(other.Leaf)) + stsZone},
+		dnstest.SignedSpec{Origin: "bothok.test.", Records: mailZone("192.0.2.108", "3 1 1 "+spki311(both.Leaf)) + stsZone},
+		dnstest.SignedSpec{Origin: "stsbad.test.", Records: mailZone("192.0.2.101", w.leaf, eeNext) + stsZone})
 	serve := func(addr string, o smtptest.Options) { w.dialer.Map(addr, smtptest.Start(t, o).Addr) }
 	serve("192.0.2.101:25", smtptest.Options{Hostname: "mx.ee.test", TLS: &tls.Config{Certificates: []tls.Certificate{ee}}})
 	serve("192.0.2.102:25", smtptest.Options{Hostname: "mx.ta.test", TLS: &tls.Config{Certificates: []tls.Certificate{ta}}})
 	serve("192.0.2.106:25", smtptest.Options{Hostname: "mx.nostarttls.test"})
+	serve("192.0.2.108:25", smtptest.Options{Hostname: "mx.both.test", TLS: &tls.Config{Certificates: []tls.Certificate{both}}})
+	w.dialer.Map("192.0.2.80:443", startSTSServer(t, ca, "both.test", "bothok.test", "stsbad.test"))
 	return w
+}
+
+// stsZone publishes an MTA-STS record and policy host (192.0.2.80,
+// startSTSServer) in a zone of the DANE world.
+const stsZone = "_mta-sts 3600 IN TXT \"v=STSv1; id=1\"\nmta-sts 3600 IN A 192.0.2.80\n"
+
+// startSTSServer serves, for each domain, an enforce policy naming
+// mx.<domain> at https://mta-sts.<domain>/.well-known/mta-sts.txt, with a
+// certificate from ca; it returns the listener's address.
+func startSTSServer(t *testing.T, ca *smtptest.CA, domains ...string) string {
+	t.Helper()
+	var names []string
+	for _, d := range domains {
+		names = append(names, "mta-sts."+d)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		d := strings.TrimPrefix(r.Host, "mta-sts.")
+		stsServe("text/plain", "version: STSv1\nmode: enforce\nmx: mx."+d+"\nmax_age: 86400\n")(rw, r)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, smtptest.CertOptions{Names: names})}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "https://")
 }
 
 // run runs check for domain against a fresh server of the world.

@@ -20,6 +20,7 @@ func Registry() []Check {
 		MTASTS{},
 		IMAP{},
 		POP3{},
+		Delivery{}, // last: it sums up the checks above
 	}
 }
 

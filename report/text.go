@@ -44,7 +44,8 @@ type textWriter struct {
 }
 
 // WriteText renders r: a head block (score, completeness, the fails and
-// warns of every check, worst first), then each check with one line per
+// warns of every check, worst first, then the delivery verdict per MX
+// host), then each check with one line per
 // finding, worst first, and its fix (records to publish on lines of their
 // own), the evidence only with Verbose; then the score again. Two
 // renderings of the same report differ only in the started line.
@@ -57,6 +58,7 @@ func WriteText(w io.Writer, r *Report, opt TextOptions) error {
 	t.b.Grow(textSize(r))
 	t.head(r)
 	t.problems(r)
+	t.delivery(r)
 	for i := range r.Checks {
 		t.check(&r.Checks[i])
 	}
@@ -190,6 +192,23 @@ func (t *textWriter) problems(r *Report) {
 		t.line(prefix, first)
 	}
 	t.line()
+}
+
+// delivery prints the delivery check's findings, when it ran: one per
+// MX host, whole and wrapped, since the verdict is what a reader looks
+// for first (the check below repeats them with their fixes).
+func (t *textWriter) delivery(r *Report) {
+	name := checks.Delivery{}.Meta().Name
+	for i := range r.Checks {
+		if c := &r.Checks[i]; c.Name == name {
+			t.line(t.p.bold("delivery:"))
+			for j := range c.Findings {
+				prefix, n := t.findingPrefix(&c.Findings[j])
+				t.para(prefix, n, findingIndent, c.Findings[j].Message, ink{})
+			}
+			t.line()
+		}
+	}
 }
 
 // findingPrefix is "  warn  ID  " and its width on screen.

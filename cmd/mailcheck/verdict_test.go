@@ -66,11 +66,11 @@ func TestHonestVerdicts(t *testing.T) {
 		head []string // substrings of the first 4 lines
 	}{
 		{"no resolver listening", []string{"--resolver", dead, "--timeout", "1s", "example.org"}, exitUnevaluated,
-			[]string{"score: -/100  grade -", "incomplete: 14 of 14 checks could not be evaluated", "no grade: nothing could be evaluated"}},
+			[]string{"score: -/100  grade -", "incomplete: 15 of 15 checks could not be evaluated", "no grade: nothing could be evaluated"}},
 		{"SERVFAIL to everything", []string{"--resolver", servfail, "--timeout", "1s", "example.org"}, exitUnevaluated,
-			[]string{"grade -", "incomplete: 14 of 14 checks", "no grade"}},
+			[]string{"grade -", "incomplete: 15 of 15 checks", "no grade"}},
 		{"deadline 1ns", []string{"--resolver", srv.Addr, "--deadline", "1ns", "ok.mx.test"}, exitUnevaluated,
-			[]string{"grade -", "incomplete: 14 of 14 checks", "no grade"}},
+			[]string{"grade -", "incomplete: 15 of 15 checks", "no grade"}},
 		{"domain does not exist", []string{"--resolver", srv.Addr, "--checks", "mx,spf,dmarc", "nope.mx.test"}, exitFail,
 			[]string{"score: 0/100  grade F", "the domain does not exist (NXDOMAIN)"}},
 		{"incomplete is not a pass", []string{"--resolver", srv.Addr, "--checks", "mx,ptr,smtp", "--offline=false", "--probe-timeout", "1s", "ok.mx.test"}, exitUnevaluated,
