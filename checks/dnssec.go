@@ -34,7 +34,8 @@ var (
 )
 
 // DNSSEC audits the DNSSEC state of the names mail depends on: the
-// domain, _dmarc, _mta-sts and each MX host (RFC 4035 §4.3).
+// domain, _dmarc, _mta-sts, each MX host and the TLSA name of each MX
+// host that publishes TLSA records (RFC 4035 §4.3, RFC 7672 §2.2).
 type DNSSEC struct{}
 
 var _ Check = DNSSEC{}
@@ -46,8 +47,9 @@ func (DNSSEC) Meta() Meta {
 
 // dnssecTarget is one name and the type whose RRset is validated.
 type dnssecTarget struct {
-	name  string
-	qtype uint16
+	name   string
+	qtype  uint16
+	mxHost bool // an MX host: its TLSA name is stated too
 }
 
 // Run implements Check: the resolver path (AD, SERVFAIL vs CD=1) first,
@@ -58,7 +60,7 @@ func (DNSSEC) Run(ctx context.Context, env *Env) Result {
 		return Result{Findings: []Finding{SpecDNSSECNotEvaluated.New("DNSSEC was not evaluated: %s", notEvaluatedWhy(env.Options.Offline))}}
 	}
 	targets := dnssecTargets(ctx, env)
-	v := &dnssec.Validator{Resolver: dr, Anchors: env.Options.DNSSEC.Anchors, Now: env.Now}
+	v := env.dnssecValidator()
 	fs := resolverPath(ctx, dr, v.Anchors, targets)
 	var notes []dnssec.Note
 	for _, t := range targets {
@@ -68,8 +70,28 @@ func (DNSSEC) Run(ctx context.Context, env *Env) Result {
 		}
 		fs = append(fs, stateFinding(r))
 		notes = append(notes, r.Notes...)
+		if tr, ok := tlsaVerdict(ctx, env, t); ok {
+			fs = append(fs, stateFinding(tr))
+			notes = append(notes, tr.Notes...)
+		}
 	}
 	return Result{Findings: append(fs, noteFindings(notes)...)}
+}
+
+// tlsaVerdict returns the verdict on the TLSA RRset of an MX host target
+// (_25._tcp.<TLSA base>) from the shared fact Env.tlsa, which the dane
+// check and the delivery verdict use too: no question is asked twice. It
+// reports false for the other targets, and for a host without TLSA
+// records or whose TLSA question failed (the dane check reports that).
+func tlsaVerdict(ctx context.Context, env *Env, t dnssecTarget) (dnssec.Result, bool) {
+	if !t.mxHost {
+		return dnssec.Result{}, false
+	}
+	s := env.tlsa(ctx, t.name)
+	if s == nil || s.NotEvaluated != "" || s.Err != nil || len(s.Records) == 0 {
+		return dnssec.Result{}, false
+	}
+	return s.Verdict, true
 }
 
 func notEvaluatedWhy(offline bool) string {
@@ -80,17 +102,21 @@ func notEvaluatedWhy(offline bool) string {
 }
 
 // dnssecTargets lists the names that matter, each once: the domain (MX),
-// _dmarc and _mta-sts (TXT), and each MX host (A).
+// _dmarc and _mta-sts (TXT), and each MX host (A), marked as MX hosts.
 func dnssecTargets(ctx context.Context, env *Env) []dnssecTarget {
 	d := env.Domain.FQDN()
-	out := []dnssecTarget{{d, dns.TypeMX}, {"_dmarc." + d, dns.TypeTXT}, {"_mta-sts." + d, dns.TypeTXT}}
+	out := []dnssecTarget{{name: d, qtype: dns.TypeMX}, {name: "_dmarc." + d, qtype: dns.TypeTXT}, {name: "_mta-sts." + d, qtype: dns.TypeTXT}}
 	seen := map[string]bool{d: true}
 	if set := env.MX(ctx); set != nil && !set.Implicit {
 		for _, h := range set.Hosts {
 			n := resolve.Canonical(h.Name)
-			if !h.IPLiteral && !seen[n] {
+			switch {
+			case h.IPLiteral:
+			case n == d:
+				out[0].mxHost = true
+			case !seen[n]:
 				seen[n] = true
-				out = append(out, dnssecTarget{n, dns.TypeA})
+				out = append(out, dnssecTarget{n, dns.TypeA, true})
 			}
 		}
 	}

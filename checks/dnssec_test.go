@@ -99,3 +99,53 @@ func TestDNSSECOffline(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSSECCheckTLSA: the dnssec check states the TLSA name of each MX
+// host that has TLSA records, from the fact the dane check shares: run
+// after the dane check, with no cache in front of the server, it sends
+// no TLSA question of its own. (Server.Duplicates does not apply: the
+// plain, DO=1 and CD=1 forms of a question count as one.)
+func TestDNSSECCheckTLSA(t *testing.T) {
+	w := startDANEWorld(t)
+	cases := []struct {
+		domain string
+		want   string // the TLSA statement; "" for none
+	}{
+		{"ee.test", "pass dnssec.secure: TLSA _25._tcp.mx.ee.test is secure: signed and validated from the trust anchor through . → test. → ee.test."},
+		{"alias.test", "pass dnssec.secure: TLSA _25._tcp.mx.ee.test is secure"},
+		{"plain.test", "info dnssec.insecure: TLSA _25._tcp.mx.plain.test is insecure (no DNSSEC): the delegation to plain.test. has no DS record in test."},
+		{"bogus.test", "fail dnssec.bogus: TLSA _25._tcp.mx.bogus.test is bogus: TLSA _25._tcp.mx.bogus.test.: RRSIG key tag"},
+		{"none.test", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.domain, func(t *testing.T) {
+			srv := dnstest.StartWorld(t, w.dns)
+			n, _ := resolve.ParseDomain(tc.domain)
+			env := checks.NewEnv(n, srv.Resolver(time.Second))
+			env.Dialer = w.dialer
+			env.Options.DNSSEC.Anchors = w.dns.Anchors
+			checks.DANE{}.Run(context.Background(), env)
+			name := "_25._tcp.mx." + tc.domain
+			if tc.domain == "alias.test" {
+				name = "_25._tcp.mx.ee.test"
+			}
+			before := srv.Count(name, dns.TypeTLSA)
+			fs := checks.DNSSEC{}.Run(context.Background(), env).Findings
+			var tlsa []string
+			for _, f := range fs {
+				if s := string(f.Severity) + " " + f.ID + ": " + f.Message; strings.Contains(s, ": TLSA ") {
+					tlsa = append(tlsa, s)
+				}
+			}
+			switch {
+			case tc.want == "" && len(tlsa) > 0:
+				t.Errorf("unexpected TLSA statements %q", tlsa)
+			case tc.want != "" && (len(tlsa) != 1 || !strings.HasPrefix(tlsa[0], tc.want)):
+				t.Errorf("TLSA statements %q, want one starting %q", tlsa, tc.want)
+			}
+			if after := srv.Count(name, dns.TypeTLSA); before == 0 || after != before {
+				t.Errorf("TLSA %s: %d questions after the dane check, %d after the dnssec check", name, before, after)
+			}
+		})
+	}
+}

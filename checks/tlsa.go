@@ -27,11 +27,14 @@ type TLSASet struct {
 	Text    []string      `json:"text"`   // the records as the zone has them
 	Server  string        `json:"server"` // who answered the TLSA question
 
-	State      dnssec.State `json:"-"` // of the TLSA RRset (or its denial)
-	AddrState  dnssec.State `json:"-"` // of the host's address records and CNAME chain
-	DNSSEC     string       `json:"dnssec,omitempty"`
-	AddrDNSSEC string       `json:"address_dnssec,omitempty"`
-	Reason     string       `json:"reason,omitempty"` // why a state is not secure: the validator's words
+	State dnssec.State `json:"-"` // of the TLSA RRset (or its denial)
+	// Verdict is the validator's whole verdict on the TLSA RRset (State
+	// with its reason, zone and notes): the dnssec check states it.
+	Verdict    dnssec.Result `json:"-"`
+	AddrState  dnssec.State  `json:"-"` // of the host's address records and CNAME chain
+	DNSSEC     string        `json:"dnssec,omitempty"`
+	AddrDNSSEC string        `json:"address_dnssec,omitempty"`
+	Reason     string        `json:"reason,omitempty"` // why a state is not secure: the validator's words
 	// Err: the TLSA question failed (not a denial).
 	Err error `json:"-"`
 	// NotEvaluated says why nothing was looked up (offline, a resolver
@@ -84,7 +87,7 @@ func lookupTLSA(ctx context.Context, env *Env, host string) *TLSASet {
 	s.AddrState, s.Reason = validateAll(ctx, v, append(owners, canon), dns.TypeA)
 	if s.Err == nil {
 		r := v.Validate(ctx, s.Name, dns.TypeTLSA)
-		s.State = r.State
+		s.State, s.Verdict = r.State, r
 		if r.State != dnssec.Secure && s.Reason == "" {
 			s.Reason = r.Reason
 		}
