@@ -85,49 +85,11 @@ func (v *Validator) checkData(ctx context.Context, res *Result, zone string, key
 			v.bogus(res, zone, fmt.Sprintf("the denial of %s: %v", q, err))
 			return
 		}
-		if !denies(ans.Authority, res.Name, res.Qtype, ans.NXDomain()) {
-			v.bogus(res, zone, fmt.Sprintf("the NSEC/NSEC3 records do not prove the denial of %s", q))
+		if err := proveDenial(ans.Authority, zone, res.Name, res.Qtype, ans.NXDomain()); err != nil {
+			v.bogus(res, zone, fmt.Sprintf("the denial of %s is not proven: %v", q, err))
 			return
 		}
 	}
 	res.State, res.Zone = Secure, zone
 	res.Reason = "signed and validated from the trust anchor through " + strings.Join(res.Chain, " → ")
-}
-
-// denies reports whether the denial records prove the absence of
-// (name, qtype): for NODATA a record at the name without the type (or a
-// covering NSEC for an empty non-terminal), for NXDOMAIN a covering
-// NSEC3 record over the name or an ancestor (the next closer name). The
-// closest encloser and wildcard proofs are not checked.
-func denies(auth []dns.RR, name string, qtype uint16, nx bool) bool {
-	for _, rr := range auth {
-		switch n := rr.(type) {
-		case *dns.NSEC:
-			if !nx && strings.EqualFold(n.Hdr.Name, name) && !hasType(n.TypeBitMap, qtype) && !hasType(n.TypeBitMap, dns.TypeCNAME) {
-				return true
-			}
-			if NSECCovers(n, name) {
-				return true
-			}
-		case *dns.NSEC3:
-			if !nx && n.Match(name) && !hasType(n.TypeBitMap, qtype) && !hasType(n.TypeBitMap, dns.TypeCNAME) {
-				return true
-			}
-			if nx && coversNameOrAncestor(n, name) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// coversNameOrAncestor reports whether n covers name or one of its
-// ancestors inside n's zone.
-func coversNameOrAncestor(n *dns.NSEC3, name string) bool {
-	for x := name; x != "."; x = parentOf(x) {
-		if n.Cover(x) {
-			return true
-		}
-	}
-	return false
 }

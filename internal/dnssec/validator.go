@@ -217,10 +217,10 @@ func (v *Validator) noDS(res *Result, zone string, keys []*dns.DNSKEY, c string,
 	if ans.NXDomain() {
 		return false // checkData proves the name's absence
 	}
-	cut, proven := delegationWithoutDS(ans.Authority, c)
+	cut, err := delegationWithoutDS(ans.Authority, zone, c)
 	switch {
-	case !proven:
-		return v.bogus(res, zone, fmt.Sprintf("no NSEC or NSEC3 record proves that DS %s does not exist", c))
+	case err != nil:
+		return v.bogus(res, zone, fmt.Sprintf("no NSEC or NSEC3 record proves that DS %s does not exist: %v", c, err))
 	case cut:
 		res.State, res.Zone = Insecure, c
 		res.Reason = fmt.Sprintf("the delegation to %s has no DS record in %s (proven by %s): the zone is not signed, or not linked to its parent", c, zone, denialKind(ans.Authority))
@@ -230,28 +230,30 @@ func (v *Validator) noDS(res *Result, zone string, keys []*dns.DNSKEY, c string,
 }
 
 // delegationWithoutDS reads the denial for DS at c: cut reports a
-// delegation (NS and no DS, or an opt-out span); proven that the records
-// say anything about c at all.
-func delegationWithoutDS(auth []dns.RR, c string) (cut, proven bool) {
-	for _, rr := range auth {
-		switch n := rr.(type) {
-		case *dns.NSEC:
-			if strings.EqualFold(n.Hdr.Name, c) {
-				return hasType(n.TypeBitMap, dns.TypeNS) && !hasType(n.TypeBitMap, dns.TypeDS) && !hasType(n.TypeBitMap, dns.TypeSOA), true
-			}
-			if NSECCovers(n, c) {
-				return false, true // an empty non-terminal
-			}
-		case *dns.NSEC3:
-			if n.Match(c) {
-				return hasType(n.TypeBitMap, dns.TypeNS) && !hasType(n.TypeBitMap, dns.TypeDS) && !hasType(n.TypeBitMap, dns.TypeSOA), true
-			}
-			if n.Flags&1 == 1 && n.Cover(c) {
-				return true, true // opt-out (RFC 5155 §6)
-			}
+// delegation without DS (NS and no DS at c, or an opt-out span over the
+// next closer name, RFC 5155 §8.6); err that the records prove nothing
+// about DS at c, naming what is missing.
+func delegationWithoutDS(auth []dns.RR, zone, c string) (cut bool, err error) {
+	if n3 := nsec3In(auth, zone); len(n3) > 0 {
+		if m := nsec3Match(n3, c); m != nil {
+			return unsignedCut(m.TypeBitMap), bitmapLacks(m.TypeBitMap, "NSEC3", c, c, dns.TypeDS)
+		}
+		return true, optOutProof(n3, zone, c)
+	}
+	for _, n := range nsecIn(auth, zone) {
+		if strings.EqualFold(n.Hdr.Name, c) {
+			return unsignedCut(n.TypeBitMap), bitmapLacks(n.TypeBitMap, "NSEC", c, c, dns.TypeDS)
 		}
 	}
-	return false, false
+	if nsecNoData(nsecIn(auth, zone), zone, c, dns.TypeDS) == nil {
+		return false, nil // an empty non-terminal (or a wildcard): no delegation
+	}
+	return false, fmt.Errorf("no NSEC record at %s, and none proves an empty non-terminal there (RFC 4035 §5.4)", c)
+}
+
+// unsignedCut reports a bitmap of a delegation: NS without SOA or DS.
+func unsignedCut(bitmap []uint16) bool {
+	return hasType(bitmap, dns.TypeNS) && !hasType(bitmap, dns.TypeDS) && !hasType(bitmap, dns.TypeSOA)
 }
 
 func denialKind(auth []dns.RR) string {
