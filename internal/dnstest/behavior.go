@@ -77,7 +77,7 @@ func (s *Server) answer(pkt []byte, proto string, send func(b []byte, pace time.
 	s.peak = max(s.peak, s.inflight)
 	b := s.behavior(name, q.Qtype)
 	s.failed[key] = b != Normal && b != Slow && b != Truncate
-	delay, pace, ad := s.delay, s.trickle, s.ad
+	delay, pace, ad, extra := s.delay, s.trickle, s.ad, s.perAnswer
 	s.mu.Unlock()
 	// The question stops counting as in flight just before its answer is
 	// sent (or when it is dropped), so a client that sends its next
@@ -94,7 +94,7 @@ func (s *Server) answer(pkt []byte, proto string, send func(b []byte, pace time.
 	defer finish()
 	out := func(b []byte, p time.Duration) { finish(); send(b, p) }
 
-	if b == Slow && !s.sleep(delay) {
+	if b == Slow && !s.sleep(delay) || extra > 0 && !s.sleep(extra) {
 		return
 	}
 	if proto == "udp" && (b == Truncate || b == StallTCP || b == Trickle || b == ManyTXT) {
@@ -154,8 +154,8 @@ func (s *Server) normal(r *dns.Msg, name string, qtype uint16, ad bool, proto st
 	if w := s.signedWorld(); w != nil {
 		return s.fromWorld(m, w, r, name, qtype, ad, proto)
 	}
-	z := s.Zones.Find(name)
-	if z == nil {
+	var z Responder
+	if z = s.zoneResponder(name); z == nil {
 		m.Rcode = dns.RcodeRefused
 		return m
 	}
@@ -175,6 +175,21 @@ func (s *Server) normal(r *dns.Msg, name string, qtype uint16, ad bool, proto st
 		m.Truncate(size)
 	}
 	return m
+}
+
+// zoneResponder returns what answers name: the responder when set, else
+// the zone that holds it (nil when none does).
+func (s *Server) zoneResponder(name string) Responder {
+	s.mu.Lock()
+	r := s.responder
+	s.mu.Unlock()
+	if r != nil {
+		return r
+	}
+	if z := s.Zones.Find(name); z != nil {
+		return z
+	}
+	return nil
 }
 
 // hostile builds the reply of every behaviour that sends one message.

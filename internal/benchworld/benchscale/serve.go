@@ -1,0 +1,37 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mailcheck/mailcheck/internal/benchworld"
+	"github.com/mailcheck/mailcheck/internal/dnstest"
+)
+
+// serveMain serves the world of -n domains with -delay added to every
+// answer, prints its address, and when stdin closes prints the questions
+// it received: total, distinct, and those asked more than once.
+func serveMain(args []string) {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	n := fs.Int("n", 1000, "domains")
+	delay := fs.Duration("delay", 0, "added to every answer")
+	seed := fs.Uint64("seed", 16, "the world's seed")
+	fs.Parse(args)
+	s, err := dnstest.Serve()
+	check(err)
+	s.SetResponder(benchworld.New(*n, *seed))
+	s.SetAnswerDelay(*delay)
+	fmt.Println(s.Addr)
+	io.Copy(io.Discard, os.Stdin)
+	time.Sleep(50 * time.Millisecond) // late datagrams
+	fmt.Println(s.Total(), s.Distinct(), len(s.Duplicates()))
+	if os.Getenv("BENCH_DUPS") != "" {
+		for _, d := range s.Duplicates() {
+			fmt.Fprintln(os.Stderr, "dup:", d)
+		}
+	}
+	s.Close()
+}
