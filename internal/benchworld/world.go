@@ -25,9 +25,9 @@ import (
 
 // Kinds of customer domains.
 const (
-	Google = iota // MX, SPF and DKIM at the Google-like provider
-	Microsoft     // per-customer MX host names on shared addresses, DKIM by CNAME
-	SelfHosted    // own MX hosts, addresses and reverse DNS
+	Google     = iota // MX, SPF and DKIM at the Google-like provider
+	Microsoft         // per-customer MX host names on shared addresses, DKIM by CNAME
+	SelfHosted        // own MX hosts, addresses and reverse DNS
 )
 
 // rsaKey is a 2048-bit RSA public key (SubjectPublicKeyInfo, base64).

@@ -45,7 +45,7 @@ type Server struct {
 	counts    map[string]int  // "name TYPE proto"
 	failed    map[string]bool // keys of counts the server did not answer with data
 	behaviors map[string]Behavior
-	world     *World // signed zones served instead of Zones (StartWorld)
+	world     *World        // signed zones served instead of Zones (StartWorld)
 	responder Responder     // answers instead of Zones when set (SetResponder)
 	perAnswer time.Duration // added before every answer (SetAnswerDelay)
 	total     int
