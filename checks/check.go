@@ -83,6 +83,10 @@ type POP3Options struct {
 // DKIMOptions are the dkim check's settings.
 type DKIMOptions struct {
 	Selectors []string // selectors to probe besides the built-in list (--dkim-selector)
+	// Cut asks for _domainkey.<domain> first and, when it does not exist
+	// (NXDOMAIN), skips the built-in selectors (dkim.ProbeCut); the CLI
+	// sets it. The selectors of Selectors are always asked.
+	Cut bool
 }
 
 // DNSBLOptions are the dnsbl check's settings.

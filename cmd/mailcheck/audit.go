@@ -205,7 +205,7 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 	opts = checks.Options{
 		DNSSEC:       checks.DNSSECOptions{AnchorFile: f.trustAnchor, Anchors: anchors},
 		AllowPrivate: f.allowPrivate,
-		DKIM:         checks.DKIMOptions{Selectors: f.dkimSelectors},
+		DKIM:         checks.DKIMOptions{Selectors: f.dkimSelectors, Cut: true},
 		DNSBL:        checks.DNSBLOptions{Zones: f.dnsbl, File: f.dnsblFile},
 		SMTP:         checks.SMTPOptions{SubmissionHosts: f.submissionHosts, RelayTestRcpt: f.relayRcpt, AllowSRVPorts: f.allowSRVPorts},
 		IMAP:         checks.IMAPOptions{Hosts: f.imapHosts},

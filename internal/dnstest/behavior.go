@@ -37,11 +37,14 @@ const (
 	// Bogus, RFC 8914) unless the query has CD=1, when it answers
 	// normally: a validating resolver's answer for a bogus name.
 	BogusServFail
+	// NXDomain answers NXDOMAIN with no records whatever the zone holds:
+	// set on an empty non-terminal, it is a server that breaks RFC 8020.
+	NXDomain
 )
 
 var behaviorNames = [...]string{"normal", "drop", "servfail", "refused", "truncate", "slow",
 	"wrong-id", "wrong-question", "echo", "stall-tcp", "trickle", "huge", "many-txt",
-	"compress-loop", "cname-chain", "cname-loop", "foreign", "referral", "control-bytes", "spoofed", "bogus-servfail"}
+	"compress-loop", "cname-chain", "cname-loop", "foreign", "referral", "control-bytes", "spoofed", "bogus-servfail", "nxdomain"}
 
 func (b Behavior) String() string {
 	if int(b) < len(behaviorNames) {
@@ -205,9 +208,9 @@ func (s *Server) hostile(b Behavior, r *dns.Msg, name string, qtype uint16, ad b
 		opt := m.IsEdns0()
 		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeDNSBogus, ExtraText: "signature failed to verify"})
 		return m
-	case ServFail, Refused:
+	case ServFail, Refused, NXDomain:
 		m := s.reply(r, name)
-		m.Rcode = map[Behavior]int{ServFail: dns.RcodeServerFailure, Refused: dns.RcodeRefused}[b]
+		m.Rcode = map[Behavior]int{ServFail: dns.RcodeServerFailure, Refused: dns.RcodeRefused, NXDomain: dns.RcodeNameError}[b]
 		return m
 	case WrongID:
 		m := s.normal(r, name, qtype, ad, proto)
