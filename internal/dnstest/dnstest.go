@@ -112,6 +112,10 @@ func Serve(zones ...*resolve.Zone) (*Server, error) {
 	return s, nil
 }
 
+// UDPConn returns the server's UDP socket (a benchmark driver tunes its
+// buffers).
+func (s *Server) UDPConn() *net.UDPConn { return s.pc.(*net.UDPConn) }
+
 // Close stops a server started with Serve.
 func (s *Server) Close() { s.close() }
 

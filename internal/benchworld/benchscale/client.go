@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -8,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -85,6 +88,7 @@ func clientMain(args []string) {
 	m.MaxRSSMB = maxRSS()
 	m.CacheHits, m.CacheMiss = cache.Stats()
 	m.CacheLen = cache.Len()
+	m.Extra = fmt.Sprintf("failed attempts %d", timeouts.Load())
 	check(json.NewEncoder(os.Stdout).Encode(m))
 }
 
@@ -100,10 +104,18 @@ func oneDomain(w *benchworld.World, i int, resolver string, list []checks.Check)
 	return elapsed(start)
 }
 
+// timeouts counts the attempts that got no answer in time.
+var timeouts atomic.Int64
+
 // newCache is the CLI's DNS stack: a cache in front of a client.
 func newCache(resolver string, max int) *resolve.Cache {
 	_ = max
-	return resolve.NewCache(&resolve.Client{Servers: []string{resolver}, Timeout: 2 * time.Second})
+	return resolve.NewCache(&resolve.Client{Servers: []string{resolver}, Timeout: 2 * time.Second,
+		Trace: func(e resolve.TraceEvent) {
+			if e.Err != nil {
+				timeouts.Add(1)
+			}
+		}})
 }
 
 // cpu returns the process's user+sys CPU seconds so far.

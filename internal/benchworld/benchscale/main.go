@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command benchscale measures a bulk run of mailcheck's DNS checks (mx,
 // ptr, spf, dmarc, dkim with the selector sweep, dnsbl) over the
 // benchworld (issue 16), the way the CLI runs them: one resolve.Cache in
@@ -41,6 +43,7 @@ type metrics struct {
 // serverStats is what the server reports when its stdin closes.
 type serverStats struct {
 	Total, Distinct, Duplicates int
+	CPU                         float64
 }
 
 func main() {
@@ -70,7 +73,7 @@ func driverMain(args []string) {
 	cacheMax := fs.Int("cache-max", 0, "the cache's entry bound (0: the CLI default)")
 	spf := fs.Bool("spfquery", false, "also time spfquery and mailcheck's SPF evaluation over the same world")
 	fs.Parse(args)
-	fmt.Printf("%-7s %-6s %8s %8s %9s %9s %9s %6s %9s %7s %9s\n", "N", "delay", "wall_s", "cpu_s", "rss_MB", "questions", "distinct", "dups", "domain/s", "errors", "1dom_ms")
+	fmt.Printf("%-7s %-6s %8s %8s %9s %9s %9s %6s %9s %7s %9s %8s\n", "N", "delay", "wall_s", "cpu_s", "rss_MB", "questions", "distinct", "dups", "domain/s", "errors", "1dom_ms", "srv_cpu")
 	for _, n := range strings.Split(*ns, ",") {
 		for _, d := range strings.Split(*delays, ",") {
 			if d == "0" {
@@ -79,8 +82,9 @@ func driverMain(args []string) {
 			m, st := measure(n, d, []string{"client", "-n", n, "-parallel", strconv.Itoa(*parallel), "-cache-max", strconv.Itoa(*cacheMax)})
 			one, _ := measure(n, d, []string{"client", "-n", n, "-one"})
 			m.OneDomain = one.OneDomain
-			fmt.Printf("%-7s %-6s %8.2f %8.2f %9.1f %9d %9d %6d %9.0f %7d %9.1f\n", n, d, m.Wall, m.CPU, m.MaxRSSMB, st.Total, st.Distinct, st.Duplicates,
-				float64(m.Domains)/m.Wall, m.Errors, m.OneDomain*1000)
+			fmt.Printf("%-7s %-6s %8.2f %8.2f %9.1f %9d %9d %6d %9.0f %7d %9.1f %8.2f\n", n, d, m.Wall, m.CPU, m.MaxRSSMB, st.Total, st.Distinct, st.Duplicates,
+				float64(m.Domains)/m.Wall, m.Errors, m.OneDomain*1000, st.CPU)
+			fmt.Println("        client:", m.Extra)
 			if *spf {
 				sm, sst := measure(n, d, []string{"spf", "-n", n})
 				fmt.Printf("        spf part: %s; server saw %d questions (%d distinct)\n", sm.Extra, sst.Total, sst.Distinct)
@@ -116,7 +120,7 @@ func measure(n, d string, args []string) (metrics, serverStats) {
 	in.Close()
 	var st serverStats
 	line, _ := io.ReadAll(rd)
-	fmt.Sscan(string(line), &st.Total, &st.Distinct, &st.Duplicates)
+	fmt.Sscan(string(line), &st.Total, &st.Distinct, &st.Duplicates, &st.CPU)
 	srv.Wait()
 	return m, st
 }

@@ -1,10 +1,15 @@
+//go:build linux
+
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/mailcheck/mailcheck/internal/benchworld"
@@ -24,14 +29,32 @@ func serveMain(args []string) {
 	check(err)
 	s.SetResponder(benchworld.New(*n, *seed))
 	s.SetAnswerDelay(*delay)
+	check(forceReadBuffer(s.UDPConn(), 8<<20))
 	fmt.Println(s.Addr)
 	io.Copy(io.Discard, os.Stdin)
 	time.Sleep(50 * time.Millisecond) // late datagrams
-	fmt.Println(s.Total(), s.Distinct(), len(s.Duplicates()))
+	fmt.Println(s.Total(), s.Distinct(), len(s.Duplicates()), cpu())
 	if os.Getenv("BENCH_DUPS") != "" {
 		for _, d := range s.Duplicates() {
 			fmt.Fprintln(os.Stderr, "dup:", d)
 		}
 	}
 	s.Close()
+}
+
+// forceReadBuffer sets a UDP receive buffer of n octets past
+// net.core.rmem_max (as root), so that a burst of questions is not
+// dropped before the server reads it, as on a resolver tuned for load.
+func forceReadBuffer(c *net.UDPConn, n int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n); serr != nil {
+			serr = c.SetReadBuffer(n)
+		}
+	})
+	return errors.Join(err, serr)
 }
