@@ -127,6 +127,7 @@ func (f *dnsFlags) build(a *app) (*resolverSetup, error) {
 		r = &resolve.Zones{List: zones, Upstream: upstream, Trace: traceFn}
 	}
 	setup.Cache = resolve.NewCache(r)
+	setup.Cache.MaxEntries = resolve.DefaultMaxEntries // memory bounded over many domains
 	return setup, nil
 }
 

@@ -48,7 +48,7 @@ func clientMain(args []string) {
 	n := fs.Int("n", 1000, "domains")
 	parallel := fs.Int("parallel", 64, "domains at once")
 	resolver := fs.String("resolver", "", "server address")
-	cacheMax := fs.Int("cache-max", 0, "cache entry bound")
+	cacheMax := fs.Int("cache-max", 0, "cache entry bound (0: the CLI's, -1: none)")
 	seed := fs.Uint64("seed", 16, "the world's seed")
 	one := fs.Bool("one", false, "time the audit of domain n alone instead")
 	fs.Parse(args)
@@ -109,13 +109,17 @@ var timeouts atomic.Int64
 
 // newCache is the CLI's DNS stack: a cache in front of a client.
 func newCache(resolver string, max int) *resolve.Cache {
-	_ = max
-	return resolve.NewCache(&resolve.Client{Servers: []string{resolver}, Timeout: 2 * time.Second,
+	if max == 0 {
+		max = resolve.DefaultMaxEntries // as the CLI sets it
+	}
+	c := resolve.NewCache(&resolve.Client{Servers: []string{resolver}, Timeout: 2 * time.Second,
 		Trace: func(e resolve.TraceEvent) {
 			if e.Err != nil {
 				timeouts.Add(1)
 			}
 		}})
+	c.MaxEntries = max
+	return c
 }
 
 // cpu returns the process's user+sys CPU seconds so far.

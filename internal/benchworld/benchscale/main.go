@@ -70,7 +70,7 @@ func driverMain(args []string) {
 	ns := fs.String("n", "1000", "domain counts, comma-separated")
 	delays := fs.String("delay", "0,20ms", "per-answer delays, comma-separated")
 	parallel := fs.Int("parallel", 64, "domains audited at once (--parallel)")
-	cacheMax := fs.Int("cache-max", 0, "the cache's entry bound (0: the CLI default)")
+	cacheMax := fs.Int("cache-max", 0, "the cache's entry bound (0: the CLI default, -1: none)")
 	spf := fs.Bool("spfquery", false, "also time spfquery and mailcheck's SPF evaluation over the same world")
 	fs.Parse(args)
 	fmt.Printf("%-7s %-6s %8s %8s %9s %9s %9s %6s %9s %7s %9s %8s\n", "N", "delay", "wall_s", "cpu_s", "rss_MB", "questions", "distinct", "dups", "domain/s", "errors", "1dom_ms", "srv_cpu")
@@ -84,7 +84,7 @@ func driverMain(args []string) {
 			m.OneDomain = one.OneDomain
 			fmt.Printf("%-7s %-6s %8.2f %8.2f %9.1f %9d %9d %6d %9.0f %7d %9.1f %8.2f\n", n, d, m.Wall, m.CPU, m.MaxRSSMB, st.Total, st.Distinct, st.Duplicates,
 				float64(m.Domains)/m.Wall, m.Errors, m.OneDomain*1000, st.CPU)
-			fmt.Println("        client:", m.Extra)
+			fmt.Printf("        client: %s; cache %d entries, %d hits, %d misses\n", m.Extra, m.CacheLen, m.CacheHits, m.CacheMiss)
 			if *spf {
 				sm, sst := measure(n, d, []string{"spf", "-n", n})
 				fmt.Printf("        spf part: %s; server saw %d questions (%d distinct)\n", sm.Extra, sst.Total, sst.Distinct)
