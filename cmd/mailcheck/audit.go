@@ -161,6 +161,9 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 		fmt.Fprintf(a.stderr, "mailcheck: warning: %s\n", w)
 	}
 	newEnv := a.envMaker(f, opts, roots, setup)
+	if len(names) > 1 {
+		newEnv = checks.ShareSessions(newEnv) // one session per MX address and host per run
+	}
 	code, err := a.runAudits(ctx, f, names, list, setup, newEnv)
 	switch {
 	case err != nil:
