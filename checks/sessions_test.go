@@ -95,4 +95,3 @@ func TestSharedSessions(t *testing.T) {
 		}
 	}
 }
-
