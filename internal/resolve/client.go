@@ -81,6 +81,8 @@ type Client struct {
 	rateMu sync.Mutex
 	rates  map[string]*rate.Limiter
 
+	udp udpPool // idle UDP sockets per server (udppool.go)
+
 	warnMu   sync.Mutex
 	warned   map[string]bool
 	warnings []string

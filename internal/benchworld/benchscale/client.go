@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -70,6 +71,12 @@ func clientMain(args []string) {
 		return env
 	}
 	cfg := schedule.Config{Checks: list, NewEnv: newEnv, Parallel: *parallel, Resolver: []string{*resolver}}
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	before := cpu()
 	start := time.Now()
 	err = schedule.Run(context.Background(), cfg, &source{w: w, n: *n}, func(r *report.Report) error {
