@@ -52,6 +52,7 @@ func clientMain(args []string) {
 	cacheMax := fs.Int("cache-max", 0, "cache entry bound (0: the CLI's, -1: none)")
 	seed := fs.Uint64("seed", 16, "the world's seed")
 	one := fs.Bool("one", false, "time the audit of domain n alone instead")
+	cut := fs.Bool("dkim-cut", true, "cut the DKIM sweep on NXDOMAIN at _domainkey, as the CLI does")
 	fs.Parse(args)
 	list, err := checks.Select(checks.Registry(), dnsChecks)
 	check(err)
@@ -67,7 +68,7 @@ func clientMain(args []string) {
 	newEnv := func(n resolve.Name) *checks.Env {
 		env := checks.NewEnv(n, cache)
 		env.Log, env.Sessions = logger, sessions
-		env.Options.DKIM.Cut = true // as the CLI sets it
+		env.Options.DKIM.Cut = *cut
 		return env
 	}
 	cfg := schedule.Config{Checks: list, NewEnv: newEnv, Parallel: *parallel, Resolver: []string{*resolver}}
@@ -84,6 +85,11 @@ func clientMain(args []string) {
 		for _, c := range r.Checks {
 			if c.Status == checks.Error {
 				m.Errors++
+			}
+			for _, f := range c.Findings {
+				if f.ID == "dkim.ok" {
+					m.DKIMKeys++
+				}
 			}
 		}
 		_, err := json.Marshal(r) // the CLI encodes each report

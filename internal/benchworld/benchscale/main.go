@@ -36,6 +36,7 @@ type metrics struct {
 	CacheHits int64   `json:"cache_hits"`
 	CacheMiss int64   `json:"cache_misses"`
 	CacheLen  int     `json:"cache_len"`
+	DKIMKeys  int     `json:"dkim_keys"`    // dkim.ok findings: selectors found
 	OneDomain float64 `json:"one_domain_s"` // wall of the first domain alone, cold cache
 	Extra     string  `json:"extra,omitempty"`
 }
@@ -71,6 +72,7 @@ func driverMain(args []string) {
 	delays := fs.String("delay", "0,20ms", "per-answer delays, comma-separated")
 	parallel := fs.Int("parallel", 64, "domains audited at once (--parallel)")
 	cacheMax := fs.Int("cache-max", 0, "the cache's entry bound (0: the CLI default, -1: none)")
+	cut := fs.Bool("dkim-cut", true, "cut the DKIM sweep on NXDOMAIN at _domainkey (as the CLI does)")
 	spf := fs.Bool("spfquery", false, "also time spfquery and mailcheck's SPF evaluation over the same world")
 	fs.Parse(args)
 	fmt.Printf("%-7s %-6s %8s %8s %9s %9s %9s %6s %9s %7s %9s %8s\n", "N", "delay", "wall_s", "cpu_s", "rss_MB", "questions", "distinct", "dups", "domain/s", "errors", "1dom_ms", "srv_cpu")
@@ -79,12 +81,12 @@ func driverMain(args []string) {
 			if d == "0" {
 				d = "0s"
 			}
-			m, st := measure(n, d, []string{"client", "-n", n, "-parallel", strconv.Itoa(*parallel), "-cache-max", strconv.Itoa(*cacheMax)})
+			m, st := measure(n, d, []string{"client", "-n", n, "-parallel", strconv.Itoa(*parallel), "-cache-max", strconv.Itoa(*cacheMax), "-dkim-cut=" + strconv.FormatBool(*cut)})
 			one, _ := measure(n, d, []string{"client", "-n", n, "-one"})
 			m.OneDomain = one.OneDomain
 			fmt.Printf("%-7s %-6s %8.2f %8.2f %9.1f %9d %9d %6d %9.0f %7d %9.1f %8.2f\n", n, d, m.Wall, m.CPU, m.MaxRSSMB, st.Total, st.Distinct, st.Duplicates,
 				float64(m.Domains)/m.Wall, m.Errors, m.OneDomain*1000, st.CPU)
-			fmt.Printf("        client: %s; cache %d entries, %d hits, %d misses\n", m.Extra, m.CacheLen, m.CacheHits, m.CacheMiss)
+			fmt.Printf("        client: %s; cache %d entries, %d hits, %d misses; %d DKIM keys found\n", m.Extra, m.CacheLen, m.CacheHits, m.CacheMiss, m.DKIMKeys)
 			if *spf {
 				sm, sst := measure(n, d, []string{"spf", "-n", n})
 				fmt.Printf("        spf part: %s; server saw %d questions (%d distinct)\n", sm.Extra, sst.Total, sst.Distinct)
