@@ -88,10 +88,22 @@ func driverMain(args []string) {
 				float64(m.Domains)/m.Wall, m.Errors, m.OneDomain*1000, st.CPU)
 			fmt.Printf("        client: %s; cache %d entries, %d hits, %d misses; %d DKIM keys found\n", m.Extra, m.CacheLen, m.CacheHits, m.CacheMiss, m.DKIMKeys)
 			if *spf {
-				sm, sst := measure(n, d, []string{"spf", "-n", n})
-				fmt.Printf("        spf part: %s; server saw %d questions (%d distinct)\n", sm.Extra, sst.Total, sst.Distinct)
+				spfCompare(n, d, *parallel)
 			}
 		}
+	}
+}
+
+// spfCompare evaluates SPF for every domain with spfquery and with
+// mailcheck (sequential and parallel), each against a fresh server, and
+// prints the ratios.
+func spfCompare(n, d string, parallel int) {
+	q, qst := measure(n, d, []string{"spf", "-n", n, "-tool", "spfquery"})
+	fmt.Printf("        spf part: %s; %d questions\n", q.Extra, qst.Total)
+	for _, p := range []int{1, parallel} {
+		m, st := measure(n, d, []string{"spf", "-n", n, "-tool", "mailcheck", "-parallel", strconv.Itoa(p)})
+		fmt.Printf("        spf part: %s (parallel %d); %d questions; spfquery/mailcheck: wall %.1fx, CPU %.1fx\n",
+			m.Extra, p, st.Total, q.Wall/m.Wall, q.CPU/m.CPU)
 	}
 }
 
