@@ -35,8 +35,8 @@ type udpPool struct {
 	idle map[string][]*pooledConn
 }
 
-// get returns an idle socket to srv, or dials a new one.
-func (p *udpPool) get(ctx context.Context, srv string) (*pooledConn, error) {
+// get returns an idle socket to srv, or dials a new one by deadline.
+func (p *udpPool) get(ctx context.Context, srv string, deadline time.Time) (*pooledConn, error) {
 	p.mu.Lock()
 	list := p.idle[srv]
 	for len(list) > 0 {
@@ -53,6 +53,8 @@ func (p *udpPool) get(ctx context.Context, srv string) (*pooledConn, error) {
 		p.idle[srv] = list
 	}
 	p.mu.Unlock()
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "udp", srv)
 	if err != nil {

@@ -25,15 +25,15 @@ type ignoredReplies struct {
 // roundTrip sends m to srv over proto and reads until a reply to m
 // arrives, the deadline passes or ctx ends.
 func (c *Client) roundTrip(ctx context.Context, m *dns.Msg, srv, proto string, deadline time.Time) (*dns.Msg, ignoredReplies, error) {
-	dctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
 	wire, err := m.Pack()
 	if err != nil {
 		return nil, ignoredReplies{}, err
 	}
 	if proto == "udp" {
-		return c.roundTripUDP(ctx, dctx, m, wire, srv, deadline)
+		return c.roundTripUDP(ctx, m, wire, srv, deadline)
 	}
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(dctx, proto, srv)
 	if err != nil {
@@ -50,8 +50,8 @@ func (c *Client) roundTrip(ctx context.Context, m *dns.Msg, srv, proto string, d
 }
 
 // roundTripUDP is roundTrip over a pooled UDP socket (udpPool).
-func (c *Client) roundTripUDP(ctx, dctx context.Context, m *dns.Msg, wire []byte, srv string, deadline time.Time) (resp *dns.Msg, ign ignoredReplies, err error) {
-	pc, err := c.udp.get(dctx, srv)
+func (c *Client) roundTripUDP(ctx context.Context, m *dns.Msg, wire []byte, srv string, deadline time.Time) (resp *dns.Msg, ign ignoredReplies, err error) {
+	pc, err := c.udp.get(ctx, srv, deadline)
 	if err != nil {
 		return nil, ign, err
 	}
