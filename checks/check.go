@@ -83,6 +83,10 @@ type POP3Options struct {
 // DKIMOptions are the dkim check's settings.
 type DKIMOptions struct {
 	Selectors []string // selectors to probe besides the built-in list (--dkim-selector)
+	// Cut asks for _domainkey.<domain> first and, when it does not exist
+	// (NXDOMAIN), skips the built-in selectors (dkim.ProbeCut); the CLI
+	// sets it. The selectors of Selectors are always asked.
+	Cut bool
 }
 
 // DNSBLOptions are the dnsbl check's settings.
@@ -123,6 +127,11 @@ type Env struct {
 	// domains holds one (NewSessionBound). Nil: a bound of
 	// DefaultSessions for this audit alone.
 	Sessions SessionBound
+	// SharedSessions, when set, shares SMTP sessions among the audits of
+	// a run (SessionCache): each is opened once per address, port, mode
+	// and host, and the open-relay test runs only on a domain's own MX
+	// hosts. Nil: sessions are shared by the checks of one audit only.
+	SharedSessions *SessionCache
 
 	facts auditFacts // the MX set, service plan and sessions, once per audit (facts.go)
 }

@@ -58,7 +58,8 @@ func (DKIM) Meta() Meta {
 
 // dkimData is the check's structured result.
 type dkimData struct {
-	Probed    []string           `json:"probed"`             // every selector asked, in order
+	Probed    []string           `json:"probed"`             // every selector covered, in order
+	Cut       string             `json:"cut,omitempty"`      // why the built-in selectors were not asked (dkim.ProbeCut)
 	Wildcard  *dkimSelectorData  `json:"wildcard,omitempty"` // the unpublished selector's answer, when it had one
 	Selectors []dkimSelectorData `json:"selectors"`          // selectors with records of their own, or whose lookup failed
 }
@@ -89,8 +90,11 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 		fs = append(fs, SpecDKIMSelectorInvalid.New("--dkim-selector: %v; it was not probed", err).
 			WithFix("give the selector exactly as it appears in the s= tag of a DKIM-Signature header"))
 	}
-	p := dkim.Probe(ctx, env.Resolver, d, sels, dkim.DefaultParallel)
+	p := probeSelectors(ctx, env, d, sels)
 	data := dkimData{Probed: sels, Selectors: []dkimSelectorData{}}
+	if p.Cut != nil {
+		data.Cut = fmt.Sprintf("_domainkey.%s does not exist (%s): no selector can exist beneath it (RFC 8020), so only the selectors given with --dkim-selector were asked", d, resolve.Describe(p.Cut, nil))
+	}
 
 	wildcardMatches := 0
 	for _, l := range p.Lookups {
@@ -125,6 +129,16 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 	return Result{Findings: fs, Data: data}
 }
 
+// probeSelectors asks for the selectors, with the sweep cut by an
+// NXDOMAIN at _domainkey when Options.DKIM.Cut is set.
+func probeSelectors(ctx context.Context, env *Env, d string, sels []string) *dkim.ProbeResult {
+	if !env.Options.DKIM.Cut {
+		return dkim.Probe(ctx, env.Resolver, d, sels, dkim.DefaultParallel)
+	}
+	user, _ := dkim.Selectors(env.Options.DKIM.Selectors, false)
+	return dkim.ProbeCut(ctx, env.Resolver, d, sels, len(user), dkim.DefaultParallel)
+}
+
 // danglingFindings reports the selectors that are aliases (CNAME) of a
 // name without a key record, and lists them in data.
 func danglingFindings(d string, p *dkim.ProbeResult, data *dkimData) []Finding {
@@ -152,6 +166,9 @@ func noKeyFinding(ctx context.Context, env *Env, p *dkim.ProbeResult, n int) Fin
 			WithRecords(nm.evidence...)
 	}
 	msg := fmt.Sprintf("no DKIM key found for %s under any of the %d selectors probed", d, n)
+	if p.Cut != nil {
+		msg += fmt.Sprintf(" (_domainkey.%s does not exist, so no selector exists beneath it: RFC 8020)", d)
+	}
 	if p.HasWildcard() {
 		msg += " (apart from the wildcard's answer)"
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mailcheck/mailcheck/internal/dnssec"
+	"github.com/mailcheck/mailcheck/internal/orgdomain"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/smtpprobe"
 )
@@ -120,35 +121,116 @@ type sessionEntry struct {
 	res  *smtpprobe.Result
 }
 
-// probe runs (once per audit) the session for t; the smtp and tls checks
-// both call it and share the result. One bound for the whole audit (or
-// run): the session's runner holds a slot, a check waiting for a session
-// another check runs holds none.
+// probe runs (once per audit, or once per run with Env.SharedSessions)
+// the session for t; the smtp and tls checks both call it and share the
+// result. One bound for the whole audit (or run): the session's runner
+// holds a slot, a check waiting for a session another check runs holds
+// none.
 func (e *Env) probe(ctx context.Context, t smtpTarget) *smtpprobe.Result {
-	key := fmt.Sprintf("%s %s %d", t.address(), t.Host, t.Mode)
-	v, _ := e.facts.sessions.LoadOrStore(key, &sessionEntry{})
+	relay := t.Mode == smtpprobe.Relay && e.relayTested(t)
+	key := fmt.Sprintf("%s %s %d %t", t.address(), t.Host, t.Mode, relay)
+	entries := &e.facts.sessions
+	if e.SharedSessions != nil {
+		entries = &e.SharedSessions.entries
+	}
+	v, _ := entries.LoadOrStore(key, &sessionEntry{})
 	se := v.(*sessionEntry)
-	se.once.Do(func() {
-		sem := e.sessionBound()
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			cut := smtpprobe.CutError(ctx, time.Time{})
-			se.res = &smtpprobe.Result{Host: t.Host, Address: t.address(), Mode: t.Mode.String(), Stage: smtpprobe.StageConnect,
-				Err: fmt.Errorf("%w of %s before it started", cut, t.address()), Transcript: []string{}}
-			return
-		}
-		defer func() { <-sem }()
-		cfg := smtpprobe.Config{
-			Host: t.Host, Address: t.address(), Mode: t.Mode, Dialer: e.Dialer, RootCAs: e.RootCAs,
-			Now: e.Now, Timeout: e.probeTimeout(), Trace: e.Trace,
-		}
-		if t.Mode == smtpprobe.Relay {
-			cfg.RelayRcpt = e.relayRcpt()
-		}
-		se.res = smtpprobe.Probe(ctx, cfg)
-	})
+	se.once.Do(func() { se.res = e.runSession(ctx, t, relay) })
 	return se.res
+}
+
+// relayTested reports whether t's session runs the open-relay test: in a
+// run that shares sessions, only on the domain's own MX hosts (under its
+// registered domain), not on a provider's MX host that many domains share.
+func (e *Env) relayTested(t smtpTarget) bool {
+	return e.SharedSessions == nil || orgdomain.Same(t.Host, e.Domain.ASCII)
+}
+
+// runSession opens the session for t within the bounds of the audit or
+// run and, in a run that shares sessions, of t's address.
+func (e *Env) runSession(ctx context.Context, t smtpTarget, relay bool) *smtpprobe.Result {
+	release, err := e.sessionSlot(ctx, t.address())
+	if err != nil {
+		cut := smtpprobe.CutError(ctx, time.Time{})
+		return &smtpprobe.Result{Host: t.Host, Address: t.address(), Mode: t.Mode.String(), Stage: smtpprobe.StageConnect,
+			Err: fmt.Errorf("%w of %s before it started", cut, t.address()), Transcript: []string{}}
+	}
+	defer release()
+	cfg := smtpprobe.Config{
+		Host: t.Host, Address: t.address(), Mode: t.Mode, Dialer: e.Dialer, RootCAs: e.RootCAs,
+		Now: e.Now, Timeout: e.probeTimeout(), Trace: e.Trace,
+	}
+	if relay {
+		cfg.RelayRcpt = e.relayRcpt()
+	}
+	return smtpprobe.Probe(ctx, cfg)
+}
+
+// sessionSlot waits for a slot of the session bound and, with shared
+// sessions, of the destination address's bound; release frees both.
+func (e *Env) sessionSlot(ctx context.Context, addr string) (release func(), err error) {
+	bounds := []SessionBound{e.sessionBound()}
+	if e.SharedSessions != nil {
+		bounds = append(bounds, e.SharedSessions.addrBound(addr))
+	}
+	held := 0
+	release = func() {
+		for _, b := range bounds[:held] {
+			<-b
+		}
+	}
+	for _, b := range bounds {
+		select {
+		case b <- struct{}{}:
+			held++
+		case <-ctx.Done():
+			release()
+			return nil, ctx.Err()
+		}
+	}
+	return release, nil
+}
+
+// SessionCache shares the SMTP sessions of a run among its audits
+// (Env.SharedSessions): a session to an address, port, mode and host
+// name is opened once however many domains name it (the MX hosts of a
+// mail provider), and each domain judges the same result. At most
+// PerAddress sessions to one destination address are open at once.
+type SessionCache struct {
+	// PerAddress bounds the sessions open at once to one address
+	// (host:port); default 1.
+	PerAddress int
+
+	entries sync.Map // session key -> *sessionEntry
+	mu      sync.Mutex
+	addrs   map[string]SessionBound
+}
+
+// NewSessionCache returns an empty run-wide session cache.
+func NewSessionCache() *SessionCache { return &SessionCache{addrs: map[string]SessionBound{}} }
+
+// addrBound returns the bound of sessions to addr.
+func (c *SessionCache) addrBound(addr string) SessionBound {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.addrs[addr]
+	if !ok {
+		b = make(SessionBound, max(c.PerAddress, 1))
+		c.addrs[addr] = b
+	}
+	return b
+}
+
+// ShareSessions wraps an environment factory so that every audit it
+// makes shares one SessionCache: what the CLI does for a run of several
+// domains.
+func ShareSessions(newEnv func(resolve.Name) *Env) func(resolve.Name) *Env {
+	shared := NewSessionCache()
+	return func(n resolve.Name) *Env {
+		env := newEnv(n)
+		env.SharedSessions = shared
+		return env
+	}
 }
 
 // probeAll runs the sessions of targets, within the session bound of the

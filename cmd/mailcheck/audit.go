@@ -157,6 +157,9 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 		fmt.Fprintf(a.stderr, "mailcheck: warning: %s\n", w)
 	}
 	newEnv := a.envMaker(f, opts, roots, setup)
+	if in.total != 1 { // several domains, or a list of unknown length
+		newEnv = checks.ShareSessions(newEnv) // one session per MX address and host per run
+	}
 	code, err := a.runAudits(ctx, f, in, list, setup, newEnv)
 	switch {
 	case err != nil:
@@ -201,7 +204,7 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 	opts = checks.Options{
 		DNSSEC:       checks.DNSSECOptions{AnchorFile: f.trustAnchor, Anchors: anchors},
 		AllowPrivate: f.allowPrivate,
-		DKIM:         checks.DKIMOptions{Selectors: f.dkimSelectors},
+		DKIM:         checks.DKIMOptions{Selectors: f.dkimSelectors, Cut: true},
 		DNSBL:        checks.DNSBLOptions{Zones: f.dnsbl, File: f.dnsblFile},
 		SMTP:         checks.SMTPOptions{SubmissionHosts: f.submissionHosts, RelayTestRcpt: f.relayRcpt, AllowSRVPorts: f.allowSRVPorts},
 		IMAP:         checks.IMAPOptions{Hosts: f.imapHosts},

@@ -24,6 +24,7 @@ type dnsFlags struct {
 	timeout   time.Duration
 	deadline  time.Duration
 	trace     bool
+	qps       float64
 	format    string
 	textFlags
 }
@@ -34,6 +35,7 @@ func (f *dnsFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.offline, "offline", false, "use no network at all: names outside --zone files are reported as errors")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Second, "timeout of one DNS query attempt")
 	fs.DurationVar(&f.deadline, "deadline", 30*time.Second, "deadline for the whole audit of one domain")
+	fs.Float64Var(&f.qps, "qps", 0, "send at most N DNS questions per second to each resolver (0: no limit)")
 	fs.BoolVar(&f.trace, "trace", false, "print every DNS query (server, rcode, round-trip time) and SMTP transcript on stderr")
 	fs.StringVar(&f.format, "format", "text", "output format: "+strings.Join(report.FormatNames(), " or "))
 	f.textFlags.register(fs)
@@ -52,6 +54,9 @@ func (f *dnsFlags) validate() error {
 	}
 	if f.deadline <= 0 {
 		return usageErr("--deadline must be positive, not %s", f.deadline)
+	}
+	if f.qps < 0 {
+		return usageErr("--qps must not be negative, not %g", f.qps)
 	}
 	if f.offline && len(f.resolvers) > 0 {
 		return usageErr("--offline and --resolver exclude each other")
@@ -111,7 +116,7 @@ func (f *dnsFlags) build(a *app) (*resolverSetup, error) {
 		}
 		// No retry round in the client: the run's cache retries a
 		// transient failure once (resolve.Cache).
-		upstream = &resolve.Client{Servers: servers, Timeout: f.timeout, Retries: 0, Trace: traceFn,
+		upstream = &resolve.Client{Servers: servers, Timeout: f.timeout, Retries: 0, QPS: f.qps, Trace: traceFn,
 			Warn: func(msg string) { fmt.Fprintf(a.stderr, "mailcheck: warning: %s\n", msg) }}
 		setup.Description = append(setup.Description, servers...)
 	} else {
@@ -122,6 +127,7 @@ func (f *dnsFlags) build(a *app) (*resolverSetup, error) {
 		r = &resolve.Zones{List: zones, Upstream: upstream, Trace: traceFn}
 	}
 	setup.Cache = resolve.NewCache(r)
+	setup.Cache.MaxEntries = resolve.DefaultMaxEntries // memory bounded over many domains
 	return setup, nil
 }
 

@@ -55,6 +55,11 @@ type ProbeResult struct {
 	// Random is the lookup of a selector that no one publishes: if
 	// it has records, the domain has a wildcard under _domainkey.
 	Random Lookup
+	// Cut, when set, is the NXDOMAIN answer for _domainkey.<domain> that
+	// made ProbeCut skip the sweep: no name exists beneath a name that
+	// does not exist (RFC 8020), so the skipped selectors and Random carry
+	// a synthesized NXDOMAIN instead of an answer of their own.
+	Cut *resolve.Answer
 }
 
 // HasWildcard reports whether the unpublished selector got TXT records.
@@ -109,8 +114,9 @@ func Selectors(user []string, builtin bool) (list []string, bad []error) {
 	return list, bad
 }
 
-// DefaultParallel is how many selector lookups Probe keeps in flight.
-const DefaultParallel = 16
+// DefaultParallel is how many selector lookups Probe keeps in flight:
+// the built-in list and the random selector in one round trip.
+const DefaultParallel = 32
 
 // WildcardSelector returns the selector name the wildcard test asks for:
 // a fixed prefix and 80 bits of a SHA-256 of the domain. No one publishes
@@ -159,6 +165,44 @@ func Probe(ctx context.Context, r resolve.Resolver, domain string, selectors []s
 		}
 	}
 	return res
+}
+
+// ProbeCut is Probe with the sweep cut by evidence: it first asks for
+// _domainkey.<domain>, and when that name does not exist (NXDOMAIN, not
+// through a CNAME) no selector can exist beneath it on a server that
+// follows RFC 8020, so only the first always selectors (the user's own,
+// which a server that wrongly denies empty non-terminals would otherwise
+// hide) are asked; the others and the random selector get a synthesized
+// NXDOMAIN and the result's Cut is set. Any other answer, or a failure,
+// leads to the full Probe.
+func ProbeCut(ctx context.Context, r resolve.Resolver, domain string, selectors []string, always, parallel int) *ProbeResult {
+	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
+	ans, err := r.Query(ctx, "_domainkey."+domain+".", dns.TypeTXT)
+	if err != nil || !ans.NXDomain() || len(ans.Chain()) > 0 {
+		return Probe(ctx, r, domain, selectors, parallel)
+	}
+	always = min(max(always, 0), len(selectors))
+	res := &ProbeResult{Domain: domain}
+	if always > 0 {
+		res = Probe(ctx, r, domain, selectors[:always], parallel)
+		if res.HasWildcard() || len(res.Failed()) > 0 {
+			return Probe(ctx, r, domain, selectors, parallel) // not what NXDOMAIN promised
+		}
+	}
+	res.Cut = ans
+	res.Random = deniedLookup(domain, WildcardSelector(domain))
+	for _, sel := range selectors[always:] {
+		res.Lookups = append(res.Lookups, deniedLookup(domain, sel))
+	}
+	return res
+}
+
+// deniedLookup is the lookup of sel under a _domainkey that does not
+// exist: an NXDOMAIN answer, synthesized.
+func deniedLookup(domain, sel string) Lookup {
+	l := Lookup{Selector: sel, Name: sel + "._domainkey." + domain}
+	l.Answer = &resolve.Answer{Name: l.Name + ".", Qtype: dns.TypeTXT, Rcode: dns.RcodeNameError, Server: "cut"}
+	return l
 }
 
 func lookupSelector(ctx context.Context, r resolve.Resolver, domain, sel string) Lookup {

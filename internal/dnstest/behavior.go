@@ -37,11 +37,14 @@ const (
 	// Bogus, RFC 8914) unless the query has CD=1, when it answers
 	// normally: a validating resolver's answer for a bogus name.
 	BogusServFail
+	// NXDomain answers NXDOMAIN with no records whatever the zone holds:
+	// set on an empty non-terminal, it is a server that breaks RFC 8020.
+	NXDomain
 )
 
 var behaviorNames = [...]string{"normal", "drop", "servfail", "refused", "truncate", "slow",
 	"wrong-id", "wrong-question", "echo", "stall-tcp", "trickle", "huge", "many-txt",
-	"compress-loop", "cname-chain", "cname-loop", "foreign", "referral", "control-bytes", "spoofed", "bogus-servfail"}
+	"compress-loop", "cname-chain", "cname-loop", "foreign", "referral", "control-bytes", "spoofed", "bogus-servfail", "nxdomain"}
 
 func (b Behavior) String() string {
 	if int(b) < len(behaviorNames) {
@@ -77,7 +80,7 @@ func (s *Server) answer(pkt []byte, proto string, send func(b []byte, pace time.
 	s.peak = max(s.peak, s.inflight)
 	b := s.behavior(name, q.Qtype)
 	s.failed[key] = b != Normal && b != Slow && b != Truncate
-	delay, pace, ad := s.delay, s.trickle, s.ad
+	delay, pace, ad, extra := s.delay, s.trickle, s.ad, s.perAnswer
 	s.mu.Unlock()
 	// The question stops counting as in flight just before its answer is
 	// sent (or when it is dropped), so a client that sends its next
@@ -94,7 +97,7 @@ func (s *Server) answer(pkt []byte, proto string, send func(b []byte, pace time.
 	defer finish()
 	out := func(b []byte, p time.Duration) { finish(); send(b, p) }
 
-	if b == Slow && !s.sleep(delay) {
+	if b == Slow && !s.sleep(delay) || extra > 0 && !s.sleep(extra) {
 		return
 	}
 	if proto == "udp" && (b == Truncate || b == StallTCP || b == Trickle || b == ManyTXT) {
@@ -154,8 +157,8 @@ func (s *Server) normal(r *dns.Msg, name string, qtype uint16, ad bool, proto st
 	if w := s.signedWorld(); w != nil {
 		return s.fromWorld(m, w, r, name, qtype, ad, proto)
 	}
-	z := s.Zones.Find(name)
-	if z == nil {
+	var z Responder
+	if z = s.zoneResponder(name); z == nil {
 		m.Rcode = dns.RcodeRefused
 		return m
 	}
@@ -177,6 +180,21 @@ func (s *Server) normal(r *dns.Msg, name string, qtype uint16, ad bool, proto st
 	return m
 }
 
+// zoneResponder returns what answers name: the responder when set, else
+// the zone that holds it (nil when none does).
+func (s *Server) zoneResponder(name string) Responder {
+	s.mu.Lock()
+	r := s.responder
+	s.mu.Unlock()
+	if r != nil {
+		return r
+	}
+	if z := s.Zones.Find(name); z != nil {
+		return z
+	}
+	return nil
+}
+
 // hostile builds the reply of every behaviour that sends one message.
 func (s *Server) hostile(b Behavior, r *dns.Msg, name string, qtype uint16, ad bool, proto string) *dns.Msg {
 	switch b {
@@ -190,9 +208,9 @@ func (s *Server) hostile(b Behavior, r *dns.Msg, name string, qtype uint16, ad b
 		opt := m.IsEdns0()
 		opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeDNSBogus, ExtraText: "signature failed to verify"})
 		return m
-	case ServFail, Refused:
+	case ServFail, Refused, NXDomain:
 		m := s.reply(r, name)
-		m.Rcode = map[Behavior]int{ServFail: dns.RcodeServerFailure, Refused: dns.RcodeRefused}[b]
+		m.Rcode = map[Behavior]int{ServFail: dns.RcodeServerFailure, Refused: dns.RcodeRefused, NXDomain: dns.RcodeNameError}[b]
 		return m
 	case WrongID:
 		m := s.normal(r, name, qtype, ad, proto)

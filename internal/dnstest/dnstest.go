@@ -45,7 +45,9 @@ type Server struct {
 	counts    map[string]int  // "name TYPE proto"
 	failed    map[string]bool // keys of counts the server did not answer with data
 	behaviors map[string]Behavior
-	world     *World // signed zones served instead of Zones (StartWorld)
+	world     *World        // signed zones served instead of Zones (StartWorld)
+	responder Responder     // answers instead of Zones when set (SetResponder)
+	perAnswer time.Duration // added before every answer (SetAnswerDelay)
 	total     int
 	inflight  int // questions being answered now
 	peak      int // the most answered at once
@@ -79,6 +81,17 @@ func Zone(t testing.TB, origin, text string) *resolve.Zone {
 // StartZones serves already parsed zones until the test ends.
 func StartZones(t testing.TB, zones ...*resolve.Zone) *Server {
 	t.Helper()
+	s, err := Serve(zones...)
+	if err != nil {
+		t.Fatalf("dnstest: %v", err)
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+// Serve starts a server outside a test (a benchmark driver's child
+// process): the caller stops it with Close.
+func Serve(zones ...*resolve.Zone) (*Server, error) {
 	s := &Server{
 		Zones:     &resolve.Zones{List: zones},
 		done:      make(chan struct{}),
@@ -89,32 +102,40 @@ func StartZones(t testing.TB, zones ...*resolve.Zone) *Server {
 		failed:    map[string]bool{},
 		behaviors: map[string]Behavior{},
 	}
-	s.listen(t)
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
 	s.Addr = s.pc.LocalAddr().String()
 	s.wg.Add(2)
 	go s.serveUDP()
 	go s.serveTCP()
-	t.Cleanup(s.close)
-	return s
+	return s, nil
 }
+
+// UDPConn returns the server's UDP socket (a benchmark driver tunes its
+// buffers).
+func (s *Server) UDPConn() *net.UDPConn { return s.pc.(*net.UDPConn) }
+
+// Close stops a server started with Serve.
+func (s *Server) Close() { s.close() }
 
 // listen opens the same port for UDP and TCP: an ephemeral UDP port may
 // be taken for TCP, so it tries a few.
-func (s *Server) listen(t testing.TB) {
+func (s *Server) listen() error {
 	for attempt := 0; ; attempt++ {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("dnstest: %v", err)
+			return err
 		}
 		port := pc.LocalAddr().(*net.UDPAddr).Port
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			s.pc, s.ln = pc, l
-			return
+			return nil
 		}
 		pc.Close()
 		if attempt == 20 {
-			t.Fatalf("dnstest: tcp port %d: %v", port, err)
+			return fmt.Errorf("tcp port %d: %v", port, err)
 		}
 	}
 }
@@ -264,6 +285,36 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
+}
+
+// Responder answers questions as an authoritative zone does (the
+// signature of resolve.Zone's Exchange): a generated world too large to
+// hold as zone records answers this way.
+type Responder interface {
+	Exchange(name string, qtype uint16) (rcode int, records []dns.RR)
+}
+
+// SetResponder makes r answer every question instead of the zones.
+func (s *Server) SetResponder(r Responder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.responder = r
+}
+
+// SetAnswerDelay adds d before every answer, as the round trip to a
+// distant resolver would (0: none, the default).
+func (s *Server) SetAnswerDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.perAnswer = d
+}
+
+// Distinct returns how many distinct questions (name, type, transport)
+// reached the server.
+func (s *Server) Distinct() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.counts)
 }
 
 // SetTrickle sets the pause between the octets of a Trickle answer

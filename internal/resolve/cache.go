@@ -34,14 +34,30 @@ type Cache struct {
 	MaxAge time.Duration
 	// Now is the clock for FailureTTL; default time.Now.
 	Now func() time.Time
+	// MaxEntries, when positive, bounds the questions held: past it, a
+	// new question takes the place of an old one chosen by a CLOCK sweep
+	// with counts (second chance): each later ask of an entry earns it a
+	// pass of the hand (up to maxPasses), so answers shared by many
+	// domains (provider SPF trees, MX hosts, blocklist test points) stay
+	// while answers asked by one domain only go first. Questions in
+	// flight are never evicted. Zero: no bound.
+	MaxEntries int
 
 	next Resolver
 
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
+	ring    []*cacheEntry // CLOCK slots (MaxEntries)
+	hand    int
 
 	hits, misses atomic.Int64
 }
+
+// DefaultMaxEntries is the bound (MaxEntries) the CLI sets on its run's
+// cache: about 2,700 domains' worth of distinct questions (some 37 each
+// with the DNS checks), far more than the shared answers of a run, and
+// some 60 MB at most.
+const DefaultMaxEntries = 100_000
 
 type cacheKey struct {
 	name  string
@@ -50,6 +66,8 @@ type cacheKey struct {
 }
 
 type cacheEntry struct {
+	key     cacheKey
+	passes  int // CLOCK: sweeps of the hand this entry survives; under mu
 	done    chan struct{}
 	ans     *Answer
 	err     error
@@ -102,11 +120,56 @@ func (c *Cache) entry(k cacheKey) (e *cacheEntry, leader bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[k]; ok && !c.stale(e) {
+		e.passes = min(e.passes+1, maxPasses)
 		return e, false
 	}
-	e = &cacheEntry{done: make(chan struct{})}
+	e = &cacheEntry{key: k, done: make(chan struct{})}
 	c.entries[k] = e
+	c.admit(e)
 	return e, true
+}
+
+// maxPasses is the most sweeps an often-asked entry survives unasked.
+const maxPasses = 3
+
+// admit gives e a CLOCK slot, evicting an entry when the cache is full
+// (MaxEntries). Called with mu held.
+func (c *Cache) admit(e *cacheEntry) {
+	if c.MaxEntries <= 0 {
+		return
+	}
+	if len(c.ring) < c.MaxEntries {
+		c.ring = append(c.ring, e)
+		return
+	}
+	for range 2 * (maxPasses + 1) * len(c.ring) {
+		old := c.ring[c.hand]
+		switch {
+		case c.entries[old.key] != old: // already gone (failure, Purge)
+		case !isDone(old): // in flight: never evicted
+			c.hand = (c.hand + 1) % len(c.ring)
+			continue
+		case old.passes > 0:
+			old.passes--
+			c.hand = (c.hand + 1) % len(c.ring)
+			continue
+		default:
+			delete(c.entries, old.key)
+		}
+		c.ring[c.hand] = e
+		c.hand = (c.hand + 1) % len(c.ring)
+		return
+	}
+	c.ring = append(c.ring, e) // everything in flight: grow past the bound
+}
+
+func isDone(e *cacheEntry) bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // stale reports a stored failure, or an answer with MaxAge set, past its

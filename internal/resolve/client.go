@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/time/rate"
 )
 
 // MaxCNAMEChain is how many aliases a lookup follows before it gives up.
@@ -57,18 +58,30 @@ type Client struct {
 	Timeout time.Duration // per attempt; default 2s
 	Retries int           // extra rounds over all servers after the first; 0: none
 	UDPSize uint16        // EDNS0 buffer size, and the largest UDP reply read; default 1232
-	// MaxInFlight bounds the questions on the wire at once across every
-	// caller of this client (a bulk audit must not flood its resolver and
-	// lose answers to full socket buffers); default 128.
+	// MaxInFlight is the ceiling of the bound on questions on the wire
+	// at once across every caller of this client (a bulk audit must not
+	// flood its resolver and lose answers to full socket buffers); default
+	// MaxInFlightDefault (1024). The bound itself adapts (inflightLimit):
+	// it starts at StartInFlight (128, or the ceiling when lower), grows
+	// with answers and halves on each timeout.
 	MaxInFlight int
-	Trace       func(TraceEvent)
+	// QPS, when positive, limits the questions sent to each server to
+	// that many per second (a burst of a tenth of a second's worth), to
+	// be a good citizen towards a public resolver.
+	QPS   float64
+	Trace func(TraceEvent)
 	// Warn, when set, is called once per server and Client with a warning
 	// about the server itself (it does not offer recursion: RA=0). The
 	// same warnings are kept for Warnings.
 	Warn func(string)
 
-	semOnce sync.Once
-	sem     chan struct{}
+	limOnce sync.Once
+	lim     *inflightLimit
+
+	rateMu sync.Mutex
+	rates  map[string]*rate.Limiter
+
+	udp udpPool // idle UDP sockets per server (udppool.go)
 
 	warnMu   sync.Mutex
 	warned   map[string]bool
@@ -332,35 +345,74 @@ func (c *Client) timeout() time.Duration {
 }
 
 // ask sends m to srv over UDP, then over TCP when the reply is truncated
-// (or larger than advertised).
+// (or larger than advertised), within the server's rate and the bound on
+// questions in flight, which learns from how the exchange ended.
 func (c *Client) ask(ctx context.Context, m *dns.Msg, srv string) (*dns.Msg, error) {
-	release, err := c.acquire(ctx, m)
-	if err != nil {
-		return nil, err
+	q := m.Question[0]
+	if err := c.pace(ctx, srv); err != nil {
+		if cerr := ContextError(ctx, q.Name, q.Qtype); cerr != nil {
+			return nil, cerr
+		}
+		return nil, &QueryError{Name: q.Name, Qtype: q.Qtype, Server: srv, Kind: ErrTimeout,
+			Detail: fmt.Sprintf("the rate limit of %g questions per second leaves no time before the deadline", c.QPS)}
 	}
-	defer release()
+	lim := c.limit()
+	if err := lim.acquire(ctx); err != nil {
+		return nil, ContextError(ctx, q.Name, q.Qtype)
+	}
 	resp, err := c.attempt(ctx, m, srv, "udp")
 	if err == nil && resp.Truncated {
 		resp, err = c.attempt(ctx, m, srv, "tcp")
 	}
+	lim.release(outcomeOf(err))
 	return resp, err
 }
 
-func (c *Client) acquire(ctx context.Context, m *dns.Msg) (func(), error) {
-	c.semOnce.Do(func() {
-		n := c.MaxInFlight
-		if n <= 0 {
-			n = 128
-		}
-		c.sem = make(chan struct{}, n)
-	})
-	select {
-	case c.sem <- struct{}{}:
-		return func() { <-c.sem }, nil
-	case <-ctx.Done():
-		q := m.Question[0]
-		return nil, ContextError(ctx, q.Name, q.Qtype)
+// outcomeOf classifies an exchange for the in-flight bound: a reply, a
+// timeout, or neither (a caller's cancellation, a network error).
+func outcomeOf(err error) outcome {
+	switch {
+	case err == nil:
+		return outcomeAnswer
+	case endedByCaller(err):
+		return outcomeNone
+	case errors.Is(err, ErrTimeout):
+		return outcomeTimeout
 	}
+	return outcomeNone
+}
+
+// limit returns the client's bound on questions in flight.
+func (c *Client) limit() *inflightLimit {
+	c.limOnce.Do(func() {
+		ceil := c.MaxInFlight
+		if ceil <= 0 {
+			ceil = MaxInFlightDefault
+		}
+		c.lim = newInflightLimit(StartInFlight, MinInFlight, ceil)
+	})
+	return c.lim
+}
+
+// InFlightLimit returns the bound on questions in flight as it stands.
+func (c *Client) InFlightLimit() int { return c.limit().current() }
+
+// pace waits for srv's rate limit (QPS), if any.
+func (c *Client) pace(ctx context.Context, srv string) error {
+	if c.QPS <= 0 {
+		return nil
+	}
+	c.rateMu.Lock()
+	l, ok := c.rates[srv]
+	if !ok {
+		if c.rates == nil {
+			c.rates = map[string]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(rate.Limit(c.QPS), max(1, int(c.QPS/10)))
+		c.rates[srv] = l
+	}
+	c.rateMu.Unlock()
+	return l.Wait(ctx)
 }
 
 // attempt is one exchange with srv over proto, bounded by the client's

@@ -25,6 +25,13 @@ type ignoredReplies struct {
 // roundTrip sends m to srv over proto and reads until a reply to m
 // arrives, the deadline passes or ctx ends.
 func (c *Client) roundTrip(ctx context.Context, m *dns.Msg, srv, proto string, deadline time.Time) (*dns.Msg, ignoredReplies, error) {
+	wire, err := m.Pack()
+	if err != nil {
+		return nil, ignoredReplies{}, err
+	}
+	if proto == "udp" {
+		return c.roundTripUDP(ctx, m, wire, srv, deadline)
+	}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var d net.Dialer
@@ -33,21 +40,28 @@ func (c *Client) roundTrip(ctx context.Context, m *dns.Msg, srv, proto string, d
 		return nil, ignoredReplies{}, err
 	}
 	defer conn.Close()
-	// A cancelled ctx (SIGINT) has no deadline: unblock the read at once.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, ignoredReplies{}, err
 	}
-	wire, err := m.Pack()
+	// A cancelled ctx (SIGINT) has no deadline: unblock the read at once.
+	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
+	resp, err := exchangeTCP(conn, m, wire)
+	return resp, ignoredReplies{}, err
+}
+
+// roundTripUDP is roundTrip over a pooled UDP socket (udpPool).
+func (c *Client) roundTripUDP(ctx context.Context, m *dns.Msg, wire []byte, srv string, deadline time.Time) (resp *dns.Msg, ign ignoredReplies, err error) {
+	pc, err := c.udp.get(ctx, srv, deadline)
 	if err != nil {
-		return nil, ignoredReplies{}, err
+		return nil, ign, err
 	}
-	if proto == "tcp" {
-		resp, err := exchangeTCP(conn, m, wire)
-		return resp, ignoredReplies{}, err
+	defer func() { c.udp.put(srv, pc, err == nil && !resp.Truncated && ign.n == 0 && ctx.Err() == nil) }()
+	if err := pc.SetDeadline(deadline); err != nil {
+		return nil, ign, err
 	}
-	return c.exchangeUDP(conn, m, wire)
+	// A cancelled ctx (SIGINT) has no deadline: unblock the read at once.
+	defer context.AfterFunc(ctx, func() { pc.SetDeadline(time.Unix(1, 0)) })()
+	return c.exchangeUDP(pc, m, wire)
 }
 
 // exchangeUDP writes the query once and reads datagrams until one answers
