@@ -65,6 +65,15 @@ type mtastsWorld struct {
 	ca     *smtptest.CA
 }
 
+// mtastsTestNow is the audit clock of the MTA-STS tests: fixed for the
+// run, so that the policy id a fix proposes is known, but taken from
+// the real clock, because the test certificates are issued relative to
+// it (a fixed date made the tests fail an hour after it was written).
+var (
+	mtastsTestNow = time.Now().UTC().Truncate(time.Second)
+	mtastsTestID  = mtastsTestNow.Format("20060102150405")
+)
+
 func startMTASTSWorld(t *testing.T) *mtastsWorld {
 	t.Helper()
 	w := &mtastsWorld{dns: dnstest.Start(t, "../testdata/zones/mtasts/mtasts.test.zone"), dialer: smtptest.NewDialer(), ca: smtptest.NewCA(t, "mtasts test CA")}
@@ -129,7 +138,7 @@ func (w *mtastsWorld) run(t *testing.T, domain string, opts checks.Options, list
 		env.Options.ProbeTimeout = 5 * time.Second
 	}
 	env.Dialer, env.RootCAs = w.dialer, w.ca.Pool
-	env.Now = func() time.Time { return time.Date(2026, 12, 5, 21, 41, 32, 0, time.UTC) }
+	env.Now = func() time.Time { return mtastsTestNow }
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res := checks.Run(ctx, env, list)
@@ -159,14 +168,14 @@ func TestMTASTS(t *testing.T) {
 		{domain: "ok.mtasts.test", want: []string{"pass mtasts.ok"}, text: "MTA-STS policy (id 20261205T000000) in mode enforce, max_age 604800, mx mx.mtasts.test"},
 		{domain: "crlf.mtasts.test", want: []string{"pass mtasts.ok"}, text: "(id abc123) in mode enforce, max_age 86400, mx *.mtasts.test"},
 		{domain: "testing.mtasts.test", want: []string{"warn mtasts.mx-unmatched"}, text: "MX host deep.mx.mtasts.test matches no mx pattern of the policy (*.mtasts.test)",
-			fix: "mode: testing\nmx: deep.mx.mtasts.test\nmax_age: 86400\nthen publish _mta-sts.testing.mtasts.test. IN TXT \"v=STSv1; id=20261205214132\""},
+			fix: "mode: testing\nmx: deep.mx.mtasts.test\nmax_age: 86400\nthen publish _mta-sts.testing.mtasts.test. IN TXT \"v=STSv1; id=" + mtastsTestID + "\""},
 		{domain: "unmatched.mtasts.test", want: []string{"fail mtasts.mx-unmatched"}, text: "senders enforcing MTA-STS will not deliver to it", fix: "mode: enforce\nmx: mx.mtasts.test\n"},
 		{domain: "names.mtasts.test", want: []string{"fail mtasts.mx-tls"}, text: "MX wrong.mtasts.test[192.0.2.2]:25: the certificate is for mail.elsewhere.test, not wrong.mtasts.test",
 			fix: "give wrong.mtasts.test a certificate from a public CA"},
 		{domain: "plainmx.mtasts.test", want: []string{"error mtasts.not-evaluated", "fail mtasts.mx-tls"}, text: "plain.mtasts.test[192.0.2.3]:25: it offers no STARTTLS"},
 		{domain: "withdrawn.mtasts.test", want: []string{"info mtasts.mode-none"}, text: "in mode none"},
 		{domain: "multiple.mtasts.test", want: []string{"fail mtasts.multiple"}, text: "has 2 TXT records starting with v=STSv1",
-			fix: "publish only _mta-sts.multiple.mtasts.test. IN TXT \"v=STSv1; id=20261205214132\""},
+			fix: "publish only _mta-sts.multiple.mtasts.test. IN TXT \"v=STSv1; id=" + mtastsTestID + "\""},
 		{domain: "badid.mtasts.test", want: []string{"fail mtasts.record-syntax"}, text: `id="2026-12-05" must be 1 to 32 letters and digits`},
 		{domain: "ipmx.mtasts.test", want: []string{"fail mtasts.policy-syntax"}, text: `mx "192.0.2.1" is an IP address`, fix: "mx: mx.mtasts.test\nmax_age: 86400"},
 		{domain: "redirect.mtasts.test", want: []string{"fail mtasts.fetch-redirect"}, text: `(192.0.2.80:443) answered 302 Found, a redirect to "https://www.mtasts.test/mta-sts.txt"`},
