@@ -46,7 +46,8 @@ docs: build
 # signed zone world served by Knot and validated by Unbound, the dane
 # check against posttls-finger -l dane, the MTA-STS policies against
 # postfix-mta-sts-resolver, the imap and pop3 checks against Dovecot, then
-# swaks and Postfix with OpenDKIM against mailcheck mta and send-test.
+# swaks and Postfix with OpenDKIM against mailcheck mta and send-test,
+# and promtool on a running mailcheck serve.
 interop:
 	bash scripts/interop.sh
 	bash scripts/dnssec-interop.sh
@@ -54,3 +55,4 @@ interop:
 	bash scripts/mtasts-interop.sh
 	bash scripts/dovecot-interop.sh
 	bash scripts/mta-interop.sh
+	bash scripts/serve-interop.sh
