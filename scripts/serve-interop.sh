@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 command -v promtool >/dev/null || { echo "serve-interop: promtool missing (apt-get install prometheus)" >&2; exit 1; }
-command -v curl >/dev/null || { echo "serve-interop: curl missing" >&2; exit 1; }
+if ! command -v curl >/dev/null; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl >/dev/null
+fi
 
 go build -o bin/mailcheck ./cmd/mailcheck
 tmp=$(mktemp -d)
