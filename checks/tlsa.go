@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -22,7 +23,7 @@ type TLSASet struct {
 	// when the chain is secure and has TLSA records there, else Host (RFC
 	// 7672 §2.2.3).
 	Base    string        `json:"base"`
-	Name    string        `json:"name"` // _25._tcp.<base>.
+	Name    string        `json:"name"` // _<port>._tcp.<base>. (port 25 for an MX host)
 	Records []dane.Record `json:"records"`
 	Text    []string      `json:"text"`   // the records as the zone has them
 	Server  string        `json:"server"` // who answered the TLSA question
@@ -40,6 +41,8 @@ type TLSASet struct {
 	// NotEvaluated says why nothing was looked up (offline, a resolver
 	// that cannot ask DNSSEC questions); "" when the lookup ran.
 	NotEvaluated string `json:"not_evaluated,omitempty"`
+
+	port uint16 // the service's port: 25 for an MX host
 }
 
 // tlsaEntry memoizes one host's TLSASet (Env.tlsa).
@@ -54,18 +57,29 @@ func (s *TLSASet) Usable() bool {
 	return s != nil && s.Err == nil && len(s.Records) > 0 && s.State == dnssec.Secure && s.AddrState == dnssec.Secure
 }
 
-// lookupTLSA looks up the TLSA set of host at _25._tcp of its TLSA base
-// domain and validates it and the host's addresses from the trust anchor.
-// Only a set with records is validated: without one, DANE is off.
+// lookupTLSA looks up the TLSA set of the MX host at _25._tcp of its
+// TLSA base domain (lookupTLSAPort).
 func lookupTLSA(ctx context.Context, env *Env, host string) *TLSASet {
 	host = strings.TrimSuffix(resolve.Canonical(host), ".")
-	s := &TLSASet{Host: host, Base: host, Records: []dane.Record{}, Text: []string{}}
+	if env.Options.Offline || env.dnssecValidator() == nil {
+		return lookupTLSAPort(ctx, env, host, 25, nil, host)
+	}
+	owners, canon := cnameChain(ctx, env, host)
+	return lookupTLSAPort(ctx, env, host, 25, owners, canon)
+}
+
+// lookupTLSAPort looks up the TLSA set of host at _<port>._tcp of its
+// TLSA base domain (canon, the end of its CNAME chain, whose owners are
+// owners) and validates it and the host's addresses from the trust
+// anchor. Only a set with records is validated: without one, DANE is off.
+func lookupTLSAPort(ctx context.Context, env *Env, host string, port uint16, owners []string, canon string) *TLSASet {
+	host = strings.TrimSuffix(resolve.Canonical(host), ".")
+	s := &TLSASet{Host: host, Base: host, Records: []dane.Record{}, Text: []string{}, port: port}
 	v := env.dnssecValidator()
 	if env.Options.Offline || v == nil {
 		s.NotEvaluated = notEvaluatedWhy(env.Options.Offline)
 		return s
 	}
-	owners, canon := cnameChain(ctx, env, host)
 	var chainOK bool
 	if canon != host {
 		st, _ := validateAll(ctx, v, owners, dns.TypeA)
@@ -96,10 +110,11 @@ func lookupTLSA(ctx context.Context, env *Env, host string) *TLSASet {
 	return s
 }
 
-// ask asks for the TLSA records at _25._tcp.<base> (with CD=1: records
-// a validator finds bogus still come back, and are judged by Validate).
+// ask asks for the TLSA records at _<port>._tcp.<base> (with CD=1:
+// records a validator finds bogus still come back, and are judged by
+// Validate).
 func (s *TLSASet) ask(ctx context.Context, dr resolve.DNSSECResolver, base string) {
-	s.Base, s.Name = base, "_25._tcp."+base+"."
+	s.Base, s.Name = base, "_"+strconv.Itoa(int(s.port))+"._tcp."+base+"."
 	s.Records, s.Text, s.Err = []dane.Record{}, []string{}, nil
 	ans, err := dr.QueryDNSSEC(ctx, s.Name, dns.TypeTLSA, true)
 	if err != nil {
