@@ -35,6 +35,11 @@ var (
 // imapTLSSpecs are the check's own IDs of the shared TLS judge's findings.
 var imapTLSSpecs = mailboxTLSSpecs(&imapCatalog, "imap", "mail clients")
 
+// imapDANESpecs are the check's DANE findings (RFC 7673): for a host
+// from an SRV record that validates as secure, and a usable TLSA set at
+// _<port>._tcp.<host>.
+var imapDANESpecs = mailboxDANESpecs(&imapCatalog, "imap")
+
 // IMAP probes the IMAP servers mail clients use: port 143 (greeting,
 // CAPABILITY, STARTTLS, no password before TLS, CAPABILITY again) and
 // 993 (implicit TLS), with the TLS judged strictly.
@@ -49,6 +54,7 @@ var imapService = &mailboxService{
 		None: SpecIMAPNone, Unreachable: SpecIMAPUnreachable, Session: SpecIMAPSession, Skipped: SpecIMAPSkipped, Temperror: SpecIMAPTemperror,
 		PortUnusual: SpecIMAPPortUnusual, Autoconfig: SpecIMAPAutoconfig, AutoconfigPlain: SpecIMAPAutoconfigPlain, CutShort: SpecIMAPCutShort},
 	tls:     imapTLSSpecs,
+	dane:    imapDANESpecs,
 	fixHint: "refuse logins before TLS (Dovecot: disable_plaintext_auth = yes, or ssl = required; the server then advertises LOGINDISABLED)",
 	hosts:   func(e *Env) []string { return e.Options.IMAP.Hosts },
 }

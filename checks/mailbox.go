@@ -39,6 +39,7 @@ type mailboxService struct {
 	srv     [2]string
 	specs   *mailboxSpecs
 	tls     map[string]Spec // the shared TLS judge's IDs -> the check's own (mailboxTLSSpecs)
+	dane    *mailboxDANE    // the check's DANE findings (mailboxDANESpecs)
 	fixHint string          // how to disable passwords before TLS
 	hosts   func(*Env) []string
 }
@@ -50,6 +51,7 @@ type mailboxTarget struct {
 	Port     uint16
 	Implicit bool
 	Source   string // "--imap-host", "SRV _imaps._tcp", "autoconfig", joined with ", " when several name it
+	SRV      string // the SRV RRset that names the host ("_imaps._tcp.example.org."), "" when none does
 }
 
 func (t mailboxTarget) address() string { return netip.AddrPortFrom(t.Addr, t.Port).String() }
@@ -66,7 +68,8 @@ type mailboxHost struct {
 	host   string
 	ports  []uint16
 	source string
-	user   bool // named by the user: probed even on a private address
+	user   bool   // named by the user: probed even on a private address
+	srv    string // the SRV RRset that names it, "" for a flag or autoconfig
 }
 
 // mailboxPlan is what one check probes and the findings made while
@@ -109,7 +112,7 @@ func (p *mailboxPlan) userHosts(svc *mailboxService, hosts []string) []mailboxHo
 			}
 			ports = []uint16{uint16(n)}
 		}
-		out = append(out, mailboxHost{strings.Trim(host, "[]"), ports, svc.flag, true})
+		out = append(out, mailboxHost{strings.Trim(host, "[]"), ports, svc.flag, true, ""})
 	}
 	return out
 }
@@ -139,7 +142,7 @@ func (p *mailboxPlan) srvHosts(ctx context.Context, env *Env, svc *mailboxServic
 			case srv.Port != std:
 				p.Findings = append(p.Findings, svc.specs.PortUnusual.New("%s names port %d of %s; mailcheck probes only port %d from this record, so that server was not contacted (use %s %s)", strings.TrimSuffix(name, "."), srv.Port, target, std, svc.flag, net.JoinHostPort(target, strconv.Itoa(int(srv.Port)))).WithRecords(rec))
 			default:
-				out = append(out, mailboxHost{target, []uint16{srv.Port}, "SRV " + label, false})
+				out = append(out, mailboxHost{target, []uint16{srv.Port}, "SRV " + label, false, name})
 			}
 		}
 	}
@@ -178,7 +181,7 @@ func (p *mailboxPlan) autoconfigHosts(svc *mailboxService, ac *autoconfig) []mai
 			p.Findings = append(p.Findings, svc.specs.PortUnusual.New("the autoconfig document names port %d of %s; mailcheck probes only ports %d and %d from it (use %s %s)", s.Port, sanitize.Line(s.Hostname, 255), plain, implicit, svc.flag, net.JoinHostPort(sanitize.Line(s.Hostname, 255), strconv.Itoa(s.Port))).WithRecords(s.record()))
 			continue
 		}
-		out = append(out, mailboxHost{s.Hostname, []uint16{port}, "autoconfig", false})
+		out = append(out, mailboxHost{s.Hostname, []uint16{port}, "autoconfig", false, ""})
 	}
 	if ac.Absent == "" && len(out) == 0 {
 		p.Sources = append(p.Sources, "no "+svc.name+" server in "+ac.URL)
@@ -195,11 +198,14 @@ func (p *mailboxPlan) resolve(ctx context.Context, env *Env, svc *mailboxService
 		addrs := p.hostAddrs(ctx, env, svc, &h)
 		for _, a := range addrs {
 			for _, port := range h.ports {
-				t := mailboxTarget{Host: h.host, Addr: a.Unmap(), Port: port, Implicit: port == implicit, Source: h.source}
+				t := mailboxTarget{Host: h.host, Addr: a.Unmap(), Port: port, Implicit: port == implicit, Source: h.source, SRV: h.srv}
 				k := t.address() + " " + t.Host
 				if i, dup := seen[k]; dup {
 					if !strings.Contains(p.Targets[i].Source, h.source) {
 						p.Targets[i].Source += ", " + h.source
+					}
+					if p.Targets[i].SRV == "" {
+						p.Targets[i].SRV = h.srv
 					}
 					continue
 				}
@@ -284,11 +290,13 @@ func runMailbox(ctx context.Context, env *Env, svc *mailboxService) Result {
 	fs = append(fs, p.noTargets(env, svc)...)
 	results := probeMailboxes(ctx, env, svc, p.Targets)
 	var items []mailboxItem
+	st := &mailboxDANEState{srv: map[string]bool{}, tlsa: map[string]*TLSASet{}}
 	for i, t := range p.Targets {
 		r := results[i]
 		items = append(items, mailboxItem{Target: t.String(), Source: t.Source, Result: r, Error: r.ErrorText()})
 		fs = append(fs, judgeMailbox(svc, t, r)...)
 		fs = append(fs, judgeMailboxTLS(svc, t, r)...)
+		fs = append(fs, judgeMailboxDANE(ctx, env, st, svc, t, r)...)
 	}
 	fs = append(fs, starttlsOnly(env, svc, p.Targets, results)...)
 	return Result{Findings: fs, Data: items}

@@ -35,6 +35,11 @@ var (
 // pop3TLSSpecs are the check's own IDs of the shared TLS judge's findings.
 var pop3TLSSpecs = mailboxTLSSpecs(&pop3Catalog, "pop3", "mail clients")
 
+// pop3DANESpecs are the check's DANE findings (RFC 7673): for a host
+// from an SRV record that validates as secure, and a usable TLSA set at
+// _<port>._tcp.<host>.
+var pop3DANESpecs = mailboxDANESpecs(&pop3Catalog, "pop3")
+
 // POP3 probes the POP3 servers mail clients use: port 110 (greeting,
 // CAPA, STLS, no password before TLS, CAPA again) and 995 (implicit
 // TLS), with the TLS judged strictly.
@@ -49,6 +54,7 @@ var pop3Service = &mailboxService{
 		None: SpecPOP3None, Unreachable: SpecPOP3Unreachable, Session: SpecPOP3Session, Skipped: SpecPOP3Skipped, Temperror: SpecPOP3Temperror,
 		PortUnusual: SpecPOP3PortUnusual, Autoconfig: SpecPOP3Autoconfig, AutoconfigPlain: SpecPOP3AutoconfigPlain, CutShort: SpecPOP3CutShort},
 	tls:     pop3TLSSpecs,
+	dane:    pop3DANESpecs,
 	fixHint: "refuse USER and PLAIN before TLS (Dovecot: disable_plaintext_auth = yes, or ssl = required)",
 	hosts:   func(e *Env) []string { return e.Options.POP3.Hosts },
 }
