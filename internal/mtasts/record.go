@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/miekg/dns"
-
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -193,37 +191,18 @@ type Lookup struct {
 // A-label name); the resolver follows a CNAME at the name. A failed
 // lookup is an error, never an absent record.
 func LookupRecord(ctx context.Context, r resolve.Resolver, domain string) (*Lookup, error) {
-	res := &Lookup{Name: RecordName(domain), Texts: []string{}, Selected: []string{}}
-	texts, ans, err := resolve.TXT(ctx, r, dns.Fqdn(res.Name))
-	if err != nil {
-		return res, err
-	}
-	res.Answer = ans
-	res.Texts = append(res.Texts, texts...)
-	for _, t := range texts {
-		if Selected(t) {
-			res.Selected = append(res.Selected, t)
-		}
-	}
-	if len(res.Selected) == 1 {
+	txt, err := resolve.LookupTXTRecords(ctx, r, RecordName(domain), Selected)
+	res := &Lookup{Name: txt.Name, Texts: txt.Texts, Selected: txt.Selected, Answer: txt.Answer}
+	if err == nil && len(res.Selected) == 1 {
 		res.Record = ParseRecord(res.Selected[0])
 	}
-	return res, nil
+	return res, err
 }
 
 // Evidence renders the answer's records (the CNAME chain, then the TXT
 // records) in presentation format, or what the answer said when it holds
 // none.
-func (l *Lookup) Evidence() []string {
-	if l.Answer == nil {
-		return []string{}
-	}
-	out := append(l.Answer.Strings(dns.TypeCNAME), l.Answer.Strings(dns.TypeTXT)...)
-	if len(l.Answer.Of(dns.TypeTXT)) == 0 {
-		out = append(out, fmt.Sprintf("%s TXT: %s", l.Name, resolve.Describe(l.Answer, nil)))
-	}
-	return out
-}
+func (l *Lookup) Evidence() []string { return resolve.TXTEvidence(l.Name, l.Answer) }
 
 // TXTRecord renders a record with id as a zone-file line for domain.
 func TXTRecord(domain, id string) string {

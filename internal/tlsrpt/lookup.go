@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/miekg/dns"
-
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -37,22 +35,12 @@ type Result struct {
 // name). The resolver follows a CNAME at the name. A failed lookup is an
 // error, never an absent record.
 func Lookup(ctx context.Context, r resolve.Resolver, domain string) (*Result, error) {
-	res := &Result{Name: RecordName(domain), Texts: []string{}, Selected: []string{}}
-	texts, ans, err := resolve.TXT(ctx, r, dns.Fqdn(res.Name))
-	if err != nil {
-		return res, err
-	}
-	res.Answer = ans
-	res.Texts = append(res.Texts, texts...)
-	for _, t := range texts {
-		if Selected(t) {
-			res.Selected = append(res.Selected, t)
-		}
-	}
-	if len(res.Selected) == 1 {
+	txt, err := resolve.LookupTXTRecords(ctx, r, RecordName(domain), Selected)
+	res := &Result{Name: txt.Name, Texts: txt.Texts, Selected: txt.Selected, Answer: txt.Answer}
+	if err == nil && len(res.Selected) == 1 {
 		res.Record = Parse(res.Selected[0])
 	}
-	return res, nil
+	return res, err
 }
 
 // NearMisses returns the TXT records at the name that senders discard but
@@ -72,16 +60,7 @@ func (res *Result) NearMisses() []string {
 // Evidence renders the answer's records (the CNAME chain, then the TXT
 // records) in presentation format, or what the answer said when it holds
 // none.
-func (res *Result) Evidence() []string {
-	if res.Answer == nil {
-		return []string{}
-	}
-	out := append(res.Answer.Strings(dns.TypeCNAME), res.Answer.Strings(dns.TypeTXT)...)
-	if len(res.Answer.Of(dns.TypeTXT)) == 0 {
-		out = append(out, fmt.Sprintf("%s TXT: %s", res.Name, resolve.Describe(res.Answer, nil)))
-	}
-	return out
-}
+func (res *Result) Evidence() []string { return resolve.TXTEvidence(res.Name, res.Answer) }
 
 // Usable returns the URIs senders could use once the record's obvious
 // repairs are made: its usable rua entries, the repaired form of the
