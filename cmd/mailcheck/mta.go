@@ -215,23 +215,34 @@ func (a *app) mta(ctx context.Context, f *mtaFlags) error {
 		fmt.Fprintf(logw, "mailcheck: warning: %s\n", w)
 	}
 	out := &mtaOutput{w: a.stdout, json: f.format == "json", count: f.count, done: make(chan struct{})}
-	cfg.Judge = newMTAJudge(setup.Cache, a.now, cfg.Hostname)
-	cfg.OnMessage = out.report
-	cfg.Logf = func(format string, args ...any) {
-		fmt.Fprintf(logw, "mailcheck mta: %s\n", strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
-	}
-	srv, err := mta.New(cfg)
+	srv, err := a.startMTA(ctx, cfg, setup.Cache, logw, "mailcheck mta", out.report)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
-	if err := srv.Listen(); err != nil {
-		return usageErr("--listen: %v", err)
-	}
-	announce(logw, srv, cfg)
-	srv.Serve(ctx)
 	timedOut := waitFor(ctx, out.done, f.wait)
 	srv.Stop(mtaStopGrace)
 	return out.result(ctx, timedOut)
+}
+
+// startMTA starts the embedded MTA of cfg with the real judge (DNS
+// through r), logging to logw under prefix and handing each judged
+// message to onMessage: `mailcheck mta` and `send-test --receive`.
+func (a *app) startMTA(ctx context.Context, cfg mta.Config, r resolve.Resolver, logw io.Writer, prefix string, onMessage func(*mta.Result)) (*mta.Server, error) {
+	cfg.Judge = newMTAJudge(r, a.now, cfg.Hostname)
+	cfg.OnMessage = onMessage
+	cfg.Logf = func(format string, args ...any) {
+		fmt.Fprintf(logw, "%s: %s\n", prefix, strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
+	}
+	srv, err := mta.New(cfg)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	if err := srv.Listen(); err != nil {
+		return nil, usageErr("--listen: %v", err)
+	}
+	announce(logw, srv, cfg)
+	srv.Serve(ctx)
+	return srv, nil
 }
 
 // announce prints where the server listens and what it accepts.

@@ -357,26 +357,16 @@ func (f *sendFlags) message(ctx context.Context, a *app, p *sendPlan, setup *res
 // judged message goes to the channel.
 func (a *app) startReceiver(ctx context.Context, p *sendPlan, r resolve.Resolver, logw io.Writer) (*mta.Server, chan *mta.Result, error) {
 	got := make(chan *mta.Result, 4)
-	cfg := p.mtaCfg
-	cfg.Judge = newMTAJudge(r, a.now, cfg.Hostname)
-	cfg.OnMessage = func(res *mta.Result) {
+	onMessage := func(res *mta.Result) {
 		select {
 		case got <- res:
 		default:
 		}
 	}
-	cfg.Logf = func(format string, args ...any) {
-		fmt.Fprintf(logw, "mailcheck send-test: mta: %s\n", strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
-	}
-	srv, err := mta.New(cfg)
+	srv, err := a.startMTA(ctx, p.mtaCfg, r, logw, "mailcheck send-test: mta", onMessage)
 	if err != nil {
-		return nil, nil, usageErr("%v", err)
+		return nil, nil, err
 	}
-	if err := srv.Listen(); err != nil {
-		return nil, nil, usageErr("--listen: %v", err)
-	}
-	announce(logw, srv, cfg)
-	srv.Serve(ctx)
 	return srv, got, nil
 }
 
