@@ -50,22 +50,11 @@ func (s *session) fail(stage string, err error) error {
 			s.res.TLSError = err.Error()
 		}
 	}
-	if !sanitize.IsClean(err.Error()) || len(err.Error()) > maxErrText {
-		err = cleanErr{err, sanitize.Line(err.Error(), maxErrText)}
-	}
+	err = dialogue.CleanError(err)
 	s.res.Stage, s.res.Err = stage, err
 	s.Tr.Note("stopped at %s: %v", stage, err)
 	return err
 }
-
-// cleanErr is an error whose text has been made safe to print.
-type cleanErr struct {
-	err  error
-	text string
-}
-
-func (e cleanErr) Error() string { return e.text }
-func (e cleanErr) Unwrap() error { return e.err }
 
 // nextTag returns a new IMAP command tag.
 func (s *session) nextTag() string {

@@ -46,31 +46,8 @@ const (
 	maxReplyText      = 1024                       // one reply line's text (RFC 5321 §4.5.3.1.5: 512 octets in all)
 	maxBannerHost     = 255                        // the greeting's host name (RFC 1035 §2.3.4)
 	maxTranscriptLine = dialogue.MaxTranscriptLine // one transcript line
-	maxErrText        = 600                        // an error's text
+	maxErrText        = dialogue.MaxErrText        // an error's text
 )
-
-// cleanErr is an error whose text has been made safe to print; it still
-// unwraps to the original for errors.Is.
-type cleanErr struct {
-	err  error
-	text string
-}
-
-func (e cleanErr) Error() string { return e.text }
-func (e cleanErr) Unwrap() error { return e.err }
-
-// sanitizeErr bounds err's text and escapes any control byte in it (the
-// text may quote what the peer sent).
-func sanitizeErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	s := err.Error()
-	if sanitize.IsClean(s) && len(s) <= maxErrText {
-		return err
-	}
-	return cleanErr{err: err, text: sanitize.Line(s, maxErrText)}
-}
 
 // Reply is one SMTP reply: its code and its text lines without the code
 // and separator.

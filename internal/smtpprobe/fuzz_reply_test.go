@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/mailcheck/mailcheck/internal/dialogue"
 	"github.com/mailcheck/mailcheck/internal/sanitize"
 )
 
@@ -25,8 +26,8 @@ func FuzzReadReply(f *testing.F) {
 				t.Fatal("no reply and no error")
 			}
 			if err != nil {
-				// A session keeps errors through sanitizeErr.
-				if s := sanitizeErr(err).Error(); !sanitize.IsClean(s) || len(s) > maxErrText {
+				// A session keeps errors through dialogue.CleanError.
+				if s := dialogue.CleanError(err).Error(); !sanitize.IsClean(s) || len(s) > maxErrText {
 					t.Fatalf("error text not clean or too long: %q", s)
 				}
 				break

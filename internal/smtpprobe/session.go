@@ -48,7 +48,7 @@ func (s *session) fail(stage string, err error) error {
 			s.res.TLSError = err.Error()
 		}
 	}
-	s.res.Stage, s.res.Err = stage, sanitizeErr(err)
+	s.res.Stage, s.res.Err = stage, dialogue.CleanError(err)
 	s.Tr.Note("stopped at %s: %v", stage, err)
 	return s.res.Err
 }
