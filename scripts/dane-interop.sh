@@ -35,8 +35,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-policy=/usr/sbin/policy-rc.d
-created_policy=""
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh # apt_install, $policy, $created_policy (the working directory is the repository)
 tmp=""
 pids=()
 postfix_started=""
@@ -79,15 +79,7 @@ install_tools() {
 	command -v openssl >/dev/null || need+=(openssl)
 	[ ${#need[@]} -eq 0 ] && return 0
 	echo "== dane-interop: installing ${need[*]}"
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' >"$policy"
-		chmod 755 "$policy"
-		created_policy=1
-	fi
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-	if [ -n "$created_policy" ]; then rm -f "$policy"; created_policy=""; fi
+	apt_install "${need[@]}"
 }
 
 # make_certs makes a CA and a server certificate for every MX name, and

@@ -28,8 +28,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-policy=/usr/sbin/policy-rc.d
-created_policy=""
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh # apt_install, $policy, $created_policy (the working directory is the repository)
 tmp=""
 pids=()
 
@@ -68,14 +68,7 @@ install_tools() {
 	command -v ldns-signzone >/dev/null || need+=(ldnsutils)
 	[ ${#need[@]} -eq 0 ] && return 0
 	echo "== dnssec-interop: installing ${need[*]}"
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' >"$policy"
-		chmod 755 "$policy"
-		created_policy=1
-	fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-	if [ -n "$created_policy" ]; then rm -f "$policy"; created_policy=""; fi
+	apt_install "${need[@]}"
 }
 
 # keygen makes a key-signing key for zone $1 in $tmp/keys; prints its base name.

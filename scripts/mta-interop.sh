@@ -23,8 +23,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-policy=/usr/sbin/policy-rc.d
-created_policy=""
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh # apt_install, $policy, $created_policy (the working directory is the repository)
 # Under /run, not /tmp: OpenDKIM refuses a configuration file below a
 # directory that others can write to.
 tmp=$(mktemp -d /run/mailcheck-mta-interop.XXXXXX)
@@ -47,15 +47,7 @@ install() {
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	echo "== mta-interop: installing ${missing[*]}"
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' >"$policy"
-		chmod 755 "$policy"
-		created_policy=1
-	fi
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	if [ -n "$created_policy" ]; then rm -f "$policy"; created_policy=""; fi
+	apt_install "${missing[@]}"
 }
 
 fail() { echo "mta-interop: FAIL: $*" >&2; exit 1; }
