@@ -81,7 +81,7 @@ type Client struct {
 	rateMu sync.Mutex
 	rates  map[string]*rate.Limiter
 
-	udp udpPool // idle UDP sockets per server (udppool.go)
+	udp udpMux // the UDP sockets per server (udpmux.go)
 
 	warnMu   sync.Mutex
 	warned   map[string]bool

@@ -25,12 +25,12 @@ type ignoredReplies struct {
 // roundTrip sends m to srv over proto and reads until a reply to m
 // arrives, the deadline passes or ctx ends.
 func (c *Client) roundTrip(ctx context.Context, m *dns.Msg, srv, proto string, deadline time.Time) (*dns.Msg, ignoredReplies, error) {
+	if proto == "udp" {
+		return c.udp.exchange(ctx, srv, m, int(c.udpSize()), deadline)
+	}
 	wire, err := m.Pack()
 	if err != nil {
 		return nil, ignoredReplies{}, err
-	}
-	if proto == "udp" {
-		return c.roundTripUDP(ctx, m, wire, srv, deadline)
 	}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -47,55 +47,6 @@ func (c *Client) roundTrip(ctx context.Context, m *dns.Msg, srv, proto string, d
 	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
 	resp, err := exchangeTCP(conn, m, wire)
 	return resp, ignoredReplies{}, err
-}
-
-// roundTripUDP is roundTrip over a pooled UDP socket (udpPool).
-func (c *Client) roundTripUDP(ctx context.Context, m *dns.Msg, wire []byte, srv string, deadline time.Time) (resp *dns.Msg, ign ignoredReplies, err error) {
-	pc, err := c.udp.get(ctx, srv, deadline)
-	if err != nil {
-		return nil, ign, err
-	}
-	defer func() { c.udp.put(srv, pc, err == nil && !resp.Truncated && ign.n == 0 && ctx.Err() == nil) }()
-	if err := pc.SetDeadline(deadline); err != nil {
-		return nil, ign, err
-	}
-	// A cancelled ctx (SIGINT) has no deadline: unblock the read at once.
-	defer context.AfterFunc(ctx, func() { pc.SetDeadline(time.Unix(1, 0)) })()
-	return c.exchangeUDP(pc, m, wire)
-}
-
-// exchangeUDP writes the query once and reads datagrams until one answers
-// it. A datagram larger than the advertised size is not read (only its
-// first size+1 octets are) and counts as truncated: the caller retries
-// over TCP.
-func (c *Client) exchangeUDP(conn net.Conn, m *dns.Msg, wire []byte) (*dns.Msg, ignoredReplies, error) {
-	var ign ignoredReplies
-	if _, err := conn.Write(wire); err != nil {
-		return nil, ign, err
-	}
-	size := int(c.udpSize())
-	buf := make([]byte, size+1)
-	for {
-		n, err := conn.Read(buf)
-		if err != nil {
-			return nil, ign, err
-		}
-		if n > size || truncatedHeader(m, buf[:n]) {
-			return &dns.Msg{MsgHdr: dns.MsgHdr{Id: m.Id, Response: true, Truncated: true}}, ign, nil
-		}
-		resp := new(dns.Msg)
-		why := ""
-		if err := resp.Unpack(buf[:n]); err != nil {
-			why = "unparseable: " + err.Error()
-		} else {
-			why = mismatch(m, resp)
-		}
-		if why == "" {
-			return resp, ign, nil
-		}
-		ign.n++
-		ign.last = why
-	}
 }
 
 // truncatedHeader reports a reply to m whose header has TC set, whether or
