@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailcheck/mailcheck/findings"
+	"github.com/mailcheck/mailcheck/internal/gopool"
 )
 
 // CheckResult is one check's section of a report.
@@ -102,7 +103,7 @@ func Run(ctx context.Context, env *Env, list []Check) []CheckResult {
 	ch := make(chan done, len(list))
 	start := time.Now()
 	for i, c := range list {
-		go func() {
+		gopool.Go(ctx, func() {
 			defer func() {
 				if p := recover(); p != nil {
 					env.Log.Error("check panicked", "check", c.Meta().Name, "panic", p, "stack", string(debug.Stack()))
@@ -111,7 +112,7 @@ func Run(ctx context.Context, env *Env, list []Check) []CheckResult {
 			}()
 			res := c.Run(ctx, env)
 			ch <- done{i, res, time.Now()}
-		}()
+		})
 	}
 	out := make([]CheckResult, len(list))
 	got := make([]bool, len(list))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/internal/gopool"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -150,9 +151,10 @@ func Probe(ctx context.Context, r resolve.Resolver, domain string, selectors []s
 		*l = lookupSelector(ctx, r, domain, sel)
 	}
 	wg.Add(1 + len(selectors))
-	go do(&res.Random, WildcardSelector(domain))
+	wild := WildcardSelector(domain)
+	gopool.Go(ctx, func() { do(&res.Random, wild) })
 	for i, sel := range selectors {
-		go do(&res.Lookups[i], sel)
+		gopool.Go(ctx, func() { do(&res.Lookups[i], sel) })
 	}
 	wg.Wait()
 	if res.HasWildcard() {

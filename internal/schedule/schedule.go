@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailcheck/mailcheck/checks"
+	"github.com/mailcheck/mailcheck/internal/gopool"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/report"
 )
@@ -105,7 +106,11 @@ type result struct {
 // flight are cancelled and the error is returned.
 func Run(ctx context.Context, cfg Config, src Source, emit func(*report.Report) error) error {
 	cfg = cfg.withDefaults()
-	ctx, cancel := context.WithCancelCause(ctx)
+	// The run's goroutines for checks, selectors and lookups are reused
+	// across its domains (gopool: their stacks are grown once).
+	pool := gopool.New()
+	defer pool.Close()
+	ctx, cancel := context.WithCancelCause(gopool.With(ctx, pool))
 	defer cancel(errStop)
 	results := make(chan result, cfg.Window)
 	total := make(chan int, 1)
