@@ -87,6 +87,12 @@ func clientMain(args []string) {
 	m.MaxRSSMB = maxRSS()
 	m.CacheHits, m.CacheMiss = cache.Stats()
 	m.CacheLen = cache.Len()
+	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" {
+		f, err := os.Create(path)
+		check(err)
+		check(pprof.Lookup("allocs").WriteTo(f, 0))
+		f.Close()
+	}
 	m.Extra = fmt.Sprintf("failed attempts %d", timeouts.Load())
 	check(json.NewEncoder(os.Stdout).Encode(m))
 }
