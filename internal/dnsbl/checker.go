@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/internal/future"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -87,7 +88,7 @@ type Pending struct {
 func (c *Checker) Start(ctx context.Context, lists []*List) *Pending {
 	p := &Pending{ctx: ctx, run: c.newRun(), lists: lists, health: make([]func() Health, len(lists))}
 	for i, l := range lists {
-		p.health[i] = started(func() Health { return p.run.health(ctx, l) })
+		p.health[i] = future.Go(func() Health { return p.run.health(ctx, l) })
 	}
 	return p
 }
@@ -107,21 +108,6 @@ func (p *Pending) Check(targets []Target) []ListReport {
 func (p *Pending) Wait() {
 	for _, h := range p.health {
 		h()
-	}
-}
-
-// started runs f in a goroutine now; the function returned waits for
-// its result.
-func started[T any](f func() T) func() T {
-	done := make(chan struct{})
-	var v T
-	go func() {
-		defer close(done)
-		v = f()
-	}()
-	return func() T {
-		<-done
-		return v
 	}
 }
 
