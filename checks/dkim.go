@@ -12,6 +12,7 @@ import (
 	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/dkim"
 	"github.com/mailcheck/mailcheck/internal/dmarc"
+	"github.com/mailcheck/mailcheck/internal/future"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/spf"
 )
@@ -80,17 +81,19 @@ type dkimSelectorData struct {
 // no key was found.
 func (DKIM) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
+	sels, bad := dkim.Selectors(env.Options.DKIM.Selectors, true)
+	probe := startProbe(ctx, env, d, sels)
 	if nx := nxDomainAnswer(ctx, env); nx != "" {
+		probe(false)
 		return Result{Findings: []Finding{SpecDKIMNXDomain.New("%s does not exist (%s): no selector was probed, as no key can be published under a name that does not exist", d, nx).
 			WithFix("check the spelling of the domain, or register it and publish its DNS")}}
 	}
-	sels, bad := dkim.Selectors(env.Options.DKIM.Selectors, true)
 	var fs []Finding
 	for _, err := range bad {
 		fs = append(fs, SpecDKIMSelectorInvalid.New("--dkim-selector: %v; it was not probed", err).
 			WithFix("give the selector exactly as it appears in the s= tag of a DKIM-Signature header"))
 	}
-	p := probeSelectors(ctx, env, d, sels)
+	p := probe(true)
 	data := dkimData{Probed: sels, Selectors: []dkimSelectorData{}}
 	if p.Cut != nil {
 		data.Cut = fmt.Sprintf("_domainkey.%s does not exist (%s): no selector can exist beneath it (RFC 8020), so only the selectors given with --dkim-selector were asked", d, resolve.Describe(p.Cut, nil))
@@ -127,6 +130,27 @@ func (DKIM) Run(ctx context.Context, env *Env) Result {
 		fs = append(fs, noKeyFinding(ctx, env, p, len(sels)))
 	}
 	return Result{Findings: fs, Data: data}
+}
+
+// startProbe starts the probe of the selectors (probeSelectors) beside the
+// MX lookup that says whether the domain exists, when the sweep is cut
+// by an NXDOMAIN at _domainkey: for a domain that does not exist, that
+// costs the _domainkey question and those of the --dkim-selector
+// selectors. Without the cut, a sweep would cost every selector's
+// question, so the probe starts only once the domain is known to exist.
+// The function returned waits for the probe, or, with want false, only
+// for a started one to end.
+func startProbe(ctx context.Context, env *Env, d string, sels []string) func(want bool) *dkim.ProbeResult {
+	if !env.Options.DKIM.Cut {
+		return func(want bool) *dkim.ProbeResult {
+			if !want {
+				return nil
+			}
+			return probeSelectors(ctx, env, d, sels)
+		}
+	}
+	started := future.Go(func() *dkim.ProbeResult { return probeSelectors(ctx, env, d, sels) })
+	return func(bool) *dkim.ProbeResult { return started() }
 }
 
 // probeSelectors asks for the selectors, with the sweep cut by an

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/dmarc"
+	"github.com/mailcheck/mailcheck/internal/future"
 )
 
 // dmarcCatalog declares the finding IDs of the dmarc check, each once (findings.Catalog).
@@ -68,11 +69,19 @@ type dmarcData struct {
 // several records (dmarcMultiple) or one (dmarcFound).
 func (DMARC) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
+	// The record does not depend on the MX set that says whether the
+	// domain exists: both are looked up at once.
+	lookup := future.Go(func() dmarcLookup {
+		res, err := dmarc.Lookup(ctx, env.Resolver, d)
+		return dmarcLookup{res, err}
+	})
 	if nx := nxDomainAnswer(ctx, env); nx != "" {
+		lookup()
 		return Result{Findings: []Finding{SpecDMARCNXDomain.New("%s does not exist (%s): no DMARC policy applies to it, and the record of its organizational domain is not evaluated for it", d, nx).
 			WithFix("check the spelling of the domain, or register it and publish its DNS")}}
 	}
-	res, err := dmarc.Lookup(ctx, env.Resolver, d)
+	l := lookup()
+	res, err := l.res, l.err
 	data := &dmarcData{Lookup: res, Authorizations: []dmarc.Authorization{}, Destinations: []dmarc.Destination{}}
 	if err != nil {
 		return Result{Findings: []Finding{SpecDMARCTemperror.New("could not look up the DMARC record of %s: %v (not evaluated: a failed lookup is not a missing record)", d, unwrapLookup(err)).
@@ -90,6 +99,12 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 		return Result{Findings: append(fs, dmarcMultiple(res, d, opt, data)), Data: data}
 	}
 	return Result{Findings: dmarcFound(ctx, env, res, opt, data, fs), Data: data}
+}
+
+// dmarcLookup is the outcome of dmarc.Lookup.
+type dmarcLookup struct {
+	res *dmarc.Result
+	err error
 }
 
 // ignoredFindings reports the TXT records at _dmarc names that receivers
@@ -178,8 +193,11 @@ func dmarcFound(ctx context.Context, env *Env, res *dmarc.Result, opt dmarc.Reco
 	pd := res.PolicyDomain
 	recName := dmarc.RecordName(pd)
 	uris := append(append([]dmarc.ReportURI{}, rec.RUA...), rec.RUF...)
-	auths := dmarc.Authorize(ctx, env.Resolver, pd, uris)
+	// Whether the destinations authorize the reports and whether they
+	// can receive mail are asked at once.
+	authorize := future.Go(func() []dmarc.Authorization { return dmarc.Authorize(ctx, env.Resolver, pd, uris) })
 	dests := dmarc.Destinations(ctx, env.Resolver, uris)
+	auths := authorize()
 	data.Authorizations, data.Destinations = auths, dests
 	// The fix never keeps a destination another finding calls unusable.
 	opt.Drop = droppedURIs(uris, auths, dests)

@@ -79,8 +79,8 @@ func dnsblLists(o DNSBLOptions) ([]*dnsbl.List, error) {
 	return dnsbl.Select(o.Zones, file)
 }
 
-// Run implements Check: it decides the lists, what to ask them about
-// (dnsblRun.ask), asks, judges each list's answers (judgeList) and sums
+// Run implements Check: it decides the lists, starts their health probes,
+// decides what to ask them about (dnsblRun.ask), asks, judges each list's answers (judgeList) and sums
 // up (summary).
 func (DNSBL) Run(ctx context.Context, env *Env) Result {
 	lists, err := dnsblLists(env.Options.DNSBL)
@@ -88,14 +88,18 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 		return Result{Findings: []Finding{SpecDNSBLConfig.New("no blocklist was queried: %v", strings.TrimPrefix(err.Error(), dnsbl.ErrConfig.Error()+": ")).
 			WithFix("correct the list definition; the file format is in docs/checks/dnsbl.md")}}
 	}
+	// The lists' health probes do not depend on the domain: they run
+	// while its MX set is looked up.
+	pending := (&dnsbl.Checker{Resolver: env.Resolver}).Start(ctx, lists)
 	if nx := nxDomainAnswer(ctx, env); nx != "" && len(env.Options.IPs) == 0 {
+		pending.Wait()
 		return Result{Findings: []Finding{SpecDNSBLNXDomain.New("%s does not exist (%s): it has no MX address to look up, and a clean answer for its name would say nothing", env.Domain.ASCII, nx).
 			WithFix("check the spelling of the domain; to check sending addresses anyway, give them with --ip")}}
 	}
 	r := &dnsblRun{env: env, lists: lists, data: dnsblData{Targets: []dnsblTarget{}}, label: map[string]string{},
 		dirty: map[string]bool{}, clean: map[string]bool{}}
 	r.ask(ctx)
-	r.data.Lists = (&dnsbl.Checker{Resolver: env.Resolver}).Check(ctx, lists, r.targets)
+	r.data.Lists = pending.Check(r.targets)
 	for _, rep := range r.data.Lists {
 		r.judgeList(rep)
 	}

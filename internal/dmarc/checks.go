@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -115,9 +116,10 @@ type Destination struct {
 
 // Destinations checks the domains of the first MaxReportURIs valid mailto
 // URIs of each tag (the only ones receivers must use) for a way to
-// receive mail: an MX record that is not a null MX, or an address.
+// receive mail: an MX record that is not a null MX, or an address; the
+// domains (at most 2·MaxReportURIs) are asked about at once.
 func Destinations(ctx context.Context, r resolve.Resolver, uris []ReportURI) []Destination {
-	var out []Destination
+	var hosts []string
 	seen := map[string]bool{}
 	perTag := map[string]int{}
 	for _, u := range uris {
@@ -129,8 +131,17 @@ func Destinations(ctx context.Context, r resolve.Resolver, uris []ReportURI) []D
 			continue
 		}
 		seen[u.Host] = true
-		out = append(out, destination(ctx, r, u.Host))
+		hosts = append(hosts, u.Host)
 	}
+	var out []Destination
+	if len(hosts) > 0 {
+		out = make([]Destination, len(hosts))
+	}
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() { out[i] = destination(ctx, r, h) })
+	}
+	wg.Wait()
 	return out
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/internal/future"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -61,19 +62,70 @@ type ListReport struct {
 // are in flight. When ctx ends, lookups not yet answered come back as
 // Failed with a timeout error; Check returns promptly.
 func (c *Checker) Check(ctx context.Context, lists []*List, targets []Target) []ListReport {
+	run := c.newRun()
+	health := make([]func() Health, len(lists))
+	for i, l := range lists {
+		health[i] = func() Health { return run.health(ctx, l) }
+	}
+	return run.check(ctx, lists, health, targets)
+}
+
+// Pending is a check begun before its targets are known, its lists'
+// health probes in flight (Checker.Start).
+type Pending struct {
+	ctx    context.Context
+	run    *run
+	lists  []*List
+	health []func() Health
+}
+
+// Start begins every list's health probes now, so that they run while
+// the targets are still being found (a domain's MX addresses): they do
+// not depend on them. Pending.Check then asks about the targets. A list
+// that turns out to have no target of its kind is reported Unused, as
+// Check reports it; the two probe questions asked for it are the price
+// of not waiting.
+func (c *Checker) Start(ctx context.Context, lists []*List) *Pending {
+	p := &Pending{ctx: ctx, run: c.newRun(), lists: lists, health: make([]func() Health, len(lists))}
+	for i, l := range lists {
+		p.health[i] = future.Go(func() Health { return p.run.health(ctx, l) })
+	}
+	return p
+}
+
+// Check waits for the health probes and asks every healthy list about
+// every target of its kind, as Checker.Check does; it returns when the
+// probes of the lists left unused have ended too, so that no lookup
+// outlives it.
+func (p *Pending) Check(targets []Target) []ListReport {
+	out := p.run.check(p.ctx, p.lists, p.health, targets)
+	p.Wait()
+	return out
+}
+
+// Wait waits for the health probes without asking anything: for a caller
+// that needs no list after all.
+func (p *Pending) Wait() {
+	for _, h := range p.health {
+		h()
+	}
+}
+
+func (c *Checker) newRun() *run {
 	n := c.Concurrency
 	if n <= 0 {
 		n = DefaultConcurrency
 	}
-	run := &run{r: c.Resolver, sem: make(chan struct{}, n)}
+	return &run{r: c.Resolver, sem: make(chan struct{}, n)}
+}
+
+// check asks each list, concurrently, about targets; health[i] gives
+// list i's health, probed only when the list has a target.
+func (r *run) check(ctx context.Context, lists []*List, health []func() Health, targets []Target) []ListReport {
 	out := make([]ListReport, len(lists))
 	var wg sync.WaitGroup
 	for i, l := range lists {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = run.list(ctx, l, targets)
-		}()
+		wg.Go(func() { out[i] = r.list(ctx, l, health[i], targets) })
 	}
 	wg.Wait()
 	return out
@@ -98,7 +150,7 @@ func (r *run) lookup(ctx context.Context, l *List, t Target, probe bool) Result 
 	return lookup(ctx, r.r, l, t, probe)
 }
 
-func (r *run) list(ctx context.Context, l *List, targets []Target) ListReport {
+func (r *run) list(ctx context.Context, l *List, health func() Health, targets []Target) ListReport {
 	rep := ListReport{List: l, Results: []Result{}}
 	var mine []Target
 	for _, t := range targets {
@@ -110,7 +162,7 @@ func (r *run) list(ctx context.Context, l *List, targets []Target) ListReport {
 		rep.Health = Health{Status: Unused, Reason: fmt.Sprintf("no %s target to ask about", kindNoun(l.Kind))}
 		return rep
 	}
-	rep.Health = r.health(ctx, l)
+	rep.Health = health()
 	if !rep.Health.OK() {
 		return rep
 	}

@@ -315,3 +315,47 @@ func BenchmarkQueryNameIPv6(b *testing.B) {
 		}
 	}
 }
+
+// TestStartReportsAsCheck checks that a check started before its targets
+// are known (Checker.Start, Pending.Check) reports what Checker.Check
+// reports for the same targets, the lists left without a target Unused,
+// and that Start asks each list's two test points while Check asks them
+// only of the lists it uses.
+func TestStartReportsAsCheck(t *testing.T) {
+	tests := []struct {
+		name       string
+		targets    []Target
+		extraAsked int // probe questions Start asks that Check does not
+	}{
+		{"every kind", ips("192.0.2.66", "2001:db8:25::66", "spammy.example"), 0},
+		{"domains only", ips("clean.example"), 4}, // zen, bl.spamcop.net: two probes each
+		{"nothing", nil, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			asked := func(f func(c *Checker, lists []*List) []ListReport) ([]ListReport, int) {
+				srv := dnstest.Start(t, zoneFile("zen.spamhaus.org.zone"), zoneFile("dbl.spamhaus.org.zone"), zoneFile("bl.spamcop.net.zone"))
+				lists := []*List{mustSpec(t, "zen.spamhaus.org"), mustSpec(t, "dbl.spamhaus.org"), mustSpec(t, "bl.spamcop.net")}
+				reps := f(&Checker{Resolver: resolve.NewCache(srv.Resolver(2 * time.Second))}, lists)
+				return reps, srv.Total()
+			}
+			ctx := context.Background()
+			want, nWant := asked(func(c *Checker, lists []*List) []ListReport { return c.Check(ctx, lists, tt.targets) })
+			got, nGot := asked(func(c *Checker, lists []*List) []ListReport { return c.Start(ctx, lists).Check(tt.targets) })
+			for i := range want {
+				w, g := want[i], got[i]
+				if w.List.Zone != g.List.Zone || w.Health.Status != g.Health.Status || w.Health.Reason != g.Health.Reason ||
+					len(w.Health.Probes) != len(g.Health.Probes) || !slices.EqualFunc(w.Results, g.Results, sameResult) {
+					t.Errorf("%s: Start reported %+v, Check %+v", w.List.Zone, g, w)
+				}
+			}
+			if nGot-nWant != tt.extraAsked {
+				t.Errorf("Start asked %d questions, Check %d: want %d more", nGot, nWant, tt.extraAsked)
+			}
+		})
+	}
+}
+
+func sameResult(a, b Result) bool {
+	return a.Target == b.Target && a.Query == b.Query && a.Verdict == b.Verdict && slices.Equal(a.A, b.A) && slices.Equal(a.TXT, b.TXT)
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -53,16 +54,17 @@ func clientMain(args []string) {
 	seed := fs.Uint64("seed", 16, "the world's seed")
 	one := fs.Bool("one", false, "time the audit of domain n alone instead")
 	cut := fs.Bool("dkim-cut", true, "cut the DKIM sweep on NXDOMAIN at _domainkey, as the CLI does")
+	trace := fs.Bool("trace", false, "with -one: print each question's start and end (ms) to stderr")
 	fs.Parse(args)
 	list, err := checks.Select(checks.Registry(), dnsChecks)
 	check(err)
 	w := benchworld.New(*n+1, *seed)
 	if *one {
-		check(json.NewEncoder(os.Stdout).Encode(metrics{OneDomain: oneDomain(w, *n, *resolver, list)}))
+		check(json.NewEncoder(os.Stdout).Encode(metrics{OneDomain: oneDomain(w, *n, *resolver, list, *trace)}))
 		return
 	}
 	var m metrics
-	cache := newCache(*resolver, *cacheMax)
+	cache := newCache(*resolver, *cacheMax, nil)
 	sessions := checks.NewSessionBound(checks.DefaultSessions)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	newEnv := func(n resolve.Name) *checks.Env {
@@ -116,22 +118,38 @@ func (m *metrics) count(r *report.Report) error {
 }
 
 // oneDomain audits domain i (not one of the run's) alone with a cold
-// cache of its own and returns its wall time.
-func oneDomain(w *benchworld.World, i int, resolver string, list []checks.Check) float64 {
+// cache of its own and returns its wall time; with trace, it prints each
+// question sent, by the time its answer came, with when it was sent.
+func oneDomain(w *benchworld.World, i int, resolver string, list []checks.Check, trace bool) float64 {
 	name, err := resolve.ParseName(w.Domain(i))
 	check(err)
-	env := checks.NewEnv(name, newCache(resolver, 0))
+	var start time.Time
+	var mu sync.Mutex
+	show := func(e resolve.TraceEvent) {
+		end := time.Since(start)
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(os.Stderr, "%6.1f %6.1f  %s\n", ms(end-e.RTT), ms(end), e)
+	}
+	if !trace {
+		show = nil
+	}
+	env := checks.NewEnv(name, newCache(resolver, 0, show))
 	env.Options.DKIM.Cut = true
-	start := time.Now()
+	start = time.Now()
 	checks.Run(context.Background(), env, list)
 	return elapsed(start)
 }
 
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // timeouts counts the attempts that got no answer in time.
 var timeouts atomic.Int64
 
-// newCache is the CLI's DNS stack: a cache in front of a client.
-func newCache(resolver string, max int) *resolve.Cache {
+// newCache is the CLI's DNS stack: a cache in front of a client; show,
+// when set, is called with every question's trace event too.
+func newCache(resolver string, max int, show func(resolve.TraceEvent)) *resolve.Cache {
 	if max == 0 {
 		max = resolve.DefaultMaxEntries // as the CLI sets it
 	}
@@ -139,6 +157,9 @@ func newCache(resolver string, max int) *resolve.Cache {
 		Trace: func(e resolve.TraceEvent) {
 			if e.Err != nil {
 				timeouts.Add(1)
+			}
+			if show != nil {
+				show(e)
 			}
 		}})
 	c.MaxEntries = max

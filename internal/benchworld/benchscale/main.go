@@ -74,7 +74,13 @@ func driverMain(args []string) {
 	cacheMax := fs.Int("cache-max", 0, "the cache's entry bound (0: the CLI default, -1: none)")
 	cut := fs.Bool("dkim-cut", true, "cut the DKIM sweep on NXDOMAIN at _domainkey (as the CLI does)")
 	spf := fs.Bool("spfquery", false, "also time spfquery and mailcheck's SPF evaluation over the same world")
+	oneOnly := fs.Bool("one", false, "time only the one domain alone (1dom_ms), not the bulk run")
+	trace := fs.Bool("trace", false, "print the one domain's questions: sent and answered, in ms from the start")
 	fs.Parse(args)
+	if *oneOnly {
+		oneMain(*ns, *delays, *trace)
+		return
+	}
 	fmt.Printf("%-7s %-6s %8s %8s %9s %9s %9s %6s %9s %7s %9s %8s\n", "N", "delay", "wall_s", "cpu_s", "rss_MB", "questions", "distinct", "dups", "domain/s", "errors", "1dom_ms", "srv_cpu")
 	for _, n := range strings.Split(*ns, ",") {
 		for _, d := range strings.Split(*delays, ",") {
@@ -90,6 +96,21 @@ func driverMain(args []string) {
 			if *spf {
 				spfCompare(n, d, *parallel)
 			}
+		}
+	}
+}
+
+// oneMain times one domain audited alone (the 1dom_ms column) for each
+// (n, delay), printing its questions with trace.
+func oneMain(ns, delays string, trace bool) {
+	fmt.Printf("%-7s %-6s %9s\n", "N", "delay", "1dom_ms")
+	for _, n := range strings.Split(ns, ",") {
+		for _, d := range strings.Split(delays, ",") {
+			if d == "0" {
+				d = "0s"
+			}
+			one, _ := measure(n, d, []string{"client", "-n", n, "-one", "-trace=" + strconv.FormatBool(trace)})
+			fmt.Printf("%-7s %-6s %9.1f\n", n, d, one.OneDomain*1000)
 		}
 	}
 }

@@ -84,7 +84,7 @@ func runSPFQuery(w *benchworld.World, n int, resolver string) (map[string]int, f
 // runSPFEval runs mailcheck's check_host for the tuples, parallel at a
 // time, through one cache in front of one client, as the CLI does.
 func runSPFEval(w *benchworld.World, n int, resolver string, parallel int) map[string]int {
-	c := &spf.Checker{Resolver: newCache(resolver, 0)}
+	c := &spf.Checker{Resolver: newCache(resolver, 0, nil)}
 	ip := netip.MustParseAddr(spfIP)
 	results := map[string]int{}
 	var mu sync.Mutex
