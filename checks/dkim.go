@@ -149,7 +149,7 @@ func startProbe(ctx context.Context, env *Env, d string, sels []string) func(wan
 			return probeSelectors(ctx, env, d, sels)
 		}
 	}
-	started := future.Go(func() *dkim.ProbeResult { return probeSelectors(ctx, env, d, sels) })
+	started := future.Go(ctx, func() *dkim.ProbeResult { return probeSelectors(ctx, env, d, sels) })
 	return func(bool) *dkim.ProbeResult { return started() }
 }
 

@@ -71,7 +71,7 @@ func (DMARC) Run(ctx context.Context, env *Env) Result {
 	d := env.Domain.ASCII
 	// The record does not depend on the MX set that says whether the
 	// domain exists: both are looked up at once.
-	lookup := future.Go(func() dmarcLookup {
+	lookup := future.Go(ctx, func() dmarcLookup {
 		res, err := dmarc.Lookup(ctx, env.Resolver, d)
 		return dmarcLookup{res, err}
 	})
@@ -195,7 +195,7 @@ func dmarcFound(ctx context.Context, env *Env, res *dmarc.Result, opt dmarc.Reco
 	uris := append(append([]dmarc.ReportURI{}, rec.RUA...), rec.RUF...)
 	// Whether the destinations authorize the reports and whether they
 	// can receive mail are asked at once.
-	authorize := future.Go(func() []dmarc.Authorization { return dmarc.Authorize(ctx, env.Resolver, pd, uris) })
+	authorize := future.Go(ctx, func() []dmarc.Authorization { return dmarc.Authorize(ctx, env.Resolver, pd, uris) })
 	dests := dmarc.Destinations(ctx, env.Resolver, uris)
 	auths := authorize()
 	data.Authorizations, data.Destinations = auths, dests

@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/gopool"
 )
 
 // MXSet is the domain's mail exchangers with their addresses: the facts
@@ -124,11 +125,11 @@ func lookupMXSet(ctx context.Context, r resolve.Resolver, fqdn string) *MXSet {
 			continue
 		}
 		wg.Add(1)
-		go func() {
+		gopool.Go(ctx, func() {
 			defer wg.Done()
 			h.Lookup = resolve.Addrs(ctx, r, h.Name+".")
 			h.Addrs = h.Lookup.Addrs
-		}()
+		})
 	}
 	wg.Wait()
 	return set

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/resolve"
+	"github.com/mailcheck/mailcheck/internal/gopool"
 )
 
 // ptrCatalog declares the finding IDs of the ptr check, each once (findings.Catalog).
@@ -63,11 +64,11 @@ func (PTR) Run(ctx context.Context, env *Env) Result {
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Add(1)
-		go func() {
+		gopool.Go(ctx, func() {
 			defer wg.Done()
 			items[i] = ptrItem{Host: j.Host, Address: j.Addr.String(), PTR: []string{}}
 			results[i] = checkPTR(ctx, env, j, &items[i])
-		}()
+		})
 	}
 	wg.Wait()
 	var fs []Finding

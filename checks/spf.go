@@ -11,6 +11,7 @@ import (
 	"github.com/mailcheck/mailcheck/findings"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/spf"
+	"github.com/mailcheck/mailcheck/internal/gopool"
 )
 
 // spfCatalog declares the finding IDs of the spf check, each once (findings.Catalog).
@@ -139,11 +140,11 @@ func spfEvaluations(ctx context.Context, env *Env, root *spf.Node, data *spfData
 	var wg sync.WaitGroup
 	for i, ip := range env.Options.IPs {
 		wg.Add(1)
-		go func() { defer wg.Done(); ipOut[i] = evaluate(ip) }()
+		gopool.Go(ctx, func() { defer wg.Done(); ipOut[i] = evaluate(ip) })
 	}
 	for i, m := range mxAddrs {
 		wg.Add(1)
-		go func() { defer wg.Done(); mxOut[i] = evaluate(m.Addr) }()
+		gopool.Go(ctx, func() { defer wg.Done(); mxOut[i] = evaluate(m.Addr) })
 	}
 	wg.Wait()
 

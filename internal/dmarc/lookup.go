@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/internal/gopool"
 	"github.com/mailcheck/mailcheck/internal/orgdomain"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
@@ -197,12 +198,6 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 		}
 		out = append(out, a)
 	}
-	type answer struct {
-		ok   bool
-		recs []string
-		neg  string
-		err  error
-	}
 	answers := map[string]*answer{}
 	sem := make(chan struct{}, MaxAuthorizeParallel)
 	var wg sync.WaitGroup
@@ -213,42 +208,11 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 		an := &answer{recs: []string{}}
 		answers[a.Name] = an
 		wg.Add(1)
-		go func(name string) {
+		name := a.Name
+		gopool.Go(ctx, func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				an.err = resolve.ContextError(ctx, dns.Fqdn(name), dns.TypeTXT)
-				return
-			}
-			if len(name) > 253 {
-				an.neg = fmt.Sprintf("the name is %d octets long, over the DNS limit of 253: receivers cannot verify it", len(name))
-				return
-			}
-			txts, ans, err := resolve.TXT(ctx, r, name)
-			if err != nil {
-				an.err = err
-				return
-			}
-			an.recs = append(append([]string{}, ans.Strings(dns.TypeCNAME)...), ans.Strings(dns.TypeTXT)...)
-			junk := false
-			for _, t := range txts {
-				an.ok = an.ok || IsAuthorization(t)
-				junk = junk || IsDMARC(t)
-			}
-			switch {
-			case an.ok:
-			case ans.NXDomain():
-				an.neg = "NXDOMAIN"
-			case len(txts) == 0:
-				an.neg = "no TXT record"
-			case junk:
-				an.neg = "a TXT record starts with v=DMARC1 but is not a list of tag=value pairs, so receivers discard it (RFC 7489 §7.1)"
-			default:
-				an.neg = "no TXT record starting with v=DMARC1"
-			}
-		}(a.Name)
+			askAuthorization(ctx, r, name, sem, an)
+		})
 	}
 	wg.Wait()
 	for i := range out {
@@ -262,4 +226,50 @@ func Authorize(ctx context.Context, r resolve.Resolver, policyDomain string, uri
 		}
 	}
 	return out
+}
+
+// answer is what the lookup of one authorization record found.
+type answer struct {
+	ok   bool
+	recs []string
+	neg  string
+	err  error
+}
+
+// askAuthorization looks up name's authorization record (RFC 7489 §7.1)
+// under the semaphore sem and fills an.
+func askAuthorization(ctx context.Context, r resolve.Resolver, name string, sem chan struct{}, an *answer) {
+	select {
+	case sem <- struct{}{}:
+		defer func() { <-sem }()
+	case <-ctx.Done():
+		an.err = resolve.ContextError(ctx, dns.Fqdn(name), dns.TypeTXT)
+		return
+	}
+	if len(name) > 253 {
+		an.neg = fmt.Sprintf("the name is %d octets long, over the DNS limit of 253: receivers cannot verify it", len(name))
+		return
+	}
+	txts, ans, err := resolve.TXT(ctx, r, name)
+	if err != nil {
+		an.err = err
+		return
+	}
+	an.recs = append(append([]string{}, ans.Strings(dns.TypeCNAME)...), ans.Strings(dns.TypeTXT)...)
+	junk := false
+	for _, t := range txts {
+		an.ok = an.ok || IsAuthorization(t)
+		junk = junk || IsDMARC(t)
+	}
+	switch {
+	case an.ok:
+	case ans.NXDomain():
+		an.neg = "NXDOMAIN"
+	case len(txts) == 0:
+		an.neg = "no TXT record"
+	case junk:
+		an.neg = "a TXT record starts with v=DMARC1 but is not a list of tag=value pairs, so receivers discard it (RFC 7489 §7.1)"
+	default:
+		an.neg = "no TXT record starting with v=DMARC1"
+	}
 }

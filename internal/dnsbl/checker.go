@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck/mailcheck/internal/future"
+	"github.com/mailcheck/mailcheck/internal/gopool"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -88,7 +89,7 @@ type Pending struct {
 func (c *Checker) Start(ctx context.Context, lists []*List) *Pending {
 	p := &Pending{ctx: ctx, run: c.newRun(), lists: lists, health: make([]func() Health, len(lists))}
 	for i, l := range lists {
-		p.health[i] = future.Go(func() Health { return p.run.health(ctx, l) })
+		p.health[i] = future.Go(ctx, func() Health { return p.run.health(ctx, l) })
 	}
 	return p
 }
@@ -170,10 +171,10 @@ func (r *run) list(ctx context.Context, l *List, health func() Health, targets [
 	var wg sync.WaitGroup
 	for i, t := range mine {
 		wg.Add(1)
-		go func() {
+		gopool.Go(ctx, func() {
 			defer wg.Done()
 			rep.Results[i] = r.lookup(ctx, l, t, false)
-		}()
+		})
 	}
 	wg.Wait()
 	return rep
@@ -200,10 +201,10 @@ func (r *run) health(ctx context.Context, l *List) Health {
 	var listed, clean Result
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() {
+	gopool.Go(ctx, func() {
 		defer wg.Done()
 		clean = r.lookup(ctx, l, cleanT, true)
-	}()
+	})
 	listed = r.lookup(ctx, l, listedT, true)
 	wg.Wait()
 	h := Health{Probes: []Result{listed, clean}}

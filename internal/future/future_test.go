@@ -1,6 +1,7 @@
 package future
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -11,7 +12,7 @@ func TestGo(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	calls := 0
-	get := Go(func() int {
+	get := Go(context.Background(), func() int {
 		calls++
 		close(started)
 		<-release

@@ -22,7 +22,7 @@ import (
 )
 
 // Linger is how long an idle goroutine waits for a task before it ends.
-const Linger = 2 * time.Second
+const Linger = 200 * time.Millisecond
 
 // Pool is a set of goroutines waiting for tasks.
 type Pool struct {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/internal/gopool"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -207,10 +208,10 @@ func (w *walker) run(n int, f func(i int)) {
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
+		gopool.Go(w.ctx, func() {
 			defer func() { <-sem; wg.Done() }()
 			f(i)
-		}()
+		})
 	}
 	wg.Wait()
 }
