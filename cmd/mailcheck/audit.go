@@ -285,6 +285,9 @@ func (a *app) runAudits(ctx context.Context, f *auditFlags, in *runInput, list [
 		return exitOutput, &exitError{code: exitOutput, err: fmt.Errorf("writing the report: %w", err)}
 	}
 	var sum report.RunSummary
+	if in.total != 1 {
+		schedule.TuneMemory()
+	}
 	mon := a.newMonitor(f, in)
 	cfg := schedule.Config{Checks: list, NewEnv: newEnv, Parallel: f.parallel, Deadline: f.deadline,
 		Resolver: setup.Description, Now: a.now, Progress: mon.hook(), Order: f.bulk.scheduleOrder(),

@@ -80,6 +80,7 @@ func clientMain(args []string) {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
+	schedule.TuneMemory() // as the CLI does for more than one domain
 	before := cpu()
 	start := time.Now()
 	err = schedule.Run(context.Background(), cfg, &source{w: w, n: *n}, m.count)
