@@ -8,8 +8,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/gopool"
+	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
 // MXSet is the domain's mail exchangers with their addresses: the facts

@@ -10,8 +10,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck/mailcheck/findings"
-	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/gopool"
+	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
 // ptrCatalog declares the finding IDs of the ptr check, each once (findings.Catalog).

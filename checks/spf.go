@@ -9,9 +9,9 @@ import (
 	"sync"
 
 	"github.com/mailcheck/mailcheck/findings"
+	"github.com/mailcheck/mailcheck/internal/gopool"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 	"github.com/mailcheck/mailcheck/internal/spf"
-	"github.com/mailcheck/mailcheck/internal/gopool"
 )
 
 // spfCatalog declares the finding IDs of the spf check, each once (findings.Catalog).
