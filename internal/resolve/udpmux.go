@@ -33,13 +33,15 @@ const (
 	socketRecvBuf = 1 << 20
 )
 
-// socketLinger is how long a socket without questions stays open.
-var socketLinger = 2 * time.Second
+// socketLinger is how long a socket without questions stays open
+// (udpMux.linger, when set, instead: tests).
+const socketLinger = 2 * time.Second
 
 // udpMux holds, per server, the socket taking new questions.
 type udpMux struct {
 	mu      sync.Mutex
 	current map[string]*muxSocket
+	linger  time.Duration // 0: socketLinger
 }
 
 // muxSocket is one connected UDP socket and the questions waiting on it.
@@ -225,7 +227,11 @@ func (s *muxSocket) idleLocked() {
 		s.conn.SetReadDeadline(time.Unix(1, 0))
 		return
 	}
-	s.conn.SetReadDeadline(time.Now().Add(socketLinger))
+	linger := s.mux.linger
+	if linger <= 0 {
+		linger = socketLinger
+	}
+	s.conn.SetReadDeadline(time.Now().Add(linger))
 }
 
 // forget drops s as srv's current socket.

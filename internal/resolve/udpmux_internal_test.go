@@ -12,10 +12,9 @@ import (
 // questions come, and closes once idle for socketLinger, its reader
 // gone with it.
 func TestUDPSocketLingers(t *testing.T) {
-	defer func(d time.Duration) { socketLinger = d }(socketLinger)
-	socketLinger = 50 * time.Millisecond
 	srv := zeroServer(t)
 	c := &Client{Servers: []string{srv}, Timeout: 30 * time.Second}
+	c.udp.linger = 50 * time.Millisecond
 	for range 3 {
 		if _, err := c.Query(context.Background(), "example.org", dns.TypeA); err != nil {
 			t.Fatal(err)
