@@ -37,6 +37,8 @@ fi
 
 # shellcheck source=scripts/apt-install.sh
 . scripts/apt-install.sh # apt_install, $policy, $created_policy (the working directory is the repository)
+# shellcheck source=scripts/signed-world.sh
+. scripts/signed-world.sh # keygen, ds, sign, knot_conf, unbound_conf
 tmp=""
 pids=()
 postfix_started=""
@@ -118,10 +120,6 @@ tlsa() {
 	esac
 }
 
-keygen() { (cd "$tmp/keys" && ldns-keygen -a "$ALG" -k -r /dev/urandom "$1"); }
-ds() { (cd "$tmp/keys" && ldns-key2ds -n -2 "$1.key"); }
-sign() { ldns-signzone -o "$2" -f "$1.signed" "$1" "$tmp/keys/$3"; }
-
 # case_zone writes the zone file of case $1.
 case_zone() {
 	local addr=$MX_TLS rec
@@ -161,59 +159,6 @@ make_world() {
 	sign "$tmp/zones/root.zone" . "$k_root"
 	ds "$k_root" >"$tmp/anchor.ds"
 	printf '. 3600 IN NS ns.test.\nns.test. 3600 IN A %s\n' "$AUTH" >"$tmp/unbound/root.hints"
-}
-
-# knot_conf: every zone pre-signed, served as it is.
-knot_conf() {
-	cat >"$tmp/knot/knot.conf" <<EOF
-server:
-    rundir: "$tmp/knot"
-    listen: $AUTH@53
-log:
-  - target: "$tmp/knot/knot.log"
-    any: info
-database:
-    storage: "$tmp/knot/db"
-template:
-  - id: default
-    storage: "$tmp/zones"
-    zonefile-sync: -1
-    journal-content: none
-zone:
-  - domain: .
-    file: root.zone.signed
-  - domain: test.
-    file: test.zone.signed
-EOF
-	for c in $CASES; do
-		printf '  - domain: %s.test.\n    file: %s.test.zone.signed\n' "$c" "$c" >>"$tmp/knot/knot.conf"
-	done
-}
-
-# unbound_conf: root hints pointing at knotd, the private root's anchor.
-unbound_conf() {
-	cat >"$tmp/unbound/unbound.conf" <<EOF
-server:
-    interface: $RESOLVER
-    port: 53
-    do-ip6: no
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "$tmp/unbound"
-    pidfile: "$tmp/unbound/unbound.pid"
-    use-syslog: no
-    logfile: "$tmp/unbound/unbound.log"
-    verbosity: 1
-    access-control: 127.0.0.0/8 allow
-    do-not-query-localhost: no
-    root-hints: "$tmp/unbound/root.hints"
-    trust-anchor-file: "$tmp/anchor.ds"
-    module-config: "validator iterator"
-    local-zone: "test." nodefault
-remote-control:
-    control-enable: no
-EOF
 }
 
 # postfix_conf writes the server instance (two listeners, delivers
@@ -300,7 +245,7 @@ tmp=$(mktemp -d /tmp/mailcheck-dane-XXXXXX)
 chmod 755 "$tmp"
 make_certs
 make_world >/dev/null
-knot_conf
+knot_conf $CASES
 unbound_conf
 postfix_conf
 

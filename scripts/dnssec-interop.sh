@@ -30,6 +30,8 @@ fi
 
 # shellcheck source=scripts/apt-install.sh
 . scripts/apt-install.sh # apt_install, $policy, $created_policy (the working directory is the repository)
+# shellcheck source=scripts/signed-world.sh
+. scripts/signed-world.sh # keygen, ds, sign, knot_conf, unbound_conf
 tmp=""
 pids=()
 
@@ -69,24 +71,6 @@ install_tools() {
 	[ ${#need[@]} -eq 0 ] && return 0
 	echo "== dnssec-interop: installing ${need[*]}"
 	apt_install "${need[@]}"
-}
-
-# keygen makes a key-signing key for zone $1 in $tmp/keys; prints its base name.
-keygen() {
-	(cd "$tmp/keys" && ldns-keygen -a "$ALG" -k -r /dev/urandom "$1")
-}
-
-# ds prints the SHA-256 DS record of key base name $1.
-ds() {
-	(cd "$tmp/keys" && ldns-key2ds -n -2 "$1.key")
-}
-
-# sign signs zone file $1 for origin $2 with key $3 into $1.signed; extra
-# arguments go to ldns-signzone (inception and expiration dates).
-sign() {
-	local file=$1 origin=$2 key=$3
-	shift 3
-	ldns-signzone "$@" -o "$origin" -f "$file.signed" "$file" "$tmp/keys/$key"
 }
 
 # leaf_zone writes the zone file of child zone $1 (MX, A, TXT, _dmarc).
@@ -155,65 +139,6 @@ EOF
 	printf '. 3600 IN NS ns.test.\nns.test. 3600 IN A %s\n' "$AUTH" >"$tmp/unbound/root.hints"
 }
 
-# knot_conf writes knotd's own configuration: all zones, pre-signed,
-# served as they are (no signing, no journal, never written back).
-knot_conf() {
-	cat >"$tmp/knot/knot.conf" <<EOF
-server:
-    rundir: "$tmp/knot"
-    listen: $AUTH@53
-log:
-  - target: "$tmp/knot/knot.log"
-    any: info
-database:
-    storage: "$tmp/knot/db"
-template:
-  - id: default
-    storage: "$tmp/zones"
-    zonefile-sync: -1
-    journal-content: none
-zone:
-  - domain: .
-    file: root.zone.signed
-  - domain: test.
-    file: test.zone.signed
-EOF
-	for z in secure insecure bogus expired; do
-		printf '  - domain: %s.test.\n    file: %s.test.zone.signed\n' "$z" "$z" >>"$tmp/knot/knot.conf"
-	done
-}
-
-# unbound_conf writes Unbound's own configuration: root hints pointing at
-# knotd, the private root's trust anchor, val-log-level 2.
-unbound_conf() {
-	cat >"$tmp/unbound/unbound.conf" <<EOF
-server:
-    interface: $RESOLVER
-    port: 53
-    do-ip6: no
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "$tmp/unbound"
-    pidfile: "$tmp/unbound/unbound.pid"
-    use-syslog: no
-    logfile: "$tmp/unbound/unbound.log"
-    verbosity: 1
-    val-log-level: 2
-    ede: yes
-    access-control: 127.0.0.0/8 allow
-    do-not-query-localhost: no
-    root-hints: "$tmp/unbound/root.hints"
-    trust-anchor-file: "$tmp/anchor.ds"
-    module-config: "validator iterator"
-    # test. is a special-use name (RFC 6761) that Unbound answers itself
-    # by default; here it is the private root's child.
-    local-zone: "test." nodefault
-remote-control:
-    control-enable: no
-EOF
-}
-
 # wait_for waits until server $1 answers SOA for zone $2.
 wait_for() {
 	for _ in $(seq 50); do
@@ -241,7 +166,7 @@ check_free "$RESOLVER"
 tmp=$(mktemp -d /tmp/mailcheck-dnssec-XXXXXX)
 chmod 755 "$tmp"
 make_world >/dev/null
-knot_conf
+knot_conf secure insecure bogus expired
 unbound_conf
 
 knotd -c "$tmp/knot/knot.conf" &
