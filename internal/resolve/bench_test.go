@@ -2,7 +2,6 @@ package resolve_test
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -51,11 +50,7 @@ func BenchmarkZoneExchange(b *testing.B) {
 // query's header in place: the cheapest possible peer, so that a
 // benchmark measures the client.
 func nxServer(b *testing.B) string {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { pc.Close() })
+	pc := listenUDP(b)
 	go func() {
 		buf := make([]byte, 1500)
 		for {

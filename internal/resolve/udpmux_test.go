@@ -26,11 +26,7 @@ type batchServer struct {
 }
 
 func startBatchServer(t *testing.T, batch int) *batchServer {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	pc := listenUDP(t)
 	s := &batchServer{ids: map[int][]uint16{}, addr: pc.LocalAddr().String(), batch: batch}
 	go s.serve(pc)
 	return s

@@ -343,15 +343,22 @@ func TestParseDomain(t *testing.T) {
 	}
 }
 
+// listenUDP opens a UDP socket on loopback, closed when tb ends.
+func listenUDP(tb testing.TB) net.PacketConn {
+	tb.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { pc.Close() })
+	return pc
+}
+
 // rawServer answers each UDP query on loopback with the datagrams reply
 // makes of it, in order.
 func rawServer(t *testing.T, reply func(q *dns.Msg) []*dns.Msg) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	pc := listenUDP(t)
 	go func() {
 		buf := make([]byte, 65535)
 		for {
