@@ -121,13 +121,16 @@ func (x *udpMux) enlist(ctx context.Context, srv string, m *dns.Msg, size int, d
 }
 
 // socket returns srv's current socket, dialling a new one when needed.
+// (The reply size is the client's, the same for every socket.) It never
+// holds x.mu while taking a socket's lock: a socket's reader takes them
+// the other way round (stop, retire → forget).
 func (x *udpMux) socket(ctx context.Context, srv string, size int, deadline time.Time) (*muxSocket, error) {
 	x.mu.Lock()
-	if s := x.current[srv]; s != nil && s.size == size {
-		x.mu.Unlock()
+	s := x.current[srv]
+	x.mu.Unlock()
+	if s != nil {
 		return s, nil
 	}
-	x.mu.Unlock()
 	s, err := dialMux(ctx, srv, size, deadline)
 	if err != nil {
 		return nil, err
@@ -135,15 +138,12 @@ func (x *udpMux) socket(ctx context.Context, srv string, size int, deadline time
 	s.mux = x
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if old := x.current[srv]; old != nil && old.size == size {
+	if old := x.current[srv]; old != nil {
 		s.conn.Close() // another question opened one meanwhile
 		return old, nil
 	}
 	if x.current == nil {
 		x.current = map[string]*muxSocket{}
-	}
-	if old := x.current[srv]; old != nil {
-		old.retire()
 	}
 	x.current[srv] = s
 	go s.read()
@@ -201,13 +201,7 @@ func (s *muxSocket) leave(w *muxWaiter) ignoredReplies {
 	return w.ign
 }
 
-// retire stops s from taking new questions.
-func (s *muxSocket) retire() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.retireLocked()
-}
-
+// retireLocked stops s from taking new questions. Called with s.mu held.
 func (s *muxSocket) retireLocked() {
 	if s.retired {
 		return
