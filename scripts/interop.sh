@@ -16,25 +16,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 have_sasl_plain() { compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null; }
-policy=/usr/sbin/policy-rc.d
-created_policy=""
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh # apt_install, $policy, $created_policy (the working directory is the repository)
 cleanup() { if [ -n "$created_policy" ]; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 if ! command -v postfix >/dev/null 2>&1 || ! have_sasl_plain; then
-	echo "== interop: installing postfix"
 	# Keep the package from starting the system instance (it would take
-	# port 25 on every address): policy-rc.d exit 101 = "action forbidden".
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' >"$policy"
-		chmod 755 "$policy"
-		created_policy=1
-	fi
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix libsasl2-modules >/dev/null
-	cleanup
-	created_policy=""
+	# port 25 on every address): apt_install forbids service starts.
+	echo "== interop: installing postfix"
+	apt_install postfix libsasl2-modules
 fi
 # -d: the built-in default, which needs no main.cf. "No configuration"
 # installs none in /etc/postfix, and the test runs Postfix with its own
