@@ -81,25 +81,7 @@ func Start(t testing.TB, o Options) *Server {
 		l = tls.NewListener(l, o.TLS)
 		s.TLSConfig = nil // no STARTTLS inside TLS
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.Serve(l)
-	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			s.Close()
-		}
-		// go-smtp closes only the listeners Serve has registered: when
-		// the test ends before the serve goroutine has run, Shutdown
-		// leaves l open and Serve would accept on it for ever. Closing
-		// it here ends Serve whenever it starts (it sees the server
-		// closed and returns).
-		l.Close()
-		<-done
-	})
+	ServeGoSMTP(t, s, l)
 	return srv
 }
 
@@ -215,4 +197,28 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	}
 	var nd net.Dialer
 	return nd.DialContext(ctx, network, target)
+}
+
+// ServeGoSMTP serves s on l until t ends; then it shuts s down (closing
+// it when the 2 s grace passes) and waits for Serve to return.
+func ServeGoSMTP(t testing.TB, s *smtp.Server, l net.Listener) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Serve(l)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			s.Close()
+		}
+		// go-smtp closes only the listeners Serve has registered: when
+		// the test ends before the serve goroutine has run, Shutdown
+		// leaves l open and Serve would accept on it for ever. Closing
+		// it here ends Serve whenever it starts (it sees the server
+		// closed and returns).
+		l.Close()
+		<-done
+	})
 }

@@ -5,7 +5,6 @@
 package submittest
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/mailcheck/mailcheck/internal/smtptest"
 )
 
 // Options configure the server.
@@ -61,17 +62,7 @@ func Start(t testing.TB, o Options) *Server {
 		l = tls.NewListener(l, o.TLS)
 		s.TLSConfig = nil
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if s.Shutdown(ctx) != nil {
-			s.Close()
-		}
-		l.Close()
-		<-done
-	})
+	smtptest.ServeGoSMTP(t, s, l)
 	return srv
 }
 
