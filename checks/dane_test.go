@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,21 +156,7 @@ func TestDANECheck(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.domain, func(t *testing.T) {
 			fs := w.run(t, checks.DANE{}, tc.domain, tc.setup)
-			var got []string
-			all := ""
-			for _, f := range fs {
-				got = append(got, string(f.Severity)+" "+f.ID)
-				all += f.Message + "\nfix: " + f.Fix + "\n"
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("findings %q, want %q:\n%s", got, tc.want, all)
-			}
-			for _, s := range tc.text {
-				if !strings.Contains(all, s) {
-					t.Errorf("no message or fix contains %q:\n%s", s, all)
-				}
-			}
+			compareFindings(t, fs, tc.want, tc.text)
 		})
 	}
 }
