@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -209,8 +210,11 @@ func (c *Client) exchangeMode(ctx context.Context, name string, qtype uint16, mo
 	if len(c.Servers) == 0 {
 		return nil, &QueryError{Name: name, Qtype: qtype, Kind: ErrNoServer}
 	}
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
+	// Not SetQuestion: its random ID costs a read of the system's
+	// random source, and the ID is chosen per attempt anyway (udpMux,
+	// roundTrip).
+	m := &dns.Msg{Question: []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}}
+	m.Opcode = dns.OpcodeQuery
 	m.RecursionDesired = true
 	m.AuthenticatedData = true // RFC 6840 §5.7: ask for the AD bit
 	m.SetEdns0(c.udpSize(), mode.dnssec)
@@ -473,7 +477,6 @@ func (c *Client) trace(e TraceEvent) {
 // repeated name is the last element).
 func chainNames(name string, rrs []dns.RR) (names []string, loop bool) {
 	names = []string{name}
-	seen := map[string]bool{name: true}
 	cur := name
 	for {
 		next := ""
@@ -486,11 +489,11 @@ func chainNames(name string, rrs []dns.RR) (names []string, loop bool) {
 		if next == "" {
 			return names, false
 		}
+		loop := slices.Contains(names, next) // chains are short: no map
 		names = append(names, next)
-		if seen[next] {
+		if loop {
 			return names, true
 		}
-		seen[next] = true
 		cur = next
 	}
 }

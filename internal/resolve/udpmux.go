@@ -2,8 +2,10 @@ package resolve
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"os"
 	"sync"
@@ -54,6 +56,7 @@ type muxSocket struct {
 	mu      sync.Mutex
 	pending map[uint16]*muxWaiter
 	used    map[uint16]bool // every ID sent on this socket
+	ids     *rand.ChaCha8   // draws the IDs (under mu)
 	retired bool            // takes no new questions
 	closed  bool
 }
@@ -161,8 +164,17 @@ func dialMux(ctx context.Context, srv string, size int, deadline time.Time) (*mu
 	}
 	uc := conn.(*net.UDPConn)
 	uc.SetReadBuffer(socketRecvBuf) // best effort: capped by the system
-	return &muxSocket{conn: uc, srv: srv, size: size,
+	return &muxSocket{conn: uc, srv: srv, size: size, ids: newIDSource(),
 		pending: map[uint16]*muxWaiter{}, used: map[uint16]bool{}}, nil
+}
+
+// newIDSource returns a ChaCha8 generator seeded from the system's random
+// source: unpredictable IDs (RFC 5452 §9.2) without a system call for
+// each question, as dns.Id makes.
+func newIDSource() *rand.ChaCha8 {
+	var seed [32]byte
+	crand.Read(seed[:]) // never fails (crypto/rand, Go 1.24)
+	return rand.NewChaCha8(seed)
 }
 
 // add registers w with an ID not used on s before; false when s takes
@@ -173,9 +185,9 @@ func (s *muxSocket) add(w *muxWaiter) bool {
 	if s.retired || s.closed {
 		return false
 	}
-	id := dns.Id()
+	id := uint16(s.ids.Uint64())
 	for s.used[id] {
-		id = dns.Id()
+		id = uint16(s.ids.Uint64())
 	}
 	w.m.Id = id
 	s.used[id] = true

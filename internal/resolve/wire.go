@@ -28,6 +28,7 @@ func (c *Client) roundTrip(ctx context.Context, m *dns.Msg, srv, proto string, d
 	if proto == "udp" {
 		return c.udp.exchange(ctx, srv, m, int(c.udpSize()), deadline)
 	}
+	m.Id = dns.Id() // a fresh ID per connection (the UDP mux picks its own)
 	wire, err := m.Pack()
 	if err != nil {
 		return nil, ignoredReplies{}, err
