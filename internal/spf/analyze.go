@@ -244,7 +244,7 @@ func (w *walker) fetch(n *Node) {
 	}
 	if st.err == nil && st.sel == "" {
 		n.Record = st.spf[0]
-		n.rec, st.perr = Parse(st.spf[0])
+		n.rec, st.perr = parseShared(st.spf[0])
 	}
 }
 

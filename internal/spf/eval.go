@@ -300,7 +300,7 @@ func (s *state) checkHost(domain string, depth int, top bool) (Result, string, s
 		s.conclude(idx, "permerror: %d SPF records", len(spf))
 		return PermError, "", fmt.Sprintf("%s has %d SPF records; exactly one is allowed (RFC 7208 §4.5)", domain, len(spf))
 	}
-	rec, err := Parse(spf[0])
+	rec, err := parseShared(spf[0])
 	if err != nil {
 		s.conclude(idx, "permerror: %v", err)
 		return PermError, "", fmt.Sprintf("syntax error in the SPF record of %s: %v", domain, err)
