@@ -18,6 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck/mailcheck/internal/dnsbl"
 	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
@@ -132,6 +133,9 @@ type Env struct {
 	// and host, and the open-relay test runs only on a domain's own MX
 	// hosts. Nil: sessions are shared by the checks of one audit only.
 	SharedSessions *SessionCache
+	// SharedLists, when set, shares the blocklists' health verdicts among
+	// the audits of a run (dnsbl.Memo). Nil: each audit probes the lists.
+	SharedLists *dnsbl.Memo
 
 	facts auditFacts // the MX set, service plan and sessions, once per audit (facts.go)
 }

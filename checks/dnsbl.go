@@ -90,7 +90,7 @@ func (DNSBL) Run(ctx context.Context, env *Env) Result {
 	}
 	// The lists' health probes do not depend on the domain: they run
 	// while its MX set is looked up.
-	pending := (&dnsbl.Checker{Resolver: env.Resolver}).Start(ctx, lists)
+	pending := (&dnsbl.Checker{Resolver: env.Resolver, Memo: env.SharedLists}).Start(ctx, lists)
 	if nx := nxDomainAnswer(ctx, env); nx != "" && len(env.Options.IPs) == 0 {
 		pending.Wait()
 		return Result{Findings: []Finding{SpecDNSBLNXDomain.New("%s does not exist (%s): it has no MX address to look up, and a clean answer for its name would say nothing", env.Domain.ASCII, nx).

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailcheck/mailcheck/internal/dnsbl"
 	"github.com/mailcheck/mailcheck/internal/dnssec"
 	"github.com/mailcheck/mailcheck/internal/orgdomain"
 	"github.com/mailcheck/mailcheck/internal/resolve"
@@ -221,14 +222,14 @@ func (c *SessionCache) addrBound(addr string) SessionBound {
 	return b
 }
 
-// ShareSessions wraps an environment factory so that every audit it
-// makes shares one SessionCache: what the CLI does for a run of several
-// domains.
-func ShareSessions(newEnv func(resolve.Name) *Env) func(resolve.Name) *Env {
-	shared := NewSessionCache()
+// ShareRun wraps an environment factory so that every audit it makes
+// shares one SessionCache and one blocklist memo: what the CLI does for a
+// run of several domains.
+func ShareRun(newEnv func(resolve.Name) *Env) func(resolve.Name) *Env {
+	sessions, lists := NewSessionCache(), dnsbl.NewMemo()
 	return func(n resolve.Name) *Env {
 		env := newEnv(n)
-		env.SharedSessions = shared
+		env.SharedSessions, env.SharedLists = sessions, lists
 		return env
 	}
 }

@@ -75,7 +75,7 @@ func TestSharedSessions(t *testing.T) {
 			return env
 		}
 		if shared {
-			newEnv = checks.ShareSessions(newEnv)
+			newEnv = checks.ShareRun(newEnv)
 		}
 		fs := auditShared(t, newEnv, "a.test", "b.test", "c.test")
 		dials := dialer.Dials()

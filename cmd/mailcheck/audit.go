@@ -158,7 +158,7 @@ func (a *app) audit(ctx context.Context, f *auditFlags, args []string) error {
 	}
 	newEnv := a.envMaker(f, opts, roots, setup)
 	if in.total != 1 { // several domains, or a list of unknown length
-		newEnv = checks.ShareSessions(newEnv) // one session per MX address and host per run
+		newEnv = checks.ShareRun(newEnv) // one session per MX address and host, one probe per blocklist, per run
 	}
 	code, err := a.runAudits(ctx, f, in, list, setup, newEnv)
 	switch {

@@ -24,6 +24,9 @@ type Checker struct {
 	// Concurrency is the most lookups in flight at once (health probes,
 	// A and TXT queries together); 0 means DefaultConcurrency.
 	Concurrency int
+	// Memo, when set, shares the lists' health verdicts with the other
+	// audits of the run (nil: each check probes).
+	Memo *Memo
 }
 
 // Status is a list's state after its health probes.
@@ -66,7 +69,10 @@ func (c *Checker) Check(ctx context.Context, lists []*List, targets []Target) []
 	run := c.newRun()
 	health := make([]func() Health, len(lists))
 	for i, l := range lists {
-		health[i] = func() Health { return run.health(ctx, l) }
+		health[i] = c.known(l)
+		if health[i] == nil {
+			health[i] = func() Health { return c.probe(ctx, run, l) }
+		}
 	}
 	return run.check(ctx, lists, health, targets)
 }
@@ -89,9 +95,28 @@ type Pending struct {
 func (c *Checker) Start(ctx context.Context, lists []*List) *Pending {
 	p := &Pending{ctx: ctx, run: c.newRun(), lists: lists, health: make([]func() Health, len(lists))}
 	for i, l := range lists {
-		p.health[i] = future.Go(ctx, func() Health { return p.run.health(ctx, l) })
+		p.health[i] = c.known(l)
+		if p.health[i] == nil {
+			p.health[i] = future.Go(ctx, func() Health { return c.probe(ctx, p.run, l) })
+		}
 	}
 	return p
+}
+
+// known returns l's health from the memo, or nil when it has none.
+func (c *Checker) known(l *List) func() Health {
+	h, ok := c.Memo.healthOf(l)
+	if !ok {
+		return nil
+	}
+	return func() Health { return h }
+}
+
+// probe runs l's health probes and keeps the verdict in the memo.
+func (c *Checker) probe(ctx context.Context, r *run, l *List) Health {
+	h := r.health(ctx, l)
+	c.Memo.keep(l, h)
+	return h
 }
 
 // Check waits for the health probes and asks every healthy list about
@@ -117,7 +142,7 @@ func (c *Checker) newRun() *run {
 	if n <= 0 {
 		n = DefaultConcurrency
 	}
-	return &run{r: c.Resolver, sem: make(chan struct{}, n)}
+	return &run{r: c.Resolver, sem: make(chan struct{}, n), memo: c.Memo}
 }
 
 // check asks each list, concurrently, about targets; health[i] gives
@@ -133,8 +158,9 @@ func (r *run) check(ctx context.Context, lists []*List, health []func() Health, 
 }
 
 type run struct {
-	r   resolve.Resolver
-	sem chan struct{}
+	r    resolve.Resolver
+	sem  chan struct{}
+	memo *Memo // nil: nothing shared with other audits
 }
 
 // lookup runs Lookup under the concurrency bound; probe: a health probe
@@ -170,10 +196,15 @@ func (r *run) list(ctx context.Context, l *List, health func() Health, targets [
 	rep.Results = make([]Result, len(mine))
 	var wg sync.WaitGroup
 	for i, t := range mine {
+		if res, ok := r.memo.resultOf(l, t); ok {
+			rep.Results[i] = res
+			continue
+		}
 		wg.Add(1)
 		gopool.Go(ctx, func() {
 			defer wg.Done()
 			rep.Results[i] = r.lookup(ctx, l, t, false)
+			r.memo.keepResult(l, t, rep.Results[i])
 		})
 	}
 	wg.Wait()

@@ -67,12 +67,12 @@ func clientMain(args []string) {
 	cache := newCache(*resolver, *cacheMax, nil)
 	sessions := checks.NewSessionBound(checks.DefaultSessions)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	newEnv := func(n resolve.Name) *checks.Env {
+	newEnv := checks.ShareRun(func(n resolve.Name) *checks.Env { // as the CLI does for more than one domain
 		env := checks.NewEnv(n, cache)
 		env.Log, env.Sessions = logger, sessions
 		env.Options.DKIM.Cut = *cut
 		return env
-	}
+	})
 	cfg := schedule.Config{Checks: list, NewEnv: newEnv, Parallel: *parallel, Resolver: []string{*resolver}}
 	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
