@@ -44,6 +44,7 @@ type udpMux struct {
 	mu      sync.Mutex
 	current map[string]*muxSocket
 	linger  time.Duration // 0: socketLinger
+	batches sync.Pool     // read batches of ended sockets (*[]ipv4.Message)
 }
 
 // muxSocket is one connected UDP socket and the questions waiting on it.
@@ -253,7 +254,8 @@ func (x *udpMux) forget(s *muxSocket) {
 // it is idle past its deadline, and on a read error (an ICMP
 // unreachable: ECONNREFUSED) every waiting question gets the error.
 func (s *muxSocket) read() {
-	batch := newBatch(s.size)
+	batch := s.mux.batch(s.size)
+	defer s.mux.batches.Put(&batch) // Unpack copies what it keeps
 	rd := batchReader(s.conn)
 	for {
 		n, err := rd.ReadBatch(batch, 0)
@@ -332,6 +334,15 @@ func batchReader(c *net.UDPConn) interface {
 		return ipv6.NewPacketConn(c)
 	}
 	return ipv4.NewPacketConn(c)
+}
+
+// batch returns a read batch for replies of size octets, reused from an
+// ended socket when one is left.
+func (x *udpMux) batch(size int) []ipv4.Message {
+	if b, ok := x.batches.Get().(*[]ipv4.Message); ok && len((*b)[0].Buffers[0]) == size+1 {
+		return *b
+	}
+	return newBatch(size)
 }
 
 // newBatch allocates readBatch buffers of size+1 octets: a datagram

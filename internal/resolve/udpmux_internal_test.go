@@ -57,3 +57,15 @@ func zeroServer(t *testing.T) string {
 	t.Cleanup(func() { srv.Shutdown() })
 	return srv.PacketConn.LocalAddr().String()
 }
+
+func TestUDPBatchSize(t *testing.T) {
+	var x udpMux
+	small := x.batch(512)
+	x.batches.Put(&small)
+	for _, size := range []int{1232, 512} {
+		b := x.batch(size)
+		if len(b) != readBatch || len(b[0].Buffers[0]) != size+1 {
+			t.Errorf("batch(%d): %d messages of %d octets, want %d of %d", size, len(b), len(b[0].Buffers[0]), readBatch, size+1)
+		}
+	}
+}
