@@ -11,6 +11,10 @@
 //
 //	go run ./internal/benchworld/benchscale            # N=1000 at 0 and 20 ms
 //	go run ./internal/benchworld/benchscale -n 1000,10000,100000 -delay 0
+//
+// Profiles: BENCH_CPUPROFILE and BENCH_MEMPROFILE name the client's CPU
+// and heap profiles, BENCH_SRVPROFILE the servers' CPU profiles (the
+// process ID is appended); BENCH_DUPS prints the questions asked twice.
 package main
 
 import (

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -25,6 +26,12 @@ func serveMain(args []string) {
 	delay := fs.Duration("delay", 0, "added to every answer")
 	seed := fs.Uint64("seed", 16, "the world's seed")
 	fs.Parse(args)
+	if path := os.Getenv("BENCH_SRVPROFILE"); path != "" { // the server's own CPU profile, one file per server process
+		f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	s, err := dnstest.Serve()
 	check(err)
 	s.SetResponder(benchworld.New(*n, *seed))
