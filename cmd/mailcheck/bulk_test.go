@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mailcheck/mailcheck/report"
 )
 
 // domainsOf returns the domains of a JSON Lines output, in order; every
@@ -122,7 +124,7 @@ func TestSummarize(t *testing.T) {
 	a := writeFile(t, "a.jsonl", lines[0])
 	b := writeFile(t, "b.jsonl", strings.Join(lines[1:], "")+"\n"+lines[0][:40])
 	code, text, stderr := cli(t, "summarize", a, b)
-	if code != exitOK || !strings.Contains(stderr, b+":3: not a report, skipped (the last line, cut short)") {
+	if code != exitOK || !strings.Contains(stderr, b+":3: not a report (not JSON), skipped (the last line, cut short)") {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 	for _, want := range []string{"domains: 3  errors: 0  malformed lines: 1", "grades:  A 2  D 1", "      1   33.3%  mx.missing"} {
@@ -238,4 +240,61 @@ func TestProgressBar(t *testing.T) {
 			t.Errorf("terminal %v: bar shown %v:\n%q", tty, got, errb.String())
 		}
 	}
+}
+
+func TestReadReportLine(t *testing.T) {
+	long := strings.Repeat("x", maxReportLine+10)
+	cases := []struct {
+		name, in string
+		want     []reportLine // n, b (as string; "-" for nil), size, complete
+	}{
+		{"two lines", "a\nbb\n", []reportLine{{1, []byte("a\n"), 2, true}, {2, []byte("bb\n"), 3, true}}},
+		{"cut last line", "a\nbb", []reportLine{{1, []byte("a\n"), 2, true}, {2, []byte("bb"), 2, false}}},
+		{"blank lines skipped", "\n  \na\n", []reportLine{{3, []byte("a\n"), 2, true}}},
+		{"overlong line not held", long + "\nz\n", []reportLine{{1, nil, int64(len(long)) + 1, true}, {2, []byte("z\n"), 2, true}}},
+		{"overlong last line cut", "a\n" + long, []reportLine{{1, []byte("a\n"), 2, true}, {2, nil, int64(len(long)), false}}},
+	}
+	for _, c := range cases {
+		var got []reportLine
+		if err := eachReportLine(strings.NewReader(c.in), func(l reportLine) { got = append(got, l) }); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(got) != len(c.want) {
+			t.Fatalf("%s: %d lines, want %d", c.name, len(got), len(c.want))
+		}
+		for i, w := range c.want {
+			g := got[i]
+			if g.n != w.n || g.size != w.size || g.complete != w.complete || (g.b == nil) != (w.b == nil) || string(g.b) != string(w.b) {
+				t.Errorf("%s: line %d = {%d %.20q %d %v}, want {%d %.20q %d %v}", c.name, i, g.n, g.b, g.size, g.complete, w.n, w.b, w.size, w.complete)
+			}
+		}
+	}
+}
+
+func TestSummarizeSkipsWhatIsNotAReport(t *testing.T) {
+	_, rep, _ := cli(t, "--offline", "--checks", "mx", "--format", "json", "a.example")
+	foreign := strings.Replace(rep, `"schema_version":"`+schemaMajor(), `"schema_version":"9`, 1)
+	in := strings.Join([]string{
+		strings.TrimSpace(rep),
+		`{"domain":"b.example"}`,
+		strings.TrimSpace(foreign),
+		"not json",
+		strings.Repeat("y", maxReportLine+1),
+	}, "\n") + "\n"
+	code, text, stderr := cli(t, "summarize", writeFile(t, "mixed.jsonl", in))
+	if code != exitOK || !strings.Contains(text, "domains: 1  errors: 1  malformed lines: 4") {
+		t.Errorf("exit %d\n%s", code, text)
+	}
+	for _, want := range []string{":2: not a report (no domain or schema_version", ":3: not a report (no domain or schema_version",
+		":4: not a report (not JSON)", ":5: not a report (longer than 16 MiB)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+// schemaMajor is the report schema's major version with its dot.
+func schemaMajor() string {
+	major, _, _ := strings.Cut(report.SchemaVersion, ".")
+	return major + "."
 }

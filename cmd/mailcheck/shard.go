@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -64,15 +63,16 @@ func (a *app) readResume(path string) (*resumed, error) {
 	}
 	defer f.Close()
 	res := &resumed{path: path, done: map[string]struct{}{}}
-	err = eachReportLine(f, func(line int, b []byte, complete bool) {
-		var br brief
-		switch {
-		case !complete:
-			res.cut = int64(len(b))
-			fmt.Fprintf(a.stderr, "mailcheck: --resume %s:%d: the last line is cut short; its domain will be audited again\n", path, line)
+	err = eachReportLine(f, func(l reportLine) {
+		if !l.complete {
+			res.cut = l.size
+			fmt.Fprintf(a.stderr, "mailcheck: --resume %s:%d: the last line is cut short; its domain will be audited again\n", path, l.n)
 			return
-		case json.Unmarshal(b, &br) != nil || br.Domain == "":
-			fmt.Fprintf(a.stderr, "mailcheck: --resume %s:%d: not a report, ignored\n", path, line)
+		}
+		br, why := l.brief()
+		switch {
+		case why != "":
+			fmt.Fprintf(a.stderr, "mailcheck: --resume %s:%d: not a report (%s), ignored\n", path, l.n, why)
 		case !br.Interrupted:
 			res.done[br.Domain] = struct{}{}
 		}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +25,7 @@ var _ = func() int {
 
 // brief is the part of a report a fleet summary reads.
 type brief struct {
+	Schema      string `json:"schema_version"`
 	Domain      string `json:"domain"`
 	Grade       string `json:"grade"`
 	Evaluated   bool   `json:"evaluated"`
@@ -221,14 +224,14 @@ func (a *app) summarizeFile(fl *fleet, name string) error {
 		defer f.Close()
 		r = f
 	}
-	return eachReportLine(r, func(line int, b []byte, complete bool) {
-		var br brief
-		if err := json.Unmarshal(b, &br); err != nil || br.Domain == "" {
+	return eachReportLine(r, func(l reportLine) {
+		br, why := l.brief()
+		if why != "" {
 			fl.Malformed++
-			fmt.Fprintf(a.stderr, "mailcheck: %s:%d: not a report, skipped%s\n", name, line, cutShort(complete))
+			fmt.Fprintf(a.stderr, "mailcheck: %s:%d: not a report (%s), skipped%s\n", name, l.n, why, cutShort(l.complete))
 			return
 		}
-		fl.add(&br)
+		fl.add(br)
 	})
 }
 
@@ -239,22 +242,75 @@ func cutShort(complete bool) string {
 	return " (the last line, cut short)"
 }
 
-// eachReportLine calls fn with each non-blank line of r (numbered from
-// 1), saying whether it ended with a newline; lines may be long (a report
-// is one line).
-func eachReportLine(r io.Reader, fn func(line int, b []byte, complete bool)) error {
+// maxReportLine bounds a line of saved reports held in memory: a report
+// is far smaller (its findings and evidence are bounded), so a longer
+// line, a corrupt or foreign file, is skipped without being held.
+const maxReportLine = 16 << 20
+
+// reportLine is one non-blank line of a JSON Lines file of reports.
+type reportLine struct {
+	n        int    // from 1
+	b        []byte // nil when the line is longer than maxReportLine
+	size     int64  // octets, newline included
+	complete bool   // ended with a newline
+}
+
+// brief decodes the line as a report of this schema's major version, or
+// says why it is not one.
+func (l reportLine) brief() (*brief, string) {
+	if l.b == nil {
+		return nil, fmt.Sprintf("longer than %d MiB", maxReportLine>>20)
+	}
+	var br brief
+	if err := json.Unmarshal(l.b, &br); err != nil {
+		return nil, "not JSON"
+	}
+	major, _, _ := strings.Cut(report.SchemaVersion, ".")
+	if br.Domain == "" || !strings.HasPrefix(br.Schema, major+".") {
+		return nil, "no domain or schema_version " + major + ".x"
+	}
+	return &br, ""
+}
+
+// eachReportLine calls fn with each non-blank line of r; lines may be
+// long (a report is one line) up to maxReportLine.
+func eachReportLine(r io.Reader, fn func(reportLine)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		complete := err == nil
-		if t := strings.TrimSpace(string(b)); t != "" {
-			fn(line, b, complete)
+	for n := 1; ; n++ {
+		l, err := readReportLine(br)
+		l.n = n
+		if l.size > 0 && (l.b == nil || len(bytes.TrimSpace(l.b)) > 0) {
+			fn(l)
 		}
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// readReportLine reads up to the next newline, keeping at most
+// maxReportLine octets; err is io.EOF after a last line without one.
+func readReportLine(br *bufio.Reader) (reportLine, error) {
+	var l reportLine
+	for {
+		frag, err := br.ReadSlice('\n')
+		l.size += int64(len(frag))
+		if l.size <= maxReportLine {
+			l.b = append(l.b, frag...)
+		} else {
+			l.b = nil
+		}
+		switch {
+		case err == nil:
+			l.complete = true
+			return l, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			return l, err
 		}
 	}
 }
