@@ -94,6 +94,10 @@ type DKIMOptions struct {
 type DNSBLOptions struct {
 	Zones []string // replaces the default list set (--dnsbl)
 	File  string   // zones and code tables from a file (--dnsbl-file)
+	// Lists, when set, are the lists decided once for the run
+	// (DNSBLLists): Zones and File are then not read again for each
+	// audit. The check only reads them.
+	Lists []*dnsbl.List
 }
 
 // SMTPOptions are the smtp check's settings (its plan is the tls check's

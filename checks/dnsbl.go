@@ -66,8 +66,12 @@ type dnsblData struct {
 	Lists   []dnsbl.ListReport `json:"lists"`
 }
 
-// dnsblLists decides the lists of the run from the options.
-func dnsblLists(o DNSBLOptions) ([]*dnsbl.List, error) {
+// DNSBLLists decides the lists from the options: o.Lists when set,
+// otherwise the lists --dnsbl and --dnsbl-file give (the file is read).
+func DNSBLLists(o DNSBLOptions) ([]*dnsbl.List, error) {
+	if o.Lists != nil {
+		return o.Lists, nil
+	}
 	var file *dnsbl.File
 	if o.File != "" {
 		f, err := dnsbl.LoadFile(o.File)
@@ -83,7 +87,7 @@ func dnsblLists(o DNSBLOptions) ([]*dnsbl.List, error) {
 // decides what to ask them about (dnsblRun.ask), asks, judges each list's answers (judgeList) and sums
 // up (summary).
 func (DNSBL) Run(ctx context.Context, env *Env) Result {
-	lists, err := dnsblLists(env.Options.DNSBL)
+	lists, err := DNSBLLists(env.Options.DNSBL)
 	if err != nil {
 		return Result{Findings: []Finding{SpecDNSBLConfig.New("no blocklist was queried: %v", strings.TrimPrefix(err.Error(), dnsbl.ErrConfig.Error()+": ")).
 			WithFix("correct the list definition; the file format is in docs/checks/dnsbl.md")}}

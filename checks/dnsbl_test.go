@@ -208,6 +208,16 @@ func TestDNSBL(t *testing.T) {
 				dnsblMustFind(t, fs, "dnsbl.config", "no-such-file.yaml")
 			},
 		},
+		{
+			// The lists decided once for a run win over a file gone since.
+			name: "lists decided for the run", domain: "clean.example",
+			opts: checks.Options{DNSBL: checks.DNSBLOptions{File: dnsblZoneDir + "no-such-file.yaml",
+				Lists: mustDNSBLLists(t, checks.DNSBLOptions{Zones: []string{"bl.spamcop.net"}})}, IPs: []netip.Addr{netip.MustParseAddr("192.0.2.66")}},
+			want: []string{"dnsbl.listed:fail", "dnsbl.skipped:info"},
+			check: func(t *testing.T, fs []checks.Finding) {
+				dnsblMustFind(t, fs, "dnsbl.listed", "192.0.2.66 (a sending address given with --ip)", "SpamCop")
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -397,4 +407,13 @@ func TestDNSBLNoDuplicateQueries(t *testing.T) {
 	if c := srv.Count("2.0.0.127.zen.spamhaus.org.", dns.TypeTXT); c != 0 {
 		t.Errorf("the health probe asked for the test entry's TXT %d time(s)", c)
 	}
+}
+
+func mustDNSBLLists(t *testing.T, o checks.DNSBLOptions) []*dnsbl.List {
+	t.Helper()
+	lists, err := checks.DNSBLLists(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lists
 }

@@ -212,6 +212,11 @@ func (a *app) auditOptions(f *auditFlags) (checks.Options, *x509.CertPool, error
 		ProbeTimeout: f.probeTimeout,
 		Offline:      f.offline,
 	}
+	// The lists once for the run, not the --dnsbl-file read again for
+	// each domain (validated before: an error here is a file changed since).
+	if opts.DNSBL.Lists, err = checks.DNSBLLists(opts.DNSBL); err != nil {
+		return opts, nil, usageErr("--dnsbl-file: %v", err)
+	}
 	for _, s := range f.ips {
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
