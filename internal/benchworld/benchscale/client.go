@@ -67,10 +67,13 @@ func clientMain(args []string) {
 	cache := newCache(*resolver, *cacheMax, nil)
 	sessions := checks.NewSessionBound(checks.DefaultSessions)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	lists, err := checks.DNSBLLists(checks.DNSBLOptions{}) // the default lists, once per run as the CLI decides them
+	check(err)
 	newEnv := checks.ShareRun(func(n resolve.Name) *checks.Env { // as the CLI does for more than one domain
 		env := checks.NewEnv(n, cache)
 		env.Log, env.Sessions = logger, sessions
 		env.Options.DKIM.Cut = *cut
+		env.Options.DNSBL.Lists = lists
 		return env
 	})
 	cfg := schedule.Config{Checks: list, NewEnv: newEnv, Parallel: *parallel, Resolver: []string{*resolver}}
