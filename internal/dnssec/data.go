@@ -86,7 +86,7 @@ func (v *Validator) checkData(ctx context.Context, res *Result, zone string, key
 			return
 		}
 		if err := proveDenial(ans.Authority, zone, res.Name, res.Qtype, ans.NXDomain()); err != nil {
-			v.bogus(res, zone, fmt.Sprintf("the denial of %s is not proven: %v", q, err))
+			v.unproven(res, zone, q, fmt.Sprintf("the denial of %s is not proven", q), err)
 			return
 		}
 	}
