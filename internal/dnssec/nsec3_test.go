@@ -100,6 +100,7 @@ func TestNSEC3IterationCap(t *testing.T) {
 		dnstest.SignedSpec{Origin: "test."},
 		dnstest.SignedSpec{Origin: "alt.", NSEC3: true},
 		dnstest.SignedSpec{Origin: "hi.alt.", Records: mailRecords, NSEC3: true, Iterations: 151},
+		dnstest.SignedSpec{Origin: "hw.alt.", Records: "* 3600 IN TXT \"wild\"\n", NSEC3: true, Iterations: 151},
 		dnstest.SignedSpec{Origin: "cap.alt.", Records: mailRecords, NSEC3: true, Iterations: 150},
 		dnstest.SignedSpec{Origin: "insecure.hi.alt.", Records: mailRecords, Unsigned: true})
 	srv := dnstest.StartWorld(t, w)
@@ -117,6 +118,7 @@ func TestNSEC3IterationCap(t *testing.T) {
 		{"nope.hi.alt.", dns.TypeTXT, nil, dnssec.Insecure, "the proof for TXT nope.hi.alt.: the NSEC3 records of hi.alt. use 151 iterations, more than the 150 this validator computes: treated as insecure (RFC 9276 §3.2)"},
 		{"hi.alt.", dns.TypeTXT, nil, dnssec.Insecure, "the NSEC3 records of hi.alt. use 151 iterations"},
 		{"insecure.hi.alt.", dns.TypeMX, nil, dnssec.Insecure, "the proof for DS insecure.hi.alt.: the NSEC3 records of hi.alt. use 151 iterations"},
+		{"x.hw.alt.", dns.TypeTXT, nil, dnssec.Insecure, "the proof for TXT x.hw.alt.: the NSEC3 records of hw.alt. use 151 iterations"},
 		{"hi.alt.", dns.TypeMX, nil, dnssec.Secure, "hi.alt."},
 		{"nope.cap.alt.", dns.TypeTXT, nil, dnssec.Secure, "cap.alt."},
 		{"nope.cap.alt.", dns.TypeTXT, absurd, dnssec.Insecure, "the NSEC3 records of cap.alt. use 65535 iterations"},
