@@ -131,6 +131,9 @@ func TestNSEC3IterationCap(t *testing.T) {
 			if r.State != tc.state || !strings.Contains(r.Reason, tc.reason) {
 				t.Errorf("%s: %s (%s), want %s containing %q", tc.name, r.State, r.Reason, tc.state, tc.reason)
 			}
+			if capped := tc.state == dnssec.Insecure; (r.Iterations > dnssec.MaxNSEC3Iterations) != capped {
+				t.Errorf("%s: Iterations = %d, want it set only for the capped proofs", tc.name, r.Iterations)
+			}
 			if !hasNote(r.Notes, dnssec.NSEC3Iterations) {
 				t.Errorf("no NSEC3Iterations note in %+v", r.Notes)
 			}

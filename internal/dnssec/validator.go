@@ -31,6 +31,10 @@ type Result struct {
 	Notes []Note
 	// Err is the lookup failure behind an Indeterminate state.
 	Err error
+	// Iterations is set when the state is Insecure only because the
+	// zone's NSEC3 records use more than MaxNSEC3Iterations iterations
+	// (RFC 9276 §3.2): the zone is signed, validators ignore its proofs.
+	Iterations uint16
 }
 
 // Validator validates names from its trust anchors down. It is safe for
@@ -214,7 +218,7 @@ func (v *Validator) bogus(res *Result, zone, reason string) bool {
 func (v *Validator) unproven(res *Result, zone, q, reason string, err error) bool {
 	var it *iterationsError
 	if errors.As(err, &it) {
-		res.State, res.Zone = Insecure, zone
+		res.State, res.Zone, res.Iterations = Insecure, zone, it.iterations
 		res.Reason = fmt.Sprintf("the proof for %s: %v", q, it)
 		return true
 	}
