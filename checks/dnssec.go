@@ -131,6 +131,10 @@ func stateFinding(r dnssec.Result) Finding {
 	case dnssec.Secure:
 		return SpecDNSSECSecure.New("%s is secure: %s", q, r.Reason)
 	case dnssec.Insecure:
+		if r.Iterations > 0 { // signed, but with proofs validators refuse to compute
+			return SpecDNSSECInsecure.As(Warn, "%s is insecure although %s is signed: %s; validators that cap NSEC3 iterations (RFC 9276 §3.2) treat its answers as unsigned, and DANE for it does not work", q, strings.TrimSuffix(r.Zone, "."), r.Reason).
+				WithFix("re-sign %s with NSEC3 iterations 0 and an empty salt (RFC 9276 §3.1), or use NSEC", strings.TrimSuffix(r.Zone, "."))
+		}
 		return SpecDNSSECInsecure.New("%s is insecure (no DNSSEC): %s", q, r.Reason).
 			WithFix("sign the zone %s and publish its DS record at the parent (through the registrar)", strings.TrimSuffix(r.Zone, "."))
 	case dnssec.Bogus:

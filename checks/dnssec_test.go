@@ -24,7 +24,8 @@ func runDNSSEC(t *testing.T, domain string, setup func(*dnstest.Server)) []check
 		dnstest.SignedSpec{Origin: "example.test.", Records: dnssecMail},
 		dnstest.SignedSpec{Origin: "plain.test.", Records: dnssecMail, Unsigned: true},
 		dnstest.SignedSpec{Origin: "broken.test.", Records: dnssecMail, DS: dnstest.DSWrongKey},
-		dnstest.SignedSpec{Origin: "old.test.", Records: dnssecMail, Algorithm: dns.RSASHA1, DS: dnstest.DSSHA1, Expires: 48 * time.Hour})
+		dnstest.SignedSpec{Origin: "old.test.", Records: dnssecMail, Algorithm: dns.RSASHA1, DS: dnstest.DSSHA1, Expires: 48 * time.Hour},
+		dnstest.SignedSpec{Origin: "capped.test.", Records: dnssecMail, NSEC3: true, Iterations: 151})
 	srv := dnstest.StartWorld(t, w)
 	if setup != nil {
 		setup(srv)
@@ -57,6 +58,11 @@ func TestDNSSECCheck(t *testing.T) {
 		{"weak and expiring", "old.test", validating, []string{
 			"pass dnssec.secure", "pass dnssec.secure", "pass dnssec.secure", "pass dnssec.secure",
 			"warn dnssec.weak-digest: DS old.test. (key tag", "warn dnssec.weak-algorithm: DNSKEY old.test.", "warn dnssec.expiring: RRSIG"}},
+		{"NSEC3 iterations over the cap", "capped.test", validating, []string{
+			"pass dnssec.secure: MX capped.test is secure",
+			"warn dnssec.insecure: TXT _mta-sts.capped.test is insecure although capped.test is signed: the proof for TXT _mta-sts.capped.test.: the NSEC3 records of capped.test. use 151 iterations",
+			"| fix: re-sign capped.test with NSEC3 iterations 0 and an empty salt (RFC 9276 §3.1), or use NSEC",
+			"warn dnssec.nsec3-iterations"}},
 		{"resolver bogus", "example.test", func(s *dnstest.Server) {
 			s.SetAD(true)
 			s.SetType("_dmarc.example.test.", dns.TypeTXT, dnstest.BogusServFail)
@@ -69,7 +75,7 @@ func TestDNSSECCheck(t *testing.T) {
 			fs := runDNSSEC(t, tc.domain, tc.setup)
 			var got []string
 			for _, f := range fs {
-				got = append(got, string(f.Severity)+" "+f.ID+": "+f.Message)
+				got = append(got, string(f.Severity)+" "+f.ID+": "+f.Message+" | fix: "+f.Fix)
 			}
 			all := strings.Join(got, "\n")
 			for _, w := range tc.want {

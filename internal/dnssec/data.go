@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailcheck/mailcheck/internal/resolve"
 )
 
 // rrsetKey names one RRset.
@@ -70,26 +72,56 @@ func (v *Validator) checkData(ctx context.Context, res *Result, zone string, key
 		res.Reason = "the " + q + " query failed: " + err.Error()
 		return
 	}
-	order, sets := rrsets(ans.Records)
-	for _, k := range order {
-		if !dns.IsSubDomain(zone, k.owner) {
-			continue
-		}
-		if err := v.verifyRRset(&res.Notes, zone, keys, sets[k], sigsOf(ans.Records, k.owner, k.rtype)); err != nil {
-			v.bogus(res, zone, fmt.Sprintf("%s %s: %v", dns.TypeToString[k.rtype], k.owner, err))
-			return
-		}
+	sets, ok := v.checkRRsets(res, zone, keys, ans)
+	if !ok {
+		return
 	}
-	if len(order) == 0 {
+	if sets == 0 {
 		if err := v.verifyAuthority(&res.Notes, zone, keys, ans.Authority); err != nil {
 			v.bogus(res, zone, fmt.Sprintf("the denial of %s: %v", q, err))
 			return
 		}
 		if err := proveDenial(ans.Authority, zone, res.Name, res.Qtype, ans.NXDomain()); err != nil {
-			v.bogus(res, zone, fmt.Sprintf("the denial of %s is not proven: %v", q, err))
+			v.unproven(res, zone, q, fmt.Sprintf("the denial of %s is not proven", q), err)
 			return
 		}
 	}
 	res.State, res.Zone = Secure, zone
 	res.Reason = "signed and validated from the trust anchor through " + strings.Join(res.Chain, " → ")
+}
+
+// checkRRsets validates the RRsets of the answer that zone owns, and the
+// proof that a wildcard answer's owner does not exist; it reports how
+// many RRsets the answer has, and false when res holds the verdict.
+func (v *Validator) checkRRsets(res *Result, zone string, keys []*dns.DNSKEY, ans *resolve.Answer) (int, bool) {
+	order, sets := rrsets(ans.Records)
+	for _, k := range order {
+		if !dns.IsSubDomain(zone, k.owner) {
+			continue
+		}
+		rr := dns.TypeToString[k.rtype] + " " + k.owner
+		sig, err := v.verifySig(&res.Notes, zone, keys, sets[k], sigsOf(ans.Records, k.owner, k.rtype))
+		if err != nil {
+			return 0, !v.bogus(res, zone, fmt.Sprintf("%s: %v", rr, err))
+		}
+		if ce, next, ok := expandedFrom(k.owner, sig); ok && !v.checkWildcard(res, zone, keys, ans.Authority, k, ce, next) {
+			return 0, false
+		}
+	}
+	return len(order), true
+}
+
+// checkWildcard validates the authority section of a wildcard answer
+// (the RRset k, expanded from the wildcard at ce) and checks in it the
+// proof that k's owner does not exist; false when res holds the verdict.
+func (v *Validator) checkWildcard(res *Result, zone string, keys []*dns.DNSKEY, auth []dns.RR, k rrsetKey, ce, next string) bool {
+	rr := dns.TypeToString[k.rtype] + " " + k.owner
+	what := fmt.Sprintf("%s is synthesized from the wildcard %s", rr, wildcardAt(ce))
+	if err := v.verifyAuthority(&res.Notes, zone, keys, auth); err != nil {
+		return !v.bogus(res, zone, fmt.Sprintf("%s, and its authority section proves nothing: %v", what, err))
+	}
+	if err := wildcardProof(auth, zone, k.owner, ce, next); err != nil {
+		return !v.unproven(res, zone, rr, what, err)
+	}
+	return true
 }

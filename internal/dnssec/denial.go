@@ -15,7 +15,11 @@ import (
 // §8.5 and §8.7; with NSEC those of RFC 4035 §5.4. The error names the
 // name and the record that is missing.
 func proveDenial(auth []dns.RR, zone, name string, qtype uint16, nx bool) error {
-	if n3 := nsec3In(auth, zone); len(n3) > 0 {
+	n3, err := nsec3Usable(auth, zone)
+	if err != nil {
+		return err
+	}
+	if len(n3) > 0 {
 		if nx {
 			return nsec3NXDomain(n3, zone, name)
 		}
@@ -41,6 +45,63 @@ func nsec3In(auth []dns.RR, zone string) []*dns.NSEC3 {
 		}
 	}
 	return out
+}
+
+// MaxNSEC3Iterations is the most NSEC3 iterations the validator computes.
+// RFC 9276 §3.2: "Validating resolvers MAY return an insecure response to
+// their clients when processing NSEC3 records with iterations larger than
+// 0. Note also that a validating resolver returning an insecure response
+// MUST still validate the signature over the NSEC3 record to ensure the
+// iteration count was not altered since record publication". Above this
+// limit a proof is insecure (signatures checked, no name hashed).
+const MaxNSEC3Iterations = 150
+
+// iterationsError is a proof with NSEC3 iterations above the limit: the
+// answer is insecure, not bogus.
+type iterationsError struct {
+	zone       string
+	iterations uint16
+}
+
+func (e *iterationsError) Error() string {
+	return fmt.Sprintf("the NSEC3 records of %s use %d iterations, more than the %d this validator computes: treated as insecure (RFC 9276 §3.2)", e.zone, e.iterations, MaxNSEC3Iterations)
+}
+
+// nsec3Usable returns the NSEC3 records of zone in auth that a validator
+// may use. RFC 5155 §8.1: "A validator MUST ignore NSEC3 RRs with unknown
+// hash types. The practical result of this is that responses containing
+// only such NSEC3 RRs will generally be considered bogus." §8.2: "A
+// validator MUST ignore NSEC3 RRs with a Flag fields value other than
+// zero or one." The error says that every NSEC3 record was ignored and no
+// NSEC record is there instead (bogus), or is an *iterationsError.
+func nsec3Usable(auth []dns.RR, zone string) ([]*dns.NSEC3, error) {
+	var out []*dns.NSEC3
+	var ignored string
+	for _, n := range nsec3In(auth, zone) {
+		if why := unusableNSEC3(n); why != "" {
+			ignored = why
+			continue
+		}
+		out = append(out, n)
+		if n.Iterations > MaxNSEC3Iterations {
+			return nil, &iterationsError{zone, n.Iterations}
+		}
+	}
+	if len(out) == 0 && ignored != "" && len(nsecIn(auth, zone)) == 0 {
+		return nil, fmt.Errorf("the NSEC3 records of %s are ignored (%s), and no other record proves the denial", zone, ignored)
+	}
+	return out, nil
+}
+
+// unusableNSEC3 says why RFC 5155 §8.1-§8.2 make n ignored, or "".
+func unusableNSEC3(n *dns.NSEC3) string {
+	switch {
+	case n.Hash != dns.SHA1:
+		return fmt.Sprintf("hash algorithm %d is unknown: RFC 5155 §8.1", n.Hash)
+	case n.Flags > 1:
+		return fmt.Sprintf("flags %d are neither 0 nor 1: RFC 5155 §8.2", n.Flags)
+	}
+	return ""
 }
 
 // nsecIn returns the NSEC records of auth owned by names in zone.

@@ -2,6 +2,7 @@ package dnssec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -30,6 +31,10 @@ type Result struct {
 	Notes []Note
 	// Err is the lookup failure behind an Indeterminate state.
 	Err error
+	// Iterations is set when the state is Insecure only because the
+	// zone's NSEC3 records use more than MaxNSEC3Iterations iterations
+	// (RFC 9276 §3.2): the zone is signed, validators ignore its proofs.
+	Iterations uint16
 }
 
 // Validator validates names from its trust anchors down. It is safe for
@@ -207,6 +212,19 @@ func (v *Validator) bogus(res *Result, zone, reason string) bool {
 	return true
 }
 
+// unproven ends the walk on the proof for q that failed with err:
+// insecure when its NSEC3 iterations are above the limit (RFC 9276 §3.2),
+// else bogus with reason and err.
+func (v *Validator) unproven(res *Result, zone, q, reason string, err error) bool {
+	var it *iterationsError
+	if errors.As(err, &it) {
+		res.State, res.Zone, res.Iterations = Insecure, zone, it.iterations
+		res.Reason = fmt.Sprintf("the proof for %s: %v", q, it)
+		return true
+	}
+	return v.bogus(res, zone, fmt.Sprintf("%s: %v", reason, err))
+}
+
 // noDS judges a DS answer without DS records: the signed denial must
 // show c is no delegation (walk on), an unsigned delegation (insecure),
 // or that c does not exist (the walk ends in zone).
@@ -220,7 +238,7 @@ func (v *Validator) noDS(res *Result, zone string, keys []*dns.DNSKEY, c string,
 	cut, err := delegationWithoutDS(ans.Authority, zone, c)
 	switch {
 	case err != nil:
-		return v.bogus(res, zone, fmt.Sprintf("no NSEC or NSEC3 record proves that DS %s does not exist: %v", c, err))
+		return v.unproven(res, zone, "DS "+c, fmt.Sprintf("no NSEC or NSEC3 record proves that DS %s does not exist", c), err)
 	case cut:
 		res.State, res.Zone = Insecure, c
 		res.Reason = fmt.Sprintf("the delegation to %s has no DS record in %s (proven by %s): the zone is not signed, or not linked to its parent", c, zone, denialKind(ans.Authority))
@@ -234,7 +252,11 @@ func (v *Validator) noDS(res *Result, zone string, keys []*dns.DNSKEY, c string,
 // next closer name, RFC 5155 §8.6); err that the records prove nothing
 // about DS at c, naming what is missing.
 func delegationWithoutDS(auth []dns.RR, zone, c string) (cut bool, err error) {
-	if n3 := nsec3In(auth, zone); len(n3) > 0 {
+	n3, err := nsec3Usable(auth, zone)
+	if err != nil {
+		return false, err
+	}
+	if len(n3) > 0 {
 		if m := nsec3Match(n3, c); m != nil {
 			return unsignedCut(m.TypeBitMap), bitmapLacks(m.TypeBitMap, "NSEC3", c, c, dns.TypeDS)
 		}

@@ -188,8 +188,14 @@ func sigsOf(rrs []dns.RR, owner string, covered uint16) []*dns.RRSIG {
 // verifyRRset checks that one RRSIG by a key of zone verifies set and is
 // valid now; it notes a signature that expires within Soon.
 func (v *Validator) verifyRRset(notes *[]Note, zone string, keys []*dns.DNSKEY, set []dns.RR, sigs []*dns.RRSIG) error {
+	_, err := v.verifySig(notes, zone, keys, set, sigs)
+	return err
+}
+
+// verifySig is verifyRRset, returning the RRSIG that verifies set.
+func (v *Validator) verifySig(notes *[]Note, zone string, keys []*dns.DNSKEY, set []dns.RR, sigs []*dns.RRSIG) (*dns.RRSIG, error) {
 	if len(sigs) == 0 {
-		return errors.New("no RRSIG")
+		return nil, errors.New("no RRSIG")
 	}
 	now := v.now()
 	var last error
@@ -205,13 +211,13 @@ func (v *Validator) verifyRRset(notes *[]Note, zone string, keys []*dns.DNSKEY, 
 			if exp := sigTime(sig.Expiration, now); exp.Sub(now) < v.soon() {
 				*notes = append(*notes, Note{Expiring, zone, fmt.Sprintf("RRSIG %s %s expires %s", dns.TypeToString[sig.TypeCovered], sig.Hdr.Name, exp.UTC().Format(time.RFC3339))})
 			}
-			return nil
+			return sig, nil
 		}
 	}
 	if last == nil {
 		last = fmt.Errorf("no RRSIG by a key of %s (RRSIG key tags %s, zone key tags %s)", zone, sigTags(sigs), keyTags(keys))
 	}
-	return last
+	return nil, last
 }
 
 // checkSig verifies one signature and its validity window at now.

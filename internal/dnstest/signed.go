@@ -30,7 +30,8 @@ type SignedSpec struct {
 	Origin string
 	// Records is zone text with $ORIGIN set to Origin; the SOA and the
 	// apex NS are added, and so are the delegations (NS, DS) to the
-	// World's other zones below this one.
+	// World's other zones below this one. A wildcard (*.x) answers for
+	// the names below x that do not exist (RFC 4035 §3.1.3.3).
 	Records   string
 	Unsigned  bool
 	Algorithm uint8 // default dns.ECDSAP256SHA256; dns.RSASHA1 uses a 1024-bit key

@@ -138,3 +138,17 @@ func (z *SignedZone) nsec3Chain() {
 		z.add(rr)
 	}
 }
+
+// SignRRset signs set (one RRset of the zone) with the zone's key, valid
+// around World.Now as the zone's own signatures are, and returns the
+// RRSIG: tests use it to make records the zone does not publish.
+func (z *SignedZone) SignRRset(now time.Time, set []dns.RR) (*dns.RRSIG, error) {
+	h := set[0].Header()
+	sig := &dns.RRSIG{Hdr: rrHeader(h.Name, dns.TypeRRSIG), Algorithm: z.Key.Algorithm,
+		Inception: uint32(now.Add(-time.Hour).Unix()), Expiration: uint32(now.Add(30 * 24 * time.Hour).Unix()),
+		KeyTag: z.Key.KeyTag(), SignerName: z.Origin}
+	if err := sig.Sign(z.priv, set); err != nil {
+		return nil, err
+	}
+	return sig, nil
+}

@@ -1,6 +1,7 @@
 package dnstest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -71,6 +72,9 @@ func (z *SignedZone) respond(m *dns.Msg, name string, qtype uint16) {
 		m.Answer = append(append(m.Answer, set...), z.sigs[name][dns.TypeCNAME]...)
 		return
 	}
+	if !z.exists[name] && z.wildcard(m, name, qtype) {
+		return
+	}
 	m.Ns = append(append(m.Ns, z.sets[z.Origin][dns.TypeSOA]...), z.sigs[z.Origin][dns.TypeSOA]...)
 	if z.exists[name] {
 		m.Ns = append(m.Ns, z.noDataProof(name)...)
@@ -103,15 +107,46 @@ func (z *SignedZone) noDataProof(name string) []dns.RR {
 	return z.denialWhere(func(rr dns.RR) bool { return dnssec.NSECCovers(rr.(*dns.NSEC), name) })
 }
 
+// closestEncloser returns the closest encloser of name in the zone and
+// the next closer name (its child on the way to name).
+func (z *SignedZone) closestEncloser(name string) (ce, next string) {
+	ce = name
+	for !z.exists[ce] && ce != z.Origin {
+		next, ce = ce, parentName(ce)
+	}
+	return ce, next
+}
+
+// wildcard answers (name, qtype) for a name that does not exist from the
+// wildcard at its closest encloser, as RFC 4035 §3.1.3.3 and RFC 5155
+// §7.2.6 say: the wildcard's RRset and RRSIGs with name as owner, and the
+// NSEC record covering name (NSEC3: the record covering the next closer
+// name). It reports false when the wildcard has no RRset of qtype.
+func (z *SignedZone) wildcard(m *dns.Msg, name string, qtype uint16) bool {
+	ce, next := z.closestEncloser(name)
+	wild := "*." + strings.TrimPrefix(ce, ".")
+	set := z.sets[wild][qtype]
+	if len(set) == 0 {
+		return false
+	}
+	for _, rr := range append(append([]dns.RR{}, set...), z.sigs[wild][qtype]...) {
+		c := dns.Copy(rr)
+		c.Header().Name = name
+		m.Answer = append(m.Answer, c)
+	}
+	if z.Spec.NSEC3 {
+		m.Ns = z.denialWhere(func(rr dns.RR) bool { n := rr.(*dns.NSEC3); return n.Cover(next) && !n.Match(next) })
+	} else {
+		m.Ns = z.denialWhere(func(rr dns.RR) bool { return dnssec.NSECCovers(rr.(*dns.NSEC), name) })
+	}
+	return true
+}
+
 // nxProof returns the denial records that prove name does not exist: the
 // name and the wildcard at its closest encloser are covered (RFC 4035
 // §3.1.3.2), with NSEC3 the closest encloser proof (RFC 5155 §7.2.2).
 func (z *SignedZone) nxProof(name string) []dns.RR {
-	ce := name
-	var next string
-	for !z.exists[ce] && ce != z.Origin {
-		next, ce = ce, parentName(ce)
-	}
+	ce, next := z.closestEncloser(name)
 	wild := "*." + ce
 	if !z.Spec.NSEC3 {
 		return z.denialWhere(func(rr dns.RR) bool {
