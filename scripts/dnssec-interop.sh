@@ -88,24 +88,51 @@ _dmarc IN TXT "v=DMARC1; p=reject"
 EOF
 }
 
+# wildcard_zone writes the zone file of child zone $1 whose _dmarc,
+# _mta-sts and mx names exist only through wildcards (TXT and A).
+wildcard_zone() {
+	cat >"$tmp/zones/$1.zone" <<EOF
+\$ORIGIN $1.
+\$TTL 300
+@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300
+@ IN NS ns.test.
+@ IN MX 10 mx.$1.
+@ IN A 192.0.2.1
+@ IN TXT "v=spf1 mx -all"
+* IN TXT "v=DMARC1; p=reject"
+* IN A 192.0.2.25
+EOF
+}
+
 # make_world writes and signs the zones, the trust anchor files for
 # mailcheck (zone-file DS) and delv (trust-anchors static-ds), and the
 # root hints for Unbound.
 make_world() {
 	mkdir -p "$tmp/keys" "$tmp/zones" "$tmp/knot/db" "$tmp/unbound"
-	local k_root k_test k_secure k_bogus k_bogus_ds k_expired
+	local k_root k_test k_secure k_bogus k_bogus_ds k_expired k_wild k_wild3 k_iter
 	k_root=$(keygen .)
 	k_test=$(keygen test)
 	k_secure=$(keygen secure.test)
 	k_bogus=$(keygen bogus.test)
 	k_bogus_ds=$(keygen bogus.test) # its DS goes to test., the key nowhere
 	k_expired=$(keygen expired.test)
+	k_wild=$(keygen wild.test)
+	k_wild3=$(keygen wild3.test)
+	k_iter=$(keygen iter.test)
 
 	for z in secure insecure bogus expired; do leaf_zone "$z.test"; done
 	cp "$tmp/zones/insecure.test.zone" "$tmp/zones/insecure.test.zone.signed"
 	sign "$tmp/zones/secure.test.zone" secure.test "$k_secure"
 	sign "$tmp/zones/bogus.test.zone" bogus.test "$k_bogus"
 	sign "$tmp/zones/expired.test.zone" expired.test "$k_expired" -i 20200101000000 -e 20200201000000
+	# Wildcard answers with their NSEC and NSEC3 proofs (RFC 4035 §5.3.4,
+	# RFC 5155 §8.8), and NSEC3 over the 150-iteration cap (RFC 9276 §3.2).
+	wildcard_zone wild.test
+	wildcard_zone wild3.test
+	leaf_zone iter.test
+	sign "$tmp/zones/wild.test.zone" wild.test "$k_wild"
+	sign "$tmp/zones/wild3.test.zone" wild3.test "$k_wild3" -n -t 0
+	sign "$tmp/zones/iter.test.zone" iter.test "$k_iter" -n -t 151
 
 	cat >"$tmp/zones/test.zone" <<EOF
 \$ORIGIN test.
@@ -117,9 +144,15 @@ secure IN NS ns.test.
 insecure IN NS ns.test.
 bogus IN NS ns.test.
 expired IN NS ns.test.
+wild IN NS ns.test.
+wild3 IN NS ns.test.
+iter IN NS ns.test.
 $(ds "$k_secure")
 $(ds "$k_bogus_ds")
 $(ds "$k_expired")
+$(ds "$k_wild")
+$(ds "$k_wild3")
+$(ds "$k_iter")
 EOF
 	sign "$tmp/zones/test.zone" test "$k_test"
 
@@ -166,7 +199,7 @@ check_free "$RESOLVER"
 tmp=$(mktemp -d /tmp/mailcheck-dnssec-XXXXXX)
 chmod 755 "$tmp"
 make_world >/dev/null
-knot_conf secure insecure bogus expired
+knot_conf secure insecure bogus expired wild wild3 iter
 unbound_conf
 
 knotd -c "$tmp/knot/knot.conf" &

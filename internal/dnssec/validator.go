@@ -35,6 +35,8 @@ type Result struct {
 	// zone's NSEC3 records use more than MaxNSEC3Iterations iterations
 	// (RFC 9276 §3.2): the zone is signed, validators ignore its proofs.
 	Iterations uint16
+
+	capped *iterationsError // a DS denial on the way down that was not computed
 }
 
 // Validator validates names from its trust anchors down. It is safe for
@@ -130,6 +132,12 @@ func (v *Validator) Validate(ctx context.Context, name string, qtype uint16) Res
 		}
 	}
 	v.checkData(ctx, &res, zone, keys)
+	if res.capped != nil && res.State == Bogus {
+		// A delegation below zone could not be ruled out (its proof was
+		// not computed): unsigned data may come from an unsigned child.
+		res.State, res.Iterations = Insecure, res.capped.iterations
+		res.Reason = fmt.Sprintf("the data is not signed by %s (%s), and whether a delegation lies between is not proven: %v", zone, res.Reason, res.capped)
+	}
 	return res
 }
 
@@ -236,7 +244,13 @@ func (v *Validator) noDS(res *Result, zone string, keys []*dns.DNSKEY, c string,
 		return false // checkData proves the name's absence
 	}
 	cut, err := delegationWithoutDS(ans.Authority, zone, c)
+	var it *iterationsError
 	switch {
+	case errors.As(err, &it):
+		// No cut can be proven or ruled out here: walk on. Data signed by
+		// zone is still secure; what is not is insecure (Validate).
+		res.capped = it
+		return false
 	case err != nil:
 		return v.unproven(res, zone, "DS "+c, fmt.Sprintf("no NSEC or NSEC3 record proves that DS %s does not exist", c), err)
 	case cut:
@@ -259,6 +273,9 @@ func delegationWithoutDS(auth []dns.RR, zone, c string) (cut bool, err error) {
 	if len(n3) > 0 {
 		if m := nsec3Match(n3, c); m != nil {
 			return unsignedCut(m.TypeBitMap), bitmapLacks(m.TypeBitMap, "NSEC3", c, c, dns.TypeDS)
+		}
+		if nsec3NoData(n3, zone, c, dns.TypeDS) == nil {
+			return false, nil // c exists through a wildcard without DS (RFC 5155 §8.7): no delegation
 		}
 		return true, optOutProof(n3, zone, c)
 	}
