@@ -36,6 +36,29 @@ func (t *tamper) QueryDNSSEC(ctx context.Context, name string, qtype uint16, cd 
 }
 
 // without drops the denial records pick selects, with their RRSIGs.
+// authorityOf returns the authority section of the answer for name
+// (DO=1, CD=1).
+func authorityOf(t *testing.T, ctx context.Context, r resolve.DNSSECResolver, name string, qtype uint16) []dns.RR {
+	t.Helper()
+	a, err := r.QueryDNSSEC(ctx, name, qtype, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Authority
+}
+
+// dropAuthority edits an answer: the records pick chooses (with their
+// signatures) leave its authority section.
+func dropAuthority(pick func(dns.RR) bool) func(*resolve.Answer) {
+	return func(a *resolve.Answer) { a.Authority = without(a.Authority, pick) }
+}
+
+// swapAuthority edits an answer: the records pick chooses leave its
+// authority section, with takes their place.
+func swapAuthority(pick func(dns.RR) bool, with []dns.RR) func(*resolve.Answer) {
+	return func(a *resolve.Answer) { a.Authority = append(without(a.Authority, pick), with...) }
+}
+
 func without(auth []dns.RR, pick func(dns.RR) bool) []dns.RR {
 	type key struct {
 		owner string
@@ -130,19 +153,8 @@ func TestDenialProofs(t *testing.T) {
 	raw := srv.Resolver(2 * time.Second)
 	ctx := context.Background()
 	nx := nxName(t, raw, "n3.alt.")
-	other := func(name string, qtype uint16) []dns.RR {
-		a, err := raw.QueryDNSSEC(ctx, name, qtype, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.Authority
-	}
-	drop := func(pick func(dns.RR) bool) func(*resolve.Answer) {
-		return func(a *resolve.Answer) { a.Authority = without(a.Authority, pick) }
-	}
-	swap := func(pick func(dns.RR) bool, with []dns.RR) func(*resolve.Answer) {
-		return func(a *resolve.Answer) { a.Authority = append(without(a.Authority, pick), with...) }
-	}
+	other := func(name string, qtype uint16) []dns.RR { return authorityOf(t, ctx, raw, name, qtype) }
+	drop, swap := dropAuthority, swapAuthority
 	asOther := func(name string, qtype uint16) func(*resolve.Answer) {
 		return func(a *resolve.Answer) { a.Records, a.Authority, a.Rcode = nil, other(name, qtype), dns.RcodeSuccess }
 	}

@@ -50,19 +50,8 @@ func TestWildcardAnswers(t *testing.T) {
 	w, srv := wildWorld(t)
 	raw := srv.Resolver(2 * time.Second)
 	ctx := context.Background()
-	authOf := func(name string, qtype uint16) []dns.RR {
-		a, err := raw.QueryDNSSEC(ctx, name, qtype, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.Authority
-	}
-	drop := func(pick func(dns.RR) bool) func(*resolve.Answer) {
-		return func(a *resolve.Answer) { a.Authority = without(a.Authority, pick) }
-	}
-	swap := func(pick func(dns.RR) bool, with []dns.RR) func(*resolve.Answer) {
-		return func(a *resolve.Answer) { a.Authority = append(without(a.Authority, pick), with...) }
-	}
+	authOf := func(name string, qtype uint16) []dns.RR { return authorityOf(t, ctx, raw, name, qtype) }
+	drop, swap := dropAuthority, swapAuthority
 	cases := []struct {
 		label, name string
 		edit        func(*resolve.Answer)
