@@ -1,7 +1,6 @@
 package dnstest
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -117,17 +116,26 @@ func (z *SignedZone) closestEncloser(name string) (ce, next string) {
 	return ce, next
 }
 
+// wildcardAt returns the wildcard name directly below ce.
+func wildcardAt(ce string) string {
+	if ce == "." {
+		return "*."
+	}
+	return "*." + ce
+}
+
 // wildcard answers (name, qtype) for a name that does not exist from the
 // wildcard at its closest encloser, as RFC 4035 §3.1.3.3 and RFC 5155
 // §7.2.6 say: the wildcard's RRset and RRSIGs with name as owner, and the
 // NSEC record covering name (NSEC3: the record covering the next closer
-// name). It reports false when the wildcard has no RRset of qtype.
+// name). A wildcard without an RRset of qtype gives a wildcard NODATA
+// answer (wildcardNoData). It reports false when there is no wildcard.
 func (z *SignedZone) wildcard(m *dns.Msg, name string, qtype uint16) bool {
 	ce, next := z.closestEncloser(name)
-	wild := "*." + strings.TrimPrefix(ce, ".")
+	wild := wildcardAt(ce)
 	set := z.sets[wild][qtype]
 	if len(set) == 0 {
-		return false
+		return z.exists[wild] && z.wildcardNoData(m, name, ce, next, wild)
 	}
 	for _, rr := range append(append([]dns.RR{}, set...), z.sigs[wild][qtype]...) {
 		c := dns.Copy(rr)
@@ -142,12 +150,33 @@ func (z *SignedZone) wildcard(m *dns.Msg, name string, qtype uint16) bool {
 	return true
 }
 
+// wildcardNoData answers for name, which exists only through the wildcard
+// wild at its closest encloser ce, and not with the asked type: the SOA
+// and, with NSEC, the record covering name and the wildcard's own (RFC
+// 4035 §3.1.3.4); with NSEC3 the closest encloser proof and the
+// wildcard's record (RFC 5155 §7.2.5). As a real server answers a DS
+// question about such a name.
+func (z *SignedZone) wildcardNoData(m *dns.Msg, name, ce, next, wild string) bool {
+	m.Ns = append(append(m.Ns, z.sets[z.Origin][dns.TypeSOA]...), z.sigs[z.Origin][dns.TypeSOA]...)
+	if z.Spec.NSEC3 {
+		m.Ns = append(m.Ns, z.denialWhere(func(rr dns.RR) bool {
+			n := rr.(*dns.NSEC3)
+			return n.Match(ce) || n.Cover(next) && !n.Match(next) || n.Match(wild)
+		})...)
+		return true
+	}
+	m.Ns = append(m.Ns, z.denialWhere(func(rr dns.RR) bool {
+		return dnssec.NSECCovers(rr.(*dns.NSEC), name) || rr.Header().Name == wild
+	})...)
+	return true
+}
+
 // nxProof returns the denial records that prove name does not exist: the
 // name and the wildcard at its closest encloser are covered (RFC 4035
 // §3.1.3.2), with NSEC3 the closest encloser proof (RFC 5155 §7.2.2).
 func (z *SignedZone) nxProof(name string) []dns.RR {
 	ce, next := z.closestEncloser(name)
-	wild := "*." + ce
+	wild := wildcardAt(ce)
 	if !z.Spec.NSEC3 {
 		return z.denialWhere(func(rr dns.RR) bool {
 			n := rr.(*dns.NSEC)
