@@ -24,8 +24,9 @@ type Checker struct {
 	// Concurrency is the most lookups in flight at once (health probes,
 	// A and TXT queries together); 0 means DefaultConcurrency.
 	Concurrency int
-	// Memo, when set, shares the lists' health verdicts with the other
-	// audits of the run (nil: each check probes).
+	// Memo, when set, shares the lists' health verdicts and their
+	// answers about IP addresses with the other audits of the run (nil:
+	// each check asks).
 	Memo *Memo
 }
 

@@ -38,30 +38,21 @@ func (s *batchServer) serve(pc net.PacketConn) {
 		addr net.Addr
 	}
 	var queue []held
-	buf := make([]byte, 1500)
-	for {
-		n, addr, err := pc.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		q := new(dns.Msg)
-		if q.Unpack(buf[:n]) != nil {
-			continue
-		}
+	eachQuery(pc, func(q *dns.Msg, addr net.Addr) {
 		s.mu.Lock()
 		port := addr.(*net.UDPAddr).Port
 		s.ids[port] = append(s.ids[port], q.Id)
 		s.mu.Unlock()
 		queue = append(queue, held{q, addr})
 		if len(queue) < s.batch {
-			continue
+			return
 		}
 		for i := len(queue) - 1; i >= 0; i-- {
 			b, _ := indexAnswer(queue[i].q).Pack()
 			pc.WriteTo(b, queue[i].addr)
 		}
 		queue = queue[:0]
-	}
+	})
 }
 
 // indexAnswer answers q<i>.example. with 10.0.i/256.i%256.

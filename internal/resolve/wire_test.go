@@ -359,24 +359,29 @@ func listenUDP(tb testing.TB) net.PacketConn {
 func rawServer(t *testing.T, reply func(q *dns.Msg) []*dns.Msg) string {
 	t.Helper()
 	pc := listenUDP(t)
-	go func() {
-		buf := make([]byte, 65535)
-		for {
-			n, addr, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			q := new(dns.Msg)
-			if q.Unpack(buf[:n]) != nil {
-				continue
-			}
-			for _, m := range reply(q) {
-				b, _ := m.Pack()
-				pc.WriteTo(b, addr)
-			}
+	go eachQuery(pc, func(q *dns.Msg, addr net.Addr) {
+		for _, m := range reply(q) {
+			b, _ := m.Pack()
+			pc.WriteTo(b, addr)
 		}
-	}()
+	})
 	return pc.LocalAddr().String()
+}
+
+// eachQuery reads the UDP queries that reach pc until it closes and
+// calls f with each one that parses.
+func eachQuery(pc net.PacketConn, f func(q *dns.Msg, addr net.Addr)) {
+	buf := make([]byte, 65535)
+	for {
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		q := new(dns.Msg)
+		if q.Unpack(buf[:n]) == nil {
+			f(q, addr)
+		}
+	}
 }
 
 // TestClientTakesOnlyAnswers: a datagram that is not an answer to the
